@@ -1,0 +1,1 @@
+//! Dataset readers, NAS splits, device-side augmentation and loaders.

@@ -1,0 +1,1 @@
+//! Architecture-Hessian eigenvalues and search trajectories.

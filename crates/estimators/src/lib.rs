@@ -1,0 +1,1 @@
+//! Training records and the SoTL family of generalization estimators.

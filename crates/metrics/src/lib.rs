@@ -1,0 +1,1 @@
+//! Rank-correlation and top-k metrics for comparing architecture rankings.

@@ -1,0 +1,1 @@
+//! NAS-Bench-201 ops, cells, supernet with EdgeMix, standalone networks.

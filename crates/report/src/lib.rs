@@ -1,0 +1,1 @@
+//! Run records, Markdown/CSV tables and plots.

@@ -1,0 +1,1 @@
+//! One-shot trainers, finetune-and-rank, differentiable NAS and hypergradients.

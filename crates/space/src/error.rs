@@ -1,0 +1,30 @@
+//! Errors of the search-space crate.
+
+/// Errors from parsing or manipulating architectures.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpaceError {
+    /// An arch or genotype string could not be parsed; `part` is the offending piece.
+    #[error("malformed arch string {input:?}: {reason} (at {part:?}); expected the NAS-Bench-201 form |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
+    Parse {
+        /// The whole input.
+        input: String,
+        /// The offending part of the input.
+        part: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// An unknown operation name.
+    #[error("unknown operation {0:?}; expected one of none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
+    UnknownOp(String),
+    /// An index outside the space.
+    #[error("index {index} out of range for a space of {size} architectures")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The space's size.
+        size: usize,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = SpaceError> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! SoTL hypergradient studies: online learning-rate tuning, weight-sharing Fourier model.
