@@ -43,8 +43,8 @@ sotl_ensure_libtorch() {
       ) 9>"$(dirname "$venv")/.install.lock"
     fi
   fi
-  LIBTORCH="$("$py" -c 'import torch,os;print(os.path.dirname(torch.__file__))')"
-  LIBTORCH_CXX11_ABI="$("$py" -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
+  LIBTORCH="$("$py" -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)"
+  LIBTORCH_CXX11_ABI="$("$py" -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null)"
   export LIBTORCH LIBTORCH_CXX11_ABI
   export SOTL_NAS_TORCH_PYTHON="$py"
 }

@@ -3,6 +3,8 @@
 
 mod arch;
 mod op;
+mod sample;
 
 pub use arch::{Nb201Arch, NB201_EDGES, NB201_EDGE_ENDPOINTS, NB201_NODES};
 pub use op::Nb201Op;
+pub use sample::NB201_SIZE;

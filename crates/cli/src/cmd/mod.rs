@@ -1,0 +1,3 @@
+//! One module per subcommand: each parses its flags, reads files, calls a library, prints.
+
+pub mod doctor;

@@ -1,0 +1,114 @@
+//! What every subcommand shares: global flags, the data root, devices, configs and output.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Flags accepted by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// Data root laid out like `shared/` (`benchmarks/nb201/*.csv`, `datasets/<name>/...`).
+    /// Default: $SOTL_NAS_DATA, else ../shared beside the current folder or the executable's checkout.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Print a machine-readable JSON result on stdout instead of human text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+    /// Intra-op threads for libtorch (default: libtorch's own choice).
+    #[arg(long, global = true)]
+    pub threads: Option<i32>,
+}
+
+impl Global {
+    /// The data root in force, if one exists: flag, then env, then `../shared` candidates.
+    pub fn data_root(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.data_root {
+            return Some(p.clone());
+        }
+        if let Some(p) = std::env::var_os("SOTL_NAS_DATA") {
+            return Some(PathBuf::from(p));
+        }
+        default_data_roots().into_iter().find(|p| p.is_dir())
+    }
+
+    /// The data root, or an error saying how to give one.
+    pub fn require_data_root(&self) -> Result<PathBuf> {
+        let root = self.data_root().context(
+            "no data root found: pass --data-root DIR or set SOTL_NAS_DATA to a folder laid out \
+             like shared/ (benchmarks/nb201/*.csv, datasets/<name>/...)",
+        )?;
+        if !root.is_dir() {
+            bail!("data root {} is not a folder", root.display());
+        }
+        Ok(root)
+    }
+
+    /// The libtorch device named by `--device`.
+    pub fn device(&self) -> Result<tch::Device> {
+        parse_device(&self.device)
+    }
+
+    /// Applies `--threads` to libtorch.
+    pub fn apply_threads(&self) {
+        if let Some(t) = self.threads {
+            tch::set_num_threads(t);
+        }
+    }
+}
+
+/// The `../shared` folders looked at when no data root is given.
+pub fn default_data_roots() -> Vec<PathBuf> {
+    let mut out = vec![PathBuf::from("../shared")];
+    // target/<profile>/sotl-nas -> checkout/../shared
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(checkout) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+            out.push(checkout.join("../shared"));
+        }
+    }
+    out
+}
+
+/// Parses `cpu`, `cuda` or `cuda:N`, checking that CUDA is there when asked for.
+pub fn parse_device(s: &str) -> Result<tch::Device> {
+    let dev = match s {
+        "cpu" => return Ok(tch::Device::Cpu),
+        "cuda" => tch::Device::Cuda(0),
+        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => tch::Device::Cuda(n),
+            None => bail!("bad --device {s:?}: expected cpu, cuda or cuda:N"),
+        },
+    };
+    if !tch::Cuda::is_available() {
+        bail!("--device {s} asked for CUDA, but libtorch reports no CUDA device (run `sotl-nas doctor`)");
+    }
+    let n = tch::Cuda::device_count() as usize;
+    if let tch::Device::Cuda(i) = dev {
+        if i >= n {
+            bail!("--device {s}: only {n} CUDA device(s) present");
+        }
+    }
+    Ok(dev)
+}
+
+/// Loads a TOML config of type `T`: defaults, then the file (unknown keys rejected by `T`).
+pub fn load_config<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T> {
+    match path {
+        None => Ok(T::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))
+        }
+    }
+}
+
+/// Prints `value` as one JSON line on stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The training record: plain data that the training loop emits and estimators read.
+
+use serde::{Deserialize, Serialize};
+
+/// One optimizer step's training statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Global step index, starting at 0.
+    pub step: usize,
+    /// Epoch this step belongs to, starting at 0.
+    pub epoch: usize,
+    /// Mean training loss of the minibatch at this step (before the update).
+    pub train_loss: f64,
+    /// Training accuracy of the minibatch (fraction in [0, 1]), when measured.
+    pub train_acc: Option<f64>,
+    /// Dimension-wise sum of the minibatch gradient, reduced to a scalar (for SoG), when measured.
+    pub grad_sum: Option<f64>,
+    /// L1 norm of the minibatch gradient (for SoGN), when measured.
+    pub grad_l1: Option<f64>,
+}
+
+/// How much of the validation set an evaluation used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValScope {
+    /// A single validation minibatch.
+    Minibatch,
+    /// The whole validation set.
+    Full,
+}
+
+/// One validation measurement, taken after `step` steps had been applied.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValRecord {
+    /// Number of optimizer steps applied before this evaluation.
+    pub step: usize,
+    /// Epoch index at the time of the evaluation.
+    pub epoch: usize,
+    /// Mean validation loss.
+    pub loss: f64,
+    /// Validation accuracy, a fraction in [0, 1].
+    pub acc: f64,
+    /// Minibatch or whole set.
+    pub scope: ValScope,
+}
+
+/// Everything recorded while training one network: the input of every [`crate::Estimator`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Per-step training statistics, in step order.
+    pub steps: Vec<StepRecord>,
+    /// Validation events, in step order.
+    pub vals: Vec<ValRecord>,
+    /// Steps per epoch of the run (needed for last-epoch windows).
+    pub steps_per_epoch: usize,
+    /// Number of trainable parameters of the network.
+    pub param_count: Option<u64>,
+}
