@@ -27,6 +27,16 @@ sotl_ensure_libtorch() {
   else
     local venv="${SOTL_NAS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sotl-nas/torch-$SOTL_TORCH_VERSION}"
     py="$venv/bin/python"
+    # Fast path: the paths recorded after a verified install (starting Python costs seconds).
+    local stamp="$venv/.sotl-libtorch"
+    if [[ -f "$stamp" ]]; then
+      local lt abi
+      { read -r lt; read -r abi; } <"$stamp"
+      if [[ -f "$lt/lib/libtorch_cpu.so" && -f "$lt/include/torch/script.h" ]]; then
+        export LIBTORCH="$lt" LIBTORCH_CXX11_ABI="$abi" SOTL_NAS_TORCH_PYTHON="$py"
+        return 0
+      fi
+    fi
     if ! _torch_ok "$py"; then
       mkdir -p "$(dirname "$venv")"
       # One installer at a time; a second caller waits, then finds the finished venv.
@@ -47,4 +57,7 @@ sotl_ensure_libtorch() {
   LIBTORCH_CXX11_ABI="$("$py" -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null)"
   export LIBTORCH LIBTORCH_CXX11_ABI
   export SOTL_NAS_TORCH_PYTHON="$py"
+  if [[ -n "${venv:-}" ]]; then
+    printf '%s\n%s\n' "$LIBTORCH" "$LIBTORCH_CXX11_ABI" >"$venv/.sotl-libtorch.tmp" && mv "$venv/.sotl-libtorch.tmp" "$venv/.sotl-libtorch"
+  fi
 }

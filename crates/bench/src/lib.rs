@@ -1,1 +1,31 @@
-//! Tabular NAS ground truth (NAS-Bench-201) and query-based baselines.
+//! Tabular NAS ground truth (NAS-Bench-201) and query-based baselines. Pure: no tensors.
+//!
+//! Sits on `sotl-space`: tables are keyed by [`sotl_space::Nb201Arch`] and NAS-Bench-201 index.
+//! [`Nb201Bench`] loads the two CSV tables of `shared/benchmarks/nb201/` (schemas in
+//! `shared/README.md`); reporting code (`sotl-report`, `sotl-studies`) uses it to correlate
+//! estimator rankings with ground truth. Random search and regularized evolution run on the
+//! tables alone, selecting on minibench validation accuracy through an [`ArchObjective`] that
+//! never exposes the 200-epoch test accuracy they are judged by.
+
+mod axes;
+mod error;
+mod evolution;
+mod nb201;
+mod objective;
+mod random_search;
+mod runs;
+mod table;
+mod tabular;
+
+pub use axes::{Nb201Dataset, Nb201Metric, Nb201Table};
+pub use error::{BenchError, Result};
+pub use evolution::RegularizedEvolutionConfig;
+pub use nb201::{Nb201Bench, Nb201Entry, Nb201Query, Nb201Row, NB201_DIR};
+pub use objective::{best_index, ArchObjective, Evaluation};
+pub use random_search::RandomSearchConfig;
+pub use runs::{
+    run_many, run_one, run_seed, summarize, QueryBaseline, RunResult, RunsConfig, Summary,
+    TrajectoryPoint, DEFAULT_QUERY_BUDGET,
+};
+pub use table::Nb201TableData;
+pub use tabular::TabularBenchmark;

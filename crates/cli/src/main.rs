@@ -20,12 +20,33 @@ struct Cli {
 enum Command {
     /// Libtorch version, CUDA, threads and where data was found.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Datasets: `data check <dir|name>` finds, validates and counts a dataset.
+    Data(cmd::data::DataArgs),
+    /// NAS-Bench-201 ground truth queries and query-based baselines (rs, rea).
+    Bench(cmd::bench::BenchArgs),
+    /// Train one standalone NAS-Bench-201 network (NB201 hyperparameters; resumable with --out).
+    Train(cmd::train::TrainArgs),
+    /// One-shot NAS: supernet trainers (SPOS, FairNAS, ...) and finetune-and-rank by SoTL.
+    Oneshot(cmd::oneshot::OneshotArgs),
+    /// The main job: a one-shot SoTL search (SPOS supernet, pool ranked by SoTL).
+    Search(cmd::search::SearchArgs),
+    /// Online learning-rate tuning by T-step SoTL hypergradients (MLP/MNIST, VGG/CIFAR-10).
+    Hypergrad(cmd::hypergrad::HypergradArgs),
+    /// Recover a Fourier degree with a weight-sharing linear model and SoTL hypergradients.
+    Fourier(cmd::fourier::FourierArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Doctor(a) => cmd::doctor::run(a, &cli.global),
+        Command::Data(a) => cmd::data::run(a, &cli.global),
+        Command::Bench(a) => cmd::bench::run(a, &cli.global),
+        Command::Train(a) => cmd::train::run(a, &cli.global),
+        Command::Oneshot(a) => cmd::oneshot::run(a, &cli.global),
+        Command::Search(a) => cmd::search::run(a, &cli.global),
+        Command::Hypergrad(a) => cmd::hypergrad::run(a, &cli.global),
+        Command::Fourier(a) => cmd::fourier::run(a, &cli.global),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,1 +1,25 @@
-//! NAS-Bench-201 ops, cells, supernet with EdgeMix, standalone networks.
+//! NAS-Bench-201 networks on libtorch: the ops, the cell, the weight-sharing supernet driven by an
+//! [`EdgeMix`], standalone networks for one cell, and their parameter and FLOP counts.
+//!
+//! Sits above `sotl-space` (which names the cells) and below `sotl-train` and `sotl-search` (which
+//! train these networks and turn architecture parameters into an `EdgeMix`). The networks follow
+//! NAS-Bench-201 (Dong & Yang, ICLR 2020) as AutoDL-Projects defines them, parameter for parameter.
+
+mod config;
+mod counts;
+mod error;
+mod mix;
+mod network;
+mod ops;
+mod supernet;
+mod topology;
+
+pub use config::{LayerKind, Nb201NetConfig};
+pub use counts::{
+    standalone_mflops, standalone_param_count, supernet_mflops, supernet_param_count, supernet_path_mflops,
+};
+pub use error::{NnError, Result};
+pub use mix::EdgeMix;
+pub use network::Nb201Network;
+pub use supernet::Nb201Supernet;
+pub use topology::{live_edges, useful_edges};

@@ -20,7 +20,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
-pub fn write_json_atomic<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> std::io::Result<()> {
+pub fn write_json_atomic<T: serde::Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+) -> std::io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
@@ -38,7 +41,8 @@ mod tests {
         write_json_atomic(&path, &[4]).unwrap();
         let back: Vec<i32> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(back, vec![4]);
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -16,6 +16,9 @@ pub enum SpaceError {
     /// An unknown operation name.
     #[error("unknown operation {0:?}; expected one of none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
     UnknownOp(String),
+    /// Architecture weights that do not describe a relaxation of the space.
+    #[error("invalid architecture weights: {0}")]
+    Weights(String),
     /// An index outside the space.
     #[error("index {index} out of range for a space of {size} architectures")]
     IndexOutOfRange {

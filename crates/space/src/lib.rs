@@ -1,10 +1,16 @@
 //! Search spaces and genotypes. Pure: no tensors.
 //!
 //! Sits at the bottom of the workspace: `sotl-bench` keys its tables by these arch strings,
-//! `sotl-nn` builds networks from them, and `sotl-search` samples and mutates them.
+//! `sotl-nn` builds networks from them, and `sotl-search` samples and mutates them. Each space
+//! lives in its own folder (`nb201/`; DARTS and NAS-Bench-1shot1 later) and plugs into the
+//! [`SearchSpace`] and [`Genotype`] traits.
 
 mod error;
+mod genotype;
 pub mod nb201;
+mod search_space;
 
 pub use error::{Result, SpaceError};
-pub use nb201::{Nb201Arch, Nb201Op};
+pub use genotype::Genotype;
+pub use nb201::{Nb201Arch, Nb201Op, Nb201Space};
+pub use search_space::SearchSpace;

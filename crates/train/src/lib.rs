@@ -1,1 +1,38 @@
 //! Optimizers, learning-rate schedules, the training loop and checkpoints.
+//!
+//! Sits between the data and model crates and the search crates: `sotl-search` and the CLI hand
+//! it a [`BatchSource`] (from `sotl-data`) and an [`Objective`] (a network from `sotl-nn`), and it
+//! returns the [`sotl_estimators::TrainingRecord`] that estimators read. It knows nothing of
+//! architectures. Optimizers are our own (not tch's `nn::Optimizer`) so their state can be
+//! checkpointed and parameters without a gradient are skipped exactly as PyTorch skips them.
+
+mod adam;
+mod batch;
+mod checkpoint;
+mod clip;
+mod data_source;
+mod error;
+mod objective;
+mod optimizer;
+mod params;
+mod run_config;
+mod schedule;
+pub mod seed;
+mod sgd;
+mod trainer;
+
+pub use adam::{Adam, AdamConfig};
+pub use batch::{Batch, BatchSource, TensorBatches, Transform};
+pub use checkpoint::{load_checkpoint, save_checkpoint, META};
+pub use clip::clip_grad_norm;
+pub use error::{Result, TrainError};
+pub use objective::{BatchOutput, Objective};
+pub use optimizer::{Optimizer, OptimizerState};
+pub use params::ParamGroup;
+pub use run_config::TrainRunConfig;
+pub use schedule::{Granularity, LrSchedule};
+pub use seed::{derive_seed, torch_rng_lock, torch_seed, Stream};
+pub use sgd::{Sgd, SgdConfig};
+pub use trainer::{
+    epochs_csv, EpochSummary, EvalSchedule, Event, RunStatus, Trainer, TrainerConfig,
+};

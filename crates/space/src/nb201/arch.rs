@@ -70,16 +70,19 @@ impl FromStr for Nb201Arch {
         let s = input.trim();
         let nodes: Vec<&str> = s.split('+').collect();
         if nodes.len() != NB201_NODES - 1 {
-            return Err(err(s, format!("expected 3 node groups separated by '+', found {}", nodes.len())));
+            return Err(err(
+                s,
+                format!("expected 3 node groups separated by '+', found {}", nodes.len()),
+            ));
         }
         let mut ops = [Nb201Op::None; NB201_EDGES];
         let mut k = 0;
         for (i, group) in nodes.iter().enumerate() {
             let node = i + 1;
-            let inner = group
-                .strip_prefix('|')
-                .and_then(|g| g.strip_suffix('|'))
-                .ok_or_else(|| err(group, "a node group must start and end with '|'".into()))?;
+            let inner =
+                group.strip_prefix('|').and_then(|g| g.strip_suffix('|')).ok_or_else(|| {
+                    err(group, format!("node group {node} must start and end with '|'"))
+                })?;
             let edges: Vec<&str> = inner.split('|').collect();
             if edges.len() != node {
                 return Err(err(
@@ -88,19 +91,25 @@ impl FromStr for Nb201Arch {
                 ));
             }
             for (from, edge) in edges.iter().enumerate() {
+                let at = format!("node {node}, edge {from}");
                 let (name, src) = edge
                     .split_once('~')
-                    .ok_or_else(|| err(edge, "an edge must be written op~input".into()))?;
-                let op: Nb201Op = name.parse().map_err(|_| {
-                    err(edge, format!("unknown operation {name:?}"))
-                })?;
+                    .ok_or_else(|| err(edge, format!("{at}: an edge must be written op~input")))?;
+                let op: Nb201Op = name
+                    .parse()
+                    .map_err(|_| err(edge, format!("{at}: unknown operation {name:?}")))?;
+                let src_text = src;
                 let src: usize = src
                     .parse()
-                    .map_err(|_| err(edge, format!("input node {src:?} is not a number")))?;
+                    .map_err(|_| err(edge, format!("{at}: input node {src:?} is not a number")))?;
+                // `usize` parsing also takes "+0" and "00"; only the canonical form round-trips.
+                if src == from && src_text != from.to_string() {
+                    return Err(err(edge, format!("{at}: write the input node as {from}")));
+                }
                 if src != from {
                     return Err(err(
                         edge,
-                        format!("edge {from} of node {node} must come from node {from}, not {src}"),
+                        format!("{at}: edge {from} of node {node} must come from node {from}, not {src}"),
                     ));
                 }
                 ops[k] = op;

@@ -3,8 +3,11 @@
 
 mod arch;
 mod op;
+mod props;
 mod sample;
+mod space;
 
 pub use arch::{Nb201Arch, NB201_EDGES, NB201_EDGE_ENDPOINTS, NB201_NODES};
 pub use op::Nb201Op;
 pub use sample::NB201_SIZE;
+pub use space::Nb201Space;

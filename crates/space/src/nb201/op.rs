@@ -9,17 +9,22 @@ use crate::SpaceError;
 
 /// One NAS-Bench-201 edge operation, in the benchmark's canonical order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+// Explicit names: serde's snake_case would write `nor_conv1x1`, not the benchmark's `nor_conv_1x1`.
 pub enum Nb201Op {
     /// `none`: the zero operation (the edge is absent).
+    #[serde(rename = "none")]
     None,
     /// `skip_connect`: identity.
+    #[serde(rename = "skip_connect")]
     SkipConnect,
     /// `nor_conv_1x1`: ReLU-Conv1x1-BN.
+    #[serde(rename = "nor_conv_1x1")]
     NorConv1x1,
     /// `nor_conv_3x3`: ReLU-Conv3x3-BN.
+    #[serde(rename = "nor_conv_3x3")]
     NorConv3x3,
     /// `avg_pool_3x3`: 3x3 average pooling, stride 1.
+    #[serde(rename = "avg_pool_3x3")]
     AvgPool3x3,
 }
 

@@ -3,6 +3,7 @@
 use rand::Rng;
 
 use super::{Nb201Arch, Nb201Op, NB201_EDGES};
+use crate::{Result, SpaceError};
 
 /// Number of cells in the space, 5^6.
 pub const NB201_SIZE: usize = 15_625;
@@ -20,6 +21,14 @@ impl Nb201Arch {
             i /= 5;
         }
         Nb201Arch { ops }
+    }
+
+    /// [`Nb201Arch::from_ordinal`] for an index that comes from input: out of range is an error.
+    pub fn try_from_ordinal(i: usize) -> Result<Self> {
+        if i >= NB201_SIZE {
+            return Err(SpaceError::IndexOutOfRange { index: i, size: NB201_SIZE });
+        }
+        Ok(Self::from_ordinal(i))
     }
 
     /// Inverse of [`Nb201Arch::from_ordinal`].

@@ -1,0 +1,24 @@
+//! Differentiable NAS on the NAS-Bench-201 supernet (thesis Section 3.3, Algorithms 1-3): DARTS
+//! first and second order, SoTL-DARTS, SoVL-DARTS, SoTL-DARTS with the exact hypergradient,
+//! DrNAS and SoTL-DrNAS.
+//!
+//! A method is a value ([`DartsMethod`]): an alpha [`UpdateRule`] and a [`Relaxation`] of alpha
+//! into the supernet's `EdgeMix`. The supernet never learns which method drives it, and ground
+//! truth never enters: trajectories carry genotypes, and reporting looks their accuracy up.
+
+mod checkpoint;
+mod config;
+mod dirichlet;
+mod error;
+mod method;
+mod relaxation;
+mod search;
+
+pub use config::DartsConfig;
+pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsample};
+pub use error::{DartsError, DartsResult};
+pub use method::{DartsMethod, UpdateRule};
+pub use relaxation::{DrnasRegularizer, Relaxation};
+pub use search::{DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress};
+
+pub use crate::hypergrad::HvpMethod;

@@ -1,0 +1,593 @@
+//! The differentiable search driver: one supernet, alpha in its own store, a method as a value.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sotl_diagnostics::{hessian_dominant_eigenvalue, SkipCollapse, TrajectoryPoint};
+use sotl_nn::{EdgeMix, Nb201NetConfig, Nb201Supernet};
+use sotl_space::Nb201Arch;
+use sotl_train::{
+    clip_grad_norm, derive_seed, torch_seed, Adam, Batch, BatchSource, Optimizer, ParamGroup, Sgd,
+    Stream,
+};
+use tch::nn::{Init, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use super::{DartsConfig, DartsMethod, Relaxation, UpdateRule};
+use crate::hypergrad::{cross_entropy, darts_second_order_grad, exact_sotl_grad, grads, VirtualStep};
+use crate::{DartsError, DartsResult, DrnasRegularizer};
+
+/// The data a search reads: the training split, and the validation split for methods that use it.
+pub struct SearchSplits<'a> {
+    /// Batches of the training split (weights always train on these).
+    pub train: &'a mut dyn BatchSource,
+    /// Batches of the validation split; `None` is fine for SoTL variants, an error for the others.
+    pub val: Option<&'a mut dyn BatchSource>,
+}
+
+/// Progress of one step, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct StepProgress {
+    /// Epoch index (0-based).
+    pub epoch: usize,
+    /// Weight steps done in this epoch.
+    pub done: usize,
+    /// Weight steps in this epoch (SoTL variants count both passes over a window).
+    pub total: usize,
+    /// Loss of the last step.
+    pub loss: f64,
+}
+
+/// What one epoch produced.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    /// The trajectory point of this epoch.
+    pub point: TrajectoryPoint,
+    /// Set when the genotype has collapsed toward skip connections.
+    pub collapse: Option<SkipCollapse>,
+}
+
+/// The final result of a search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchOutcome {
+    /// The method that ran.
+    pub method: DartsMethod,
+    /// Its seed.
+    pub seed: u64,
+    /// The final discretized cell.
+    pub genotype: Nb201Arch,
+    /// One point per epoch.
+    pub trajectory: Vec<TrajectoryPoint>,
+}
+
+/// Whether a forward pass lets gradients reach alpha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlphaGrad {
+    /// Gradients flow into alpha (SoTL accumulation).
+    Live,
+    /// Alpha is a constant (plain weight steps).
+    Detached,
+}
+
+/// A differentiable architecture search on the NAS-Bench-201 supernet.
+///
+/// Weights live in one `VarStore` with an SGD optimizer, alpha (`[6, 5]`, rows in arch-string
+/// edge order, columns in `Nb201Op::ALL` order) in another with Adam. [`DartsSearch::run_epoch`]
+/// applies the method's [`UpdateRule`] over one pass of the training split; the state after any
+/// epoch can be checkpointed and resumed exactly ([`DartsSearch::save`], [`DartsSearch::resume`]).
+/// Every random choice (initialization, Dirichlet samples) is drawn from libtorch's generator
+/// reseeded from `(seed, step)`, so a run is a function of its seed and data order.
+pub struct DartsSearch {
+    pub(super) method: DartsMethod,
+    pub(super) cfg: DartsConfig,
+    pub(super) net_cfg: Nb201NetConfig,
+    pub(super) seed: u64,
+    pub(super) device: Device,
+    pub(super) kind: Kind,
+    pub(super) w_vs: VarStore,
+    pub(super) supernet: Nb201Supernet,
+    pub(super) _a_vs: VarStore,
+    pub(super) alpha: Tensor,
+    pub(super) w_opt: Sgd,
+    pub(super) a_opt: Adam,
+    /// Group index of each supernet parameter (`supernet.params()` order -> `w_opt` order).
+    pub(super) group_index: Vec<usize>,
+    pub(super) epoch: usize,
+    pub(super) rng_step: u64,
+    pub(super) trajectory: Vec<TrajectoryPoint>,
+}
+
+impl std::fmt::Debug for DartsSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DartsSearch")
+            .field("method", &self.method)
+            .field("seed", &self.seed)
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
+
+impl DartsSearch {
+    /// A fresh search: supernet weights and alpha initialized from `seed`, after validating the
+    /// configs. `kind` is the float kind of weights and alpha (`Kind::Float` normally;
+    /// `Kind::Double` for gradient checks).
+    pub fn new(
+        method: DartsMethod,
+        cfg: &DartsConfig,
+        net_cfg: &Nb201NetConfig,
+        seed: u64,
+        device: Device,
+        kind: Kind,
+    ) -> DartsResult<Self> {
+        cfg.validate()?;
+        net_cfg.validate()?;
+        if !matches!(kind, Kind::Float | Kind::Double) {
+            return Err(DartsError::Config { field: "kind", reason: format!("must be Float or Double, got {kind:?}") });
+        }
+        // Initialization draws from its own derived seed, apart from every training step.
+        tch::manual_seed((derive_seed(seed, Stream::TrainStep, u64::MAX) >> 1) as i64);
+        let mut w_vs = VarStore::new(device);
+        let supernet = Nb201Supernet::new(&(w_vs.root() / "supernet"), net_cfg)?;
+        if kind == Kind::Double {
+            w_vs.double();
+        }
+        let mut a_vs = VarStore::new(device);
+        let alpha = a_vs.root().var("alpha", &[6, 5], Init::Randn { mean: 0.0, stdev: cfg.alpha_init_std });
+        if kind == Kind::Double {
+            a_vs.double();
+        }
+        let w_group = ParamGroup::from_var_store(&w_vs)?;
+        let by_name: HashMap<&str, usize> =
+            w_group.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let group_index = supernet
+            .param_names()
+            .iter()
+            .map(|n| {
+                by_name.get(n.as_str()).copied().ok_or_else(|| DartsError::Config {
+                    field: "net",
+                    reason: format!("supernet weight {n:?} is not in its VarStore"),
+                })
+            })
+            .collect::<DartsResult<Vec<_>>>()?;
+        let w_opt = Sgd::new(w_group, cfg.weight_optimizer())?;
+        let kl = method.relaxation() == Relaxation::Dirichlet && cfg.drnas_reg == DrnasRegularizer::Kl;
+        let a_opt = Adam::new(ParamGroup::new(vec![("alpha".into(), alpha.shallow_clone())])?, cfg.arch_optimizer(kl))?;
+        Ok(Self {
+            method,
+            cfg: cfg.clone(),
+            net_cfg: *net_cfg,
+            seed,
+            device,
+            kind,
+            w_vs,
+            supernet,
+            _a_vs: a_vs,
+            alpha,
+            w_opt,
+            a_opt,
+            group_index,
+            epoch: 0,
+            rng_step: 0,
+            trajectory: Vec::new(),
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> DartsMethod {
+        self.method
+    }
+
+    /// The search configuration.
+    pub fn config(&self) -> &DartsConfig {
+        &self.cfg
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The architecture parameters, `[6, 5]`.
+    pub fn alpha(&self) -> &Tensor {
+        &self.alpha
+    }
+
+    /// Overwrites alpha (e.g. to evaluate a given architecture encoding); shape `[6, 5]`.
+    pub fn set_alpha(&mut self, alpha: &Tensor) -> DartsResult<()> {
+        if alpha.size() != [6, 5] {
+            return Err(DartsError::Hypergrad(format!("alpha must have shape [6, 5], got {:?}", alpha.size())));
+        }
+        tch::no_grad(|| self.alpha.shallow_clone().copy_(alpha));
+        Ok(())
+    }
+
+    /// The supernet.
+    pub fn supernet(&self) -> &Nb201Supernet {
+        &self.supernet
+    }
+
+    /// The weight optimizer.
+    pub fn weight_optimizer(&self) -> &Sgd {
+        &self.w_opt
+    }
+
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Whether all configured epochs have run.
+    pub fn is_done(&self) -> bool {
+        self.epoch >= self.cfg.epochs
+    }
+
+    /// The trajectory so far, one point per completed epoch.
+    pub fn trajectory(&self) -> &[TrajectoryPoint] {
+        &self.trajectory
+    }
+
+    /// The current discretized cell (argmax of alpha on every edge).
+    pub fn genotype(&self) -> Nb201Arch {
+        sotl_diagnostics::discretize(&self.method.relaxation().weight_rows(&self.alpha))
+    }
+
+    /// The result so far.
+    pub fn outcome(&self) -> SearchOutcome {
+        SearchOutcome {
+            method: self.method,
+            seed: self.seed,
+            genotype: self.genotype(),
+            trajectory: self.trajectory.clone(),
+        }
+    }
+
+    /// Copies of every variable of the weight store (trainable weights and BN running statistics).
+    pub fn snapshot_weights(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> =
+            self.w_vs.variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Writes a snapshot back into the weight store.
+    pub fn restore_weights(&mut self, snapshot: &[(String, Tensor)]) -> DartsResult<()> {
+        let vars = self.w_vs.variables();
+        for (name, src) in snapshot {
+            let dst = vars.get(name).ok_or_else(|| DartsError::Hypergrad(format!("unknown weight {name:?}")))?;
+            if dst.size() != src.size() {
+                return Err(DartsError::Hypergrad(format!(
+                    "weight {name:?} has shape {:?}, snapshot has {:?}",
+                    dst.size(),
+                    src.size()
+                )));
+            }
+            tch::no_grad(|| dst.shallow_clone().copy_(src));
+        }
+        Ok(())
+    }
+
+    /// The learning rate of the weights in the current epoch.
+    pub fn weight_lr(&self) -> f64 {
+        self.cfg.schedule().lr(self.epoch, 0.0)
+    }
+
+    /// Reseeds libtorch's generator for the next random draw of this run.
+    fn reseed(&mut self) {
+        tch::manual_seed(torch_seed(self.seed, Stream::TrainStep, self.rng_step));
+        self.rng_step += 1;
+    }
+
+    fn mix(&self, alpha_grad: AlphaGrad) -> EdgeMix {
+        let relax = self.method.relaxation();
+        match alpha_grad {
+            AlphaGrad::Live => relax.mix(&self.alpha),
+            AlphaGrad::Detached => relax.mix(&self.alpha.detach()),
+        }
+    }
+
+    fn loss_on(&self, batch: &Batch, alpha_grad: AlphaGrad) -> Tensor {
+        let x = batch.inputs.to_device(self.device).to_kind(self.kind);
+        let y = batch.targets.to_device(self.device);
+        cross_entropy(&self.supernet.forward(&x, &self.mix(alpha_grad)), &y)
+    }
+
+    fn check(&self, what: &'static str, step: usize, value: f64) -> DartsResult<f64> {
+        if value.is_finite() {
+            Ok(value)
+        } else {
+            Err(DartsError::NonFinite { what, epoch: self.epoch, step, value })
+        }
+    }
+
+    /// One SGD step of the weights on `batch`; with [`AlphaGrad::Live`] the same backward pass
+    /// also adds this loss's alpha gradient to `alpha.grad()` (SoTL accumulation, no zeroing).
+    fn weight_step(&mut self, batch: &Batch, alpha_grad: AlphaGrad, step: usize) -> DartsResult<f64> {
+        self.reseed();
+        self.w_opt.zero_grad();
+        let loss = self.loss_on(batch, alpha_grad);
+        let value = self.check("training loss", step, loss.double_value(&[]))?;
+        loss.backward();
+        if self.cfg.grad_clip > 0.0 {
+            clip_grad_norm(self.w_opt.group(), self.cfg.grad_clip);
+        }
+        self.w_opt.step()?;
+        Ok(value)
+    }
+
+    /// Adds `g` to `alpha.grad()`.
+    fn accumulate_alpha_grad(&self, g: &Tensor) {
+        (&self.alpha * g.detach()).sum(self.kind).backward();
+    }
+
+    /// Gradient of the architecture loss (plus DrNAS' KL when configured) on `batch`, added to
+    /// `alpha.grad()` without touching the weights' gradients.
+    fn accumulate_arch_grad(&mut self, batch: &Batch, step: usize) -> DartsResult<f64> {
+        self.reseed();
+        let mut loss = self.loss_on(batch, AlphaGrad::Live);
+        let value = self.check("validation loss", step, loss.double_value(&[]))?;
+        if let Some(r) = self.method.relaxation().regularizer(&self.alpha, self.cfg.drnas_reg, self.cfg.drnas_kl_scale) {
+            loss = loss + r;
+        }
+        let g = grads(&loss, &[&self.alpha], false)?.remove(0);
+        self.accumulate_alpha_grad(&g);
+        Ok(value)
+    }
+
+    fn alpha_step(&mut self, step: usize) -> DartsResult<()> {
+        let g = self.alpha.grad();
+        if g.defined() {
+            let n = g.abs().max().double_value(&[]);
+            self.check("architecture gradient", step, n)?;
+        }
+        self.a_opt.step()?;
+        self.a_opt.zero_grad();
+        Ok(())
+    }
+
+    /// Runs one epoch of the method and records its trajectory point.
+    pub fn run_epoch(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<EpochReport> {
+        if self.is_done() {
+            return Err(DartsError::Config {
+                field: "epochs",
+                reason: format!("all {} epochs have already run", self.cfg.epochs),
+            });
+        }
+        let needs_val = self.method.uses_validation();
+        if needs_val && data.val.is_none() {
+            return Err(DartsError::Config {
+                field: "data",
+                reason: format!("method {} needs the validation split", self.method),
+            });
+        }
+        let started = Instant::now();
+        let lr = self.weight_lr();
+        self.w_opt.set_lr(lr);
+        let n = data.train.batches_per_epoch();
+        let (train_losses, arch_losses) = match self.method.update_rule() {
+            UpdateRule::FirstOrder => self.epoch_first_order(data, n, progress)?,
+            UpdateRule::SecondOrder => self.epoch_second_order(data, n, lr, progress)?,
+            UpdateRule::SovlAccumulate => self.epoch_sovl(data, n, progress)?,
+            UpdateRule::SotlApprox => self.epoch_sotl(data, n, lr, false, progress)?,
+            UpdateRule::SotlExact => self.epoch_sotl(data, n, lr, true, progress)?,
+        };
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let rows = self.method.relaxation().weight_rows(&self.alpha);
+        let mut point = TrajectoryPoint::from_op_weights(self.epoch + 1, rows, mean(&train_losses).unwrap_or(f64::NAN));
+        point.arch_loss = mean(&arch_losses);
+        let every = self.cfg.eigen_every;
+        if every > 0 && ((self.epoch + 1) % every == 0 || self.epoch + 1 == self.cfg.epochs) {
+            point.eigenvalue = Some(self.alpha_hessian_eigenvalue(data)?);
+        }
+        point.seconds = started.elapsed().as_secs_f64();
+        let collapse = point.skip_collapse(self.cfg.skip_collapse_threshold);
+        self.trajectory.push(point.clone());
+        self.epoch += 1;
+        Ok(EpochReport { point, collapse })
+    }
+
+    fn epoch_first_order(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        n: usize,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
+        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let val = data.val.as_deref_mut().expect("checked by run_epoch");
+        let nv = val.batches_per_epoch();
+        for i in 0..n {
+            let vb = val.batch(self.epoch, i % nv)?;
+            self.a_opt.zero_grad();
+            al.push(self.accumulate_arch_grad(&vb, i)?);
+            self.alpha_step(i)?;
+            let tb = data.train.batch(self.epoch, i)?;
+            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
+            tl.push(loss);
+            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        }
+        Ok((tl, al))
+    }
+
+    fn epoch_sovl(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        n: usize,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
+        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let val = data.val.as_deref_mut().expect("checked by run_epoch");
+        let nv = val.batches_per_epoch();
+        let t = self.cfg.unroll_steps;
+        self.a_opt.zero_grad();
+        for i in 0..n {
+            let vb = val.batch(self.epoch, i % nv)?;
+            al.push(self.accumulate_arch_grad(&vb, i)?);
+            // A sum, not a mean, over T validation batches: the ablation of SoTL's summation.
+            if (i + 1) % t == 0 || i + 1 == n {
+                self.alpha_step(i)?;
+            }
+            let tb = data.train.batch(self.epoch, i)?;
+            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
+            tl.push(loss);
+            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        }
+        Ok((tl, al))
+    }
+
+    /// The α-independent part of DARTS' virtual step, `μ·buf + λ·w`, in supernet order.
+    fn virtual_step_offset(&self) -> Vec<Tensor> {
+        let mu = self.cfg.w_momentum;
+        let wd = self.cfg.w_weight_decay;
+        self.supernet
+            .params()
+            .iter()
+            .zip(&self.group_index)
+            .map(|(w, &gi)| {
+                let decay = w.detach() * wd;
+                match self.w_opt.momentum_buffer(gi) {
+                    Some(b) if mu != 0.0 => decay + b * mu,
+                    _ => decay,
+                }
+            })
+            .collect()
+    }
+
+    fn epoch_second_order(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        n: usize,
+        lr: f64,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
+        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let xi = self.cfg.xi.unwrap_or(lr);
+        for i in 0..n {
+            let tb = data.train.batch(self.epoch, i)?;
+            let val = data.val.as_deref_mut().expect("checked by run_epoch");
+            let vb = val.batch(self.epoch, i % val.batches_per_epoch())?;
+            self.reseed();
+            let offset = self.cfg.unrolled_momentum_wd.then(|| self.virtual_step_offset());
+            let (tb_dev, vb_dev) = (self.to_device(&tb), self.to_device(&vb));
+            let relax = self.method.relaxation();
+            let net = &self.supernet;
+            let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
+                cross_entropy(&net.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
+            };
+            let g = darts_second_order_grad(
+                loss,
+                &net.params(),
+                &self.alpha,
+                &tb_dev,
+                &vb_dev,
+                VirtualStep { xi, offset: offset.as_deref() },
+                self.cfg.hvp,
+            )?;
+            al.push(self.check("validation loss", i, g.val_loss)?);
+            self.a_opt.zero_grad();
+            self.accumulate_alpha_grad(&g.alpha_grad);
+            self.alpha_step(i)?;
+            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
+            tl.push(loss);
+            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        }
+        Ok((tl, al))
+    }
+
+    fn to_device(&self, b: &Batch) -> Batch {
+        Batch { inputs: b.inputs.to_device(self.device).to_kind(self.kind), targets: b.targets.to_device(self.device) }
+    }
+
+    /// SoTL-DARTS (thesis Algorithm 3, Appendix A) per window of T training batches:
+    /// 1. save the weights; train T steps with alpha live, so every step's training loss adds its
+    ///    alpha gradient (no zeroing) — or, with `exact`, compute the exact hypergradient of the
+    ///    summed loss through T plain SGD steps instead;
+    /// 2. one alpha step on the summed gradient;
+    /// 3. restore the saved weights (the optimizer state only with `sotl_restore_optimizer`) and
+    ///    retrain the same T batches with the new alpha.
+    fn epoch_sotl(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        n: usize,
+        lr: f64,
+        exact: bool,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
+        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let t = self.cfg.unroll_steps;
+        let total = 2 * n;
+        let mut done = 0;
+        for start in (0..n).step_by(t) {
+            let end = (start + t).min(n);
+            // The same batches (same augmentation draws) feed both passes, as Appendix A's
+            // `format_input_data` does.
+            let batches: Vec<Batch> =
+                (start..end).map(|i| data.train.batch(self.epoch, i).map(|b| self.to_device(&b))).collect::<Result<_, _>>()?;
+            let saved = self.snapshot_weights();
+            let saved_opt = self.cfg.sotl_restore_optimizer.then(|| self.w_opt.state());
+            self.a_opt.zero_grad();
+            if exact {
+                self.reseed();
+                let relax = self.method.relaxation();
+                let net = &self.supernet;
+                let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
+                    cross_entropy(&net.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
+                };
+                let g = exact_sotl_grad(loss, &net.params(), &self.alpha, &batches, lr, self.cfg.w_weight_decay)?;
+                al.extend(g.losses.iter().copied());
+                self.accumulate_alpha_grad(&g.alpha_grad);
+                done += batches.len();
+            } else {
+                for (k, b) in batches.iter().enumerate() {
+                    let loss = self.weight_step(b, AlphaGrad::Live, start + k)?;
+                    al.push(loss);
+                    done += 1;
+                    progress(StepProgress { epoch: self.epoch, done, total, loss });
+                }
+            }
+            self.alpha_step(end - 1)?;
+            self.restore_weights(&saved)?;
+            if let Some(st) = saved_opt {
+                self.w_opt.load_state(st)?;
+            }
+            for (k, b) in batches.iter().enumerate() {
+                let loss = self.weight_step(b, AlphaGrad::Detached, start + k)?;
+                tl.push(loss);
+                done += 1;
+                progress(StepProgress { epoch: self.epoch, done, total, loss });
+            }
+        }
+        Ok((tl, al))
+    }
+
+    /// Dominant eigenvalue of `∇²_α L` at the current weights: the validation loss for methods
+    /// that use one, the training loss for SoTL variants (thesis Section 4.3.5), averaged over
+    /// the first `eigen_batches` batches of epoch 0's order (the same batches every time, so the
+    /// trajectory is comparable across epochs). Dirichlet relaxations use their mean weights, so
+    /// the measured function is deterministic. Does not move the run's random streams.
+    pub fn alpha_hessian_eigenvalue(&mut self, data: &mut SearchSplits<'_>) -> DartsResult<f64> {
+        let source: &mut dyn BatchSource = match (self.method.uses_validation(), data.val.as_deref_mut()) {
+            (true, Some(v)) => v,
+            _ => &mut *data.train,
+        };
+        let k = self.cfg.eigen_batches.min(source.batches_per_epoch()).max(1);
+        let batches: Vec<Batch> = (0..k).map(|i| source.batch(0, i).map(|b| self.to_device(&b))).collect::<Result<_, _>>()?;
+        let a = self.alpha.detach().copy().set_requires_grad(true);
+        let relax = self.method.relaxation();
+        let mut loss: Option<Tensor> = None;
+        for b in &batches {
+            let mix = EdgeMix::Soft(relax.expected_weights(&a));
+            let l = cross_entropy(&self.supernet.forward(&b.inputs, &mix), &b.targets) / k as f64;
+            loss = Some(match loss {
+                None => l,
+                Some(s) => s + l,
+            });
+        }
+        let loss = loss.expect("at least one batch");
+        let est = hessian_dominant_eigenvalue(&loss, &a, &self.cfg.power_iteration)?;
+        Ok(est.eigenvalue)
+    }
+}

@@ -1,0 +1,189 @@
+//! Float image tensors on the training device and a seeded, resumable minibatch order.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sotl_data::Dataset;
+use tch::{Device, Kind, Tensor};
+
+use super::{OneShotError, OneShotResult};
+
+/// A dataset held as normalized float images on the training device.
+///
+/// The whole split is converted once (`uint8 -> float`, per-channel standardization, optional
+/// average-pool down-sizing), so a minibatch is one `index_select` with no host round trip.
+#[derive(Debug)]
+pub struct DeviceImages {
+    /// A short name for messages.
+    pub name: String,
+    /// `[N, C, H, W]` float32, standardized.
+    pub images: Tensor,
+    /// `[N]` int64.
+    pub labels: Tensor,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+/// Per-channel mean and standard deviation used to standardize images (in `[0, 1]` units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelStats {
+    /// Per-channel mean.
+    pub mean: Vec<f64>,
+    /// Per-channel standard deviation.
+    pub std: Vec<f64>,
+}
+
+impl ChannelStats {
+    /// Mean and standard deviation of each channel of `ds` (pixels scaled to `[0, 1]`).
+    pub fn of(ds: &Dataset) -> Self {
+        let x = ds.images.to_kind(Kind::Float) / 255.0;
+        let c = x.size()[1];
+        let flat = x.transpose(0, 1).reshape([c, -1]);
+        let mean = Vec::<f64>::try_from(flat.mean_dim(1, false, Kind::Double)).unwrap_or_default();
+        let std = Vec::<f64>::try_from(flat.std_correction(1, 0, false).to_kind(Kind::Double))
+            .unwrap_or_default();
+        ChannelStats { mean, std }
+    }
+}
+
+impl DeviceImages {
+    /// Converts `ds` for training on `device`: pixels to `[0, 1]`, standardized with `stats`,
+    /// and, when `size` is given and smaller than the images, average-pooled down to
+    /// `size x size` (the 16x16 proxy of the scaled configurations).
+    pub fn new(ds: &Dataset, stats: &ChannelStats, size: Option<i64>, device: Device) -> OneShotResult<Self> {
+        let err = |reason: String| OneShotError::Data { name: ds.name.clone(), reason };
+        let dims = ds.images.size();
+        if dims.len() != 4 || ds.images.kind() != Kind::Uint8 {
+            return Err(err(format!("expected uint8 images [N, C, H, W], got {:?} {:?}", ds.images.kind(), dims)));
+        }
+        if ds.labels.size() != [dims[0]] {
+            return Err(err(format!("{} images but labels of shape {:?}", dims[0], ds.labels.size())));
+        }
+        if stats.mean.len() != dims[1] as usize || stats.std.iter().any(|s| !(*s > 0.0)) {
+            return Err(err(format!("channel statistics {stats:?} do not fit {} channels", dims[1])));
+        }
+        let mean = Tensor::from_slice(&stats.mean).to_kind(Kind::Float).view([1, -1, 1, 1]);
+        let std = Tensor::from_slice(&stats.std).to_kind(Kind::Float).view([1, -1, 1, 1]);
+        let mut x = (ds.images.to_kind(Kind::Float) / 255.0 - mean) / std;
+        if let Some(s) = size {
+            if s <= 0 {
+                return Err(err(format!("image size {s} must be positive")));
+            }
+            if s < dims[2] || s < dims[3] {
+                x = x.adaptive_avg_pool2d([s, s]);
+            }
+        }
+        Ok(DeviceImages {
+            name: ds.name.clone(),
+            images: x.to_device(device),
+            labels: ds.labels.to_kind(Kind::Int64).to_device(device),
+            classes: ds.classes.len().max(1),
+        })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Images `lo..hi` in storage order, for whole-set evaluation.
+    pub fn slice(&self, lo: usize, hi: usize) -> (Tensor, Tensor) {
+        (self.images.narrow(0, lo as i64, (hi - lo) as i64), self.labels.narrow(0, lo as i64, (hi - lo) as i64))
+    }
+}
+
+/// A seeded minibatch order over a dataset: epoch `e` visits the images in a permutation drawn
+/// from ChaCha8 seeded by `(seed, e)`, in full batches (a last partial batch is dropped, as the
+/// reference loaders do for search).
+///
+/// The order is a pure function of `(seed, position)`, so resuming needs only the position.
+#[derive(Debug)]
+pub struct BatchOrder {
+    seed: u64,
+    batch_size: usize,
+    n: usize,
+    position: usize,
+    epoch_perm: Option<(usize, Tensor)>,
+}
+
+impl BatchOrder {
+    /// An order over `n` items in batches of `batch_size`; errors when not one batch fits.
+    pub fn new(n: usize, batch_size: usize, seed: u64) -> OneShotResult<Self> {
+        if batch_size == 0 {
+            return Err(OneShotError::config("batch_size", "must be at least 1"));
+        }
+        if n < batch_size {
+            return Err(OneShotError::config(
+                "batch_size",
+                format!("is {batch_size}, larger than the {n} training images; lower it or use more data"),
+            ));
+        }
+        Ok(BatchOrder { seed, batch_size, n, position: 0, epoch_perm: None })
+    }
+
+    /// Full batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.n / self.batch_size
+    }
+
+    /// Minibatches served so far (the resume position).
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Moves to `position` minibatches from the start.
+    pub fn seek(&mut self, position: usize) {
+        self.position = position;
+    }
+
+    /// Epoch of the next minibatch.
+    pub fn epoch(&self) -> usize {
+        self.position / self.batches_per_epoch()
+    }
+
+    /// Indices of the next minibatch, `[batch_size]` int64 on `device`.
+    pub fn next_indices(&mut self, device: Device) -> Tensor {
+        let per_epoch = self.batches_per_epoch();
+        let (epoch, k) = (self.position / per_epoch, self.position % per_epoch);
+        if self.epoch_perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut idx: Vec<i64> = (0..self.n as i64).collect();
+            idx.shuffle(&mut rng);
+            self.epoch_perm = Some((epoch, Tensor::from_slice(&idx).to_device(device)));
+        }
+        self.position += 1;
+        let perm = &self.epoch_perm.as_ref().expect("set above").1;
+        perm.narrow(0, (k * self.batch_size) as i64, self.batch_size as i64)
+    }
+
+    /// The next minibatch of `data`.
+    pub fn next_batch(&mut self, data: &DeviceImages) -> (Tensor, Tensor) {
+        let idx = self.next_indices(data.images.device());
+        (data.images.index_select(0, &idx), data.labels.index_select(0, &idx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_a_permutation_per_epoch_and_resumable() {
+        let mut a = BatchOrder::new(10, 3, 5).unwrap();
+        assert_eq!(a.batches_per_epoch(), 3);
+        let mut seen: Vec<i64> = (0..3).flat_map(|_| Vec::<i64>::try_from(a.next_indices(Device::Cpu)).unwrap()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 9, "an epoch repeated an index");
+        let next = a.next_indices(Device::Cpu);
+        let mut b = BatchOrder::new(10, 3, 5).unwrap();
+        b.seek(3);
+        assert!(b.next_indices(Device::Cpu).equal(&next));
+        assert!(BatchOrder::new(2, 3, 0).is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! Finetune-and-rank: score each pool candidate by a short finetuning from the supernet weights.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sotl_estimators::{StepRecord, TrainingRecord, ValRecord, ValScope};
+use sotl_space::Nb201Arch;
+use sotl_train::{derive_seed, Stream};
+use tch::{Kind, Tensor};
+
+use super::sgd::{clip_grad_norm, PathSgd};
+use super::trainer::{accuracy, cross_entropy};
+use super::{BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet};
+
+/// How each candidate is finetuned and measured. Defaults follow thesis 4.2: batch 64, 300
+/// finetuning minibatches, SoTL over the first 100, whole-validation-set accuracy every 100
+/// minibatches, learning rate 0.01 as for SPOS (the thesis lowers it to 0.001 for the variants),
+/// constant, as TSE's finetuning.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Finetuning minibatches `K` per candidate.
+    pub steps: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Constant learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Gradient-norm clip (0: off).
+    pub grad_clip: f64,
+    /// SoTL window: the first this many finetuning minibatches (thesis: 100).
+    pub sotl_window: usize,
+    /// Whole-validation-set evaluation every this many minibatches (and before finetuning).
+    pub val_every: usize,
+    /// One-minibatch validation every this many minibatches (and before finetuning).
+    pub mini_val_every: usize,
+    /// Batch size of whole-set evaluation (memory only; does not change results).
+    pub eval_batch_size: usize,
+    /// Minibatches of the no-finetuning SoTL (losses at the inherited weights, no update); 0
+    /// skips it.
+    pub inherited_window: usize,
+    /// Seed of the finetuning data order, the same for every candidate.
+    pub seed: u64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            steps: 300,
+            batch_size: 64,
+            lr: 0.01,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            grad_clip: 5.0,
+            sotl_window: 100,
+            val_every: 100,
+            mini_val_every: 10,
+            eval_batch_size: 500,
+            inherited_window: 100,
+            seed: 0,
+        }
+    }
+}
+
+impl FinetuneConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> OneShotResult<()> {
+        let c = |field: &'static str, reason: String| OneShotError::Config { field, reason };
+        for (field, v) in [
+            ("finetune.steps", self.steps),
+            ("finetune.batch_size", self.batch_size),
+            ("finetune.sotl_window", self.sotl_window),
+            ("finetune.val_every", self.val_every),
+            ("finetune.mini_val_every", self.mini_val_every),
+            ("finetune.eval_batch_size", self.eval_batch_size),
+        ] {
+            if v == 0 {
+                return Err(c(field, "must be at least 1".into()));
+            }
+        }
+        if self.sotl_window > self.steps {
+            return Err(c("finetune.sotl_window", format!("is {}, more than the {} finetuning steps", self.sotl_window, self.steps)));
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err(c("finetune.lr", format!("is {}; expected >= 0", self.lr)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(c("finetune.momentum", format!("is {}; expected 0 <= momentum < 1", self.momentum)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(c("finetune.weight_decay", format!("is {}; expected >= 0", self.weight_decay)));
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return Err(c("finetune.grad_clip", format!("is {}; expected >= 0", self.grad_clip)));
+        }
+        Ok(())
+    }
+}
+
+/// Wall-clock seconds one candidate spent in each phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CandidateTiming {
+    /// Restoring the supernet weights and optimizer (copies into existing tensors).
+    pub reset_s: f64,
+    /// The no-finetuning loss pass.
+    pub inherited_s: f64,
+    /// The `K` finetuning steps, with their per-step statistics.
+    pub train_s: f64,
+    /// Validation (whole set and minibatches).
+    pub val_s: f64,
+}
+
+/// Everything measured for one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    /// Position in the pool.
+    pub index: usize,
+    /// The candidate.
+    pub arch: Nb201Arch,
+    /// Trainable parameters of its stand-alone network.
+    pub param_count: u64,
+    /// The finetuning trajectory: every step's loss, accuracy and gradient statistics, and the
+    /// validation events (step 0 = inherited weights).
+    pub finetune: TrainingRecord,
+    /// Losses at the inherited weights without any update (for no-finetuning SoTL / TLMini),
+    /// and the step-0 validation events.
+    pub inherited: TrainingRecord,
+    /// Where the time went.
+    pub timing: CandidateTiming,
+}
+
+/// Finetunes candidates in place on the supernet and restores it after each one.
+///
+/// The supernet weights stay on the device; a saved copy is made once, and each candidate is
+/// reset by copying the saved values back into the same tensors (only those the previous
+/// candidate touched), so no memory is allocated per candidate for weights or optimizer state.
+/// Weights off the candidate's path are never updated (see [`PathSgd`]).
+pub struct Finetuner<'n, N: PathNet + ?Sized> {
+    net: &'n N,
+    config: FinetuneConfig,
+    weights: Vec<Tensor>,
+    buffers: Vec<Tensor>,
+    saved_weights: Vec<Tensor>,
+    saved_buffers: Vec<Tensor>,
+    dirty: Vec<usize>,
+    opt: PathSgd,
+}
+
+impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
+    /// Snapshots `net`'s current weights as the inheritance source.
+    pub fn new(net: &'n N, config: FinetuneConfig) -> OneShotResult<Self> {
+        config.validate()?;
+        let weights = net.weights();
+        let buffers = net.buffers();
+        let snap = |ts: &[Tensor]| ts.iter().map(|t| t.detach().copy()).collect::<Vec<_>>();
+        let opt = PathSgd::new(&weights, config.momentum, config.nesterov, config.weight_decay);
+        Ok(Finetuner {
+            net,
+            config,
+            saved_weights: snap(&weights),
+            saved_buffers: snap(&buffers),
+            weights,
+            buffers,
+            dirty: Vec::new(),
+            opt,
+        })
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &FinetuneConfig {
+        &self.config
+    }
+
+    /// Puts the supernet back to the snapshot: weights the last candidate touched, all buffers,
+    /// and the optimizer's momentum, all in place.
+    pub fn reset(&mut self) {
+        tch::no_grad(|| {
+            for &i in &self.dirty {
+                self.weights[i].shallow_clone().copy_(&self.saved_weights[i]);
+            }
+            for (b, s) in self.buffers.iter().zip(&self.saved_buffers) {
+                b.shallow_clone().copy_(s);
+            }
+        });
+        self.dirty.clear();
+        self.opt.reset();
+    }
+
+    /// Finetunes `arch` (pool position `index`) on `train`, measuring on `val`, and leaves the
+    /// supernet to be restored by the next [`Finetuner::reset`] (called first thing here too).
+    pub fn finetune(&mut self, index: usize, arch: &Nb201Arch, train: &DeviceImages, val: &DeviceImages) -> OneShotResult<CandidateResult> {
+        let cfg = self.config;
+        let mut timing = CandidateTiming::default();
+        let t0 = Instant::now();
+        self.reset();
+        timing.reset_s = t0.elapsed().as_secs_f64();
+
+        let mut train_order = BatchOrder::new(train.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::TrainOrder, 0))?;
+        let mut val_order = BatchOrder::new(val.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::ValOrder, 0))?;
+        let per_epoch = train_order.batches_per_epoch();
+        let param_count = self.net.param_count(arch);
+
+        // Validation before any update: the inherited weights, as the standard one-shot protocol.
+        let t = Instant::now();
+        let mut vals = vec![self.validate_full(arch, val, 0)?, self.validate_mini(arch, &mut val_order, val, 0)?];
+        timing.val_s += t.elapsed().as_secs_f64();
+
+        // No-finetuning losses over the same minibatches the finetuning will see.
+        let t = Instant::now();
+        let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
+        tch::no_grad(|| -> OneShotResult<()> {
+            for s in 0..cfg.inherited_window {
+                let (x, y) = train_order.next_batch(train);
+                let logits = self.net.forward_path(&x, arch);
+                let loss = finite(cross_entropy(&logits, &y).double_value(&[]), "inherited-weights loss", s)?;
+                inherited_steps.push(StepRecord {
+                    step: s,
+                    epoch: s / per_epoch,
+                    train_loss: loss,
+                    train_acc: Some(accuracy(&logits, &y)),
+                    grad_sum: None,
+                    grad_l1: None,
+                });
+            }
+            Ok(())
+        })?;
+        // The pass ran in train mode, so BN running statistics moved: put them back.
+        self.reset();
+        timing.inherited_s = t.elapsed().as_secs_f64();
+        let inherited = TrainingRecord {
+            steps: inherited_steps,
+            vals: vals.clone(),
+            steps_per_epoch: per_epoch,
+            param_count: Some(param_count),
+        };
+
+        let idx = self.net.path_indices(arch);
+        self.dirty = idx.clone();
+        train_order.seek(0);
+        let mut steps = Vec::with_capacity(cfg.steps);
+        let clip = (cfg.grad_clip > 0.0).then_some(cfg.grad_clip);
+        for s in 0..cfg.steps {
+            let t = Instant::now();
+            let (x, y) = train_order.next_batch(train);
+            let logits = self.net.forward_path(&x, arch);
+            let loss = cross_entropy(&logits, &y);
+            let loss_v = finite(loss.double_value(&[]), "finetuning loss", s)?;
+            let acc = accuracy(&logits.detach(), &y);
+            let inputs: Vec<&Tensor> = idx.iter().map(|&i| &self.weights[i]).collect();
+            let g = Tensor::f_run_backward(&[&loss], &inputs, false, false)?;
+            let mut grads: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
+            let mut sum = Tensor::zeros([], (Kind::Double, x.device()));
+            let mut l1 = Tensor::zeros([], (Kind::Double, x.device()));
+            for (&i, g) in idx.iter().zip(g) {
+                if g.defined() {
+                    sum += g.sum(Kind::Double);
+                    l1 += g.abs().sum(Kind::Double);
+                    grads[i] = Some(g);
+                }
+            }
+            if let Some(max) = clip {
+                clip_grad_norm(&mut grads, max);
+            }
+            self.opt.step(&self.weights, &grads, cfg.lr);
+            steps.push(StepRecord {
+                step: s,
+                epoch: s / per_epoch,
+                train_loss: loss_v,
+                train_acc: Some(acc),
+                grad_sum: Some(sum.double_value(&[])),
+                grad_l1: Some(l1.double_value(&[])),
+            });
+            timing.train_s += t.elapsed().as_secs_f64();
+            let done = s + 1;
+            let t = Instant::now();
+            if done % cfg.val_every == 0 {
+                vals.push(self.validate_full(arch, val, done)?);
+            }
+            if done % cfg.mini_val_every == 0 {
+                vals.push(self.validate_mini(arch, &mut val_order, val, done)?);
+            }
+            timing.val_s += t.elapsed().as_secs_f64();
+        }
+        Ok(CandidateResult {
+            index,
+            arch: *arch,
+            param_count,
+            finetune: TrainingRecord { steps, vals, steps_per_epoch: per_epoch, param_count: Some(param_count) },
+            inherited,
+            timing,
+        })
+    }
+
+    /// Loss and accuracy of `arch` on the whole of `val` (eval-mode BN), after `step` updates.
+    fn validate_full(&self, arch: &Nb201Arch, val: &DeviceImages, step: usize) -> OneShotResult<ValRecord> {
+        let n = val.len();
+        let (mut loss, mut correct) = (0.0, 0.0);
+        tch::no_grad(|| {
+            let mut lo = 0;
+            while lo < n {
+                let hi = (lo + self.config.eval_batch_size).min(n);
+                let (x, y) = val.slice(lo, hi);
+                let logits = self.net.forward_path_t(&x, arch, false);
+                let m = (hi - lo) as f64;
+                loss += cross_entropy(&logits, &y).double_value(&[]) * m;
+                correct += accuracy(&logits, &y) * m;
+                lo = hi;
+            }
+        });
+        let loss = finite(loss / n as f64, "validation loss", step)?;
+        Ok(ValRecord { step, epoch: 0, loss, acc: correct / n as f64, scope: ValScope::Full })
+    }
+
+    /// Loss and accuracy on the next validation minibatch of a fixed seeded order (the same
+    /// minibatches, in the same order, for every candidate).
+    fn validate_mini(&self, arch: &Nb201Arch, order: &mut BatchOrder, val: &DeviceImages, step: usize) -> OneShotResult<ValRecord> {
+        let (x, y) = order.next_batch(val);
+        let (loss, acc) = tch::no_grad(|| {
+            let logits = self.net.forward_path_t(&x, arch, false);
+            (cross_entropy(&logits, &y).double_value(&[]), accuracy(&logits, &y))
+        });
+        let loss = finite(loss, "validation minibatch loss", step)?;
+        Ok(ValRecord { step, epoch: 0, loss, acc, scope: ValScope::Minibatch })
+    }
+}
+
+fn finite(v: f64, what: &'static str, step: usize) -> OneShotResult<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(OneShotError::NonFinite { what, step, value: v })
+    }
+}
+
+/// Reads the per-candidate results already written to a JSON-lines file (one
+/// [`CandidateResult`] per line). A torn last line (a run killed mid-write) is dropped; any
+/// other malformed line, or a result that does not match `pool` at its position, is an error.
+pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<CandidateResult>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(OneShotError::Io { action: "cannot read results file", path: path.to_path_buf(), source }),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let complete = text.ends_with('\n');
+    let mut out = Vec::with_capacity(lines.len());
+    for (k, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<CandidateResult>(line) {
+            Ok(r) => out.push(r),
+            Err(_) if k + 1 == lines.len() && !complete => break,
+            Err(source) => return Err(OneShotError::Json { what: "results file", path: path.to_path_buf(), source }),
+        }
+    }
+    for (k, r) in out.iter().enumerate() {
+        if r.index != k || pool.archs.get(k) != Some(&r.arch) {
+            return Err(OneShotError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!("result {k} is for {} (index {}), but the pool has {:?} there: it belongs to another pool", r.arch, r.index, pool.archs.get(k).map(|a| a.to_string())),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Finetunes every candidate of `pool` not yet in `results_path`, appending each result as one
+/// JSON line (flushed and synced), so a killed run resumes at the next candidate. `progress` is
+/// called after each candidate with `(done, total, result)`. Returns all results in pool order.
+pub fn finetune_pool<N: PathNet + ?Sized>(
+    finetuner: &mut Finetuner<'_, N>,
+    pool: &FinetunePool,
+    train: &DeviceImages,
+    val: &DeviceImages,
+    results_path: &Path,
+    mut progress: impl FnMut(usize, usize, &CandidateResult),
+) -> OneShotResult<Vec<CandidateResult>> {
+    let mut results = read_results(results_path, pool)?;
+    let io = |source| OneShotError::Io { action: "cannot write results file", path: results_path.to_path_buf(), source };
+    // Rewrite what was read so a torn trailing line disappears before appending.
+    let mut text = String::new();
+    for r in &results {
+        text.push_str(&serde_json::to_string(r).expect("results serialize"));
+        text.push('\n');
+    }
+    if let Some(dir) = results_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    sotl_report::write_atomic(results_path, text.as_bytes()).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new().append(true).open(results_path).map_err(io)?;
+    for (k, arch) in pool.archs.iter().enumerate().skip(results.len()) {
+        let r = finetuner.finetune(k, arch, train, val)?;
+        let mut line = serde_json::to_string(&r).expect("results serialize");
+        line.push('\n');
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        progress(k + 1, pool.len(), &r);
+        results.push(r);
+    }
+    finetuner.reset();
+    Ok(results)
+}

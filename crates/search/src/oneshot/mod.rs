@@ -1,0 +1,40 @@
+//! One-shot NAS with SoTL ranking (thesis 3.4, 4.2): supernet trainers that sample single paths
+//! (SPOS, FairNAS, MultiPath, Reptile, Metaprox, MultiPath+Metaprox), a fixed candidate pool, and
+//! finetune-and-rank, which scores each candidate by SoTL after a short finetuning from the
+//! supernet weights instead of by validation accuracy.
+//!
+//! Trainers are values ([`Trainer`]) driving any [`PathNet`]; the NAS-Bench-201 supernet of
+//! `sotl-nn` is one. Ground truth never enters here except in [`rank_report`], which takes a
+//! lookup function after all scores are fixed.
+
+mod batches;
+mod config;
+mod error;
+mod finetune;
+mod nb201;
+mod path_net;
+mod pool;
+mod ranking;
+mod sampling;
+mod sgd;
+mod supernet_training;
+mod trainer;
+
+pub use batches::{BatchOrder, ChannelStats, DeviceImages};
+pub use config::{prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig};
+pub use error::{OneShotError, OneShotResult};
+pub use path_net::PathNet;
+pub use pool::FinetunePool;
+pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
+pub use sgd::{clip_grad_norm, PathSgd};
+pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
+pub use finetune::{finetune_pool, read_results, CandidateResult, CandidateTiming, FinetuneConfig, Finetuner};
+pub use ranking::{
+    ground_truth, mean_std, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult, RunRanking,
+    SummaryCell, SummaryTable, TableRow,
+};
+pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
+pub use nb201::Nb201PathNet;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! A supernet training run: trainer, cosine schedule, data order, RNG and exact resume.
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use sotl_train::{derive_seed, Stream};
+use tch::{Device, Tensor};
+
+use super::{BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats, TrainerConfig, TrainerState};
+
+/// Hyperparameters of supernet training. Defaults: NAS-Bench-201's one-shot setup (thesis
+/// Appendix B; AutoDL-Projects' `weight-sharing.config`): batch 64, SGD Nesterov momentum 0.9,
+/// lr 0.025 cosine-annealed to 0.001, weight decay 5e-4, gradient norm clipped to 5, 100 epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupernetTrainConfig {
+    /// The trainer and its knobs.
+    pub trainer: TrainerConfig,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Epochs over the training split (an epoch is `floor(N / batch_size)` minibatches).
+    pub epochs: usize,
+    /// Cap on outer steps (0: none), for quick runs; the schedule still spans all epochs unless
+    /// the cap is hit, so a capped run is a prefix of the full one.
+    pub max_steps: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Floor of the cosine schedule.
+    pub lr_min: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Gradient-norm clip (0: off).
+    pub grad_clip: f64,
+    /// Seed of path sampling and data order (weight init is seeded by the caller).
+    pub seed: u64,
+}
+
+impl Default for SupernetTrainConfig {
+    fn default() -> Self {
+        SupernetTrainConfig {
+            trainer: TrainerConfig::default(),
+            batch_size: 64,
+            epochs: 100,
+            max_steps: 0,
+            lr: 0.025,
+            lr_min: 0.001,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            grad_clip: 5.0,
+            seed: 0,
+        }
+    }
+}
+
+impl SupernetTrainConfig {
+    /// Checks every value; called before any tensor is allocated.
+    pub fn validate(&self) -> OneShotResult<()> {
+        self.trainer.build()?;
+        let c = |field: &'static str, reason: String| OneShotError::Config { field, reason };
+        if self.batch_size == 0 {
+            return Err(c("train.batch_size", "must be at least 1".into()));
+        }
+        if self.epochs == 0 {
+            return Err(c("train.epochs", "must be at least 1".into()));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(c("train.lr", format!("is {}; expected a positive number", self.lr)));
+        }
+        if !(self.lr_min.is_finite() && self.lr_min >= 0.0 && self.lr_min <= self.lr) {
+            return Err(c("train.lr_min", format!("is {}; expected 0 <= lr_min <= lr", self.lr_min)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(c("train.momentum", format!("is {}; expected 0 <= momentum < 1", self.momentum)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(c("train.weight_decay", format!("is {}; expected >= 0", self.weight_decay)));
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
+            return Err(c("train.grad_clip", format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip)));
+        }
+        Ok(())
+    }
+
+    /// The optimizer settings of this config.
+    pub fn sgd(&self) -> SgdSettings {
+        SgdSettings {
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            weight_decay: self.weight_decay,
+            grad_clip: (self.grad_clip > 0.0).then_some(self.grad_clip),
+        }
+    }
+}
+
+/// Cosine annealing from `lr` to `lr_min` over `total` minibatches, evaluated after `done`:
+/// `lr_min + (lr - lr_min) (1 + cos(pi done / total)) / 2` (Loshchilov & Hutter 2017, updated
+/// per minibatch as AutoDL-Projects' scheduler does).
+pub fn cosine_lr(lr: f64, lr_min: f64, done: usize, total: usize) -> f64 {
+    let p = (done as f64 / total.max(1) as f64).min(1.0);
+    lr_min + (lr - lr_min) * (1.0 + (std::f64::consts::PI * p).cos()) / 2.0
+}
+
+/// Where a run stands, saved in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunMeta {
+    config: SupernetTrainConfig,
+    step: usize,
+    rng_word_pos: String,
+    started: Vec<bool>,
+    n_weights: usize,
+    n_buffers: usize,
+}
+
+/// A supernet being trained by one trainer: everything needed to continue it bit for bit.
+pub struct SupernetTraining<'n, N: PathNet + ?Sized> {
+    net: &'n N,
+    config: SupernetTrainConfig,
+    state: TrainerState,
+    order: BatchOrder,
+    rng: ChaCha8Rng,
+    step: usize,
+    total_steps: usize,
+    total_minibatches: usize,
+}
+
+impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
+    /// A fresh run over a training split of `n_train` images.
+    pub fn new(net: &'n N, config: SupernetTrainConfig, n_train: usize) -> OneShotResult<Self> {
+        config.validate()?;
+        let trainer = config.trainer.build()?;
+        let order = BatchOrder::new(n_train, config.batch_size, derive_seed(config.seed, Stream::TrainOrder, 0))?;
+        let total_minibatches = config.epochs * order.batches_per_epoch();
+        let mut total_steps = total_minibatches / trainer.minibatches_per_step();
+        if config.max_steps > 0 {
+            total_steps = total_steps.min(config.max_steps);
+        }
+        if total_steps == 0 {
+            return Err(OneShotError::config(
+                "train.epochs",
+                format!(
+                    "gives no outer step: {} minibatches in all, {} per step",
+                    total_minibatches,
+                    trainer.minibatches_per_step()
+                ),
+            ));
+        }
+        Ok(SupernetTraining {
+            net,
+            config,
+            state: TrainerState::new(trainer, net, config.sgd()),
+            order,
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
+            step: 0,
+            total_steps,
+            total_minibatches,
+        })
+    }
+
+    /// Outer steps taken so far.
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    /// Outer steps of the whole run.
+    pub fn total_steps(&self) -> usize {
+        self.total_steps
+    }
+
+    /// Whether the run is complete.
+    pub fn is_done(&self) -> bool {
+        self.step >= self.total_steps
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &SupernetTrainConfig {
+        &self.config
+    }
+
+    /// Current epoch (of the next minibatch).
+    pub fn epoch(&self) -> usize {
+        self.order.epoch()
+    }
+
+    /// Learning rate of the next step.
+    pub fn lr(&self) -> f64 {
+        cosine_lr(self.config.lr, self.config.lr_min, self.order.position(), self.total_minibatches)
+    }
+
+    /// Takes one outer step on minibatches of `data`.
+    pub fn step(&mut self, data: &DeviceImages) -> OneShotResult<StepStats> {
+        let lr = self.lr();
+        let k = self.state.trainer().minibatches_per_step();
+        let batches: Vec<(Tensor, Tensor)> = (0..k).map(|_| self.order.next_batch(data)).collect();
+        let stats = self.state.step(self.net, &batches, lr, &mut self.rng, self.step)?;
+        self.step += 1;
+        Ok(stats)
+    }
+
+    /// Writes a checkpoint (weights, buffers, optimizer momentum, RNG, data position, step)
+    /// atomically to `path`.
+    pub fn save(&self, path: &Path) -> OneShotResult<()> {
+        let weights = self.net.weights();
+        let buffers = self.net.buffers();
+        let (mom, started) = self.state.optimizer().state();
+        let mut named: Vec<(String, Tensor)> = Vec::new();
+        named.extend(weights.iter().enumerate().map(|(i, t)| (format!("w.{i}"), t.shallow_clone())));
+        named.extend(buffers.iter().enumerate().map(|(i, t)| (format!("b.{i}"), t.shallow_clone())));
+        named.extend(mom.iter().enumerate().map(|(i, t)| (format!("m.{i}"), t.shallow_clone())));
+        let meta = RunMeta {
+            config: self.config,
+            step: self.step,
+            rng_word_pos: self.rng.get_word_pos().to_string(),
+            started: started.to_vec(),
+            n_weights: weights.len(),
+            n_buffers: buffers.len(),
+        };
+        let meta = serde_json::to_value(&meta).expect("run metadata serializes");
+        sotl_train::save_checkpoint(path, &named, &meta).map_err(|e| OneShotError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Continues from a checkpoint written by [`SupernetTraining::save`] with the same config.
+    pub fn resume(&mut self, path: &Path) -> OneShotResult<()> {
+        let meta = load_supernet(self.net, path)?;
+        let fail = |reason: String| OneShotError::Checkpoint { path: path.to_path_buf(), reason };
+        let meta: RunMeta = serde_json::from_value(meta).map_err(|e| fail(format!("not a supernet training checkpoint ({e})")))?;
+        if meta.config != self.config {
+            return Err(fail(format!(
+                "it was written with a different training config ({:?}); use a new --out folder or the same config",
+                meta.config
+            )));
+        }
+        let (tensors, _) = sotl_train::load_checkpoint(path, device_of(self.net)).map_err(|e| fail(e.to_string()))?;
+        let mut mom: Vec<(usize, Tensor)> = tensors
+            .into_iter()
+            .filter_map(|(n, t)| n.strip_prefix("m.").and_then(|i| i.parse().ok()).map(|i| (i, t)))
+            .collect();
+        mom.sort_by_key(|(i, _)| *i);
+        let mom: Vec<Tensor> = mom.into_iter().map(|(_, t)| t).collect();
+        self.state.optimizer_mut().load_state(&mom, &meta.started).map_err(fail)?;
+        let pos: u128 = meta.rng_word_pos.parse().map_err(|_| fail("bad RNG position".into()))?;
+        self.rng.set_word_pos(pos);
+        self.step = meta.step;
+        self.order.seek(meta.step * self.state.trainer().minibatches_per_step());
+        Ok(())
+    }
+}
+
+fn device_of<N: PathNet + ?Sized>(net: &N) -> Device {
+    net.weights().first().map(|w| w.device()).unwrap_or(Device::Cpu)
+}
+
+/// Loads the weights and buffers of a supernet checkpoint into `net` (copying into its
+/// tensors); returns the checkpoint's metadata. Used by `rank --supernet`.
+pub fn load_supernet<N: PathNet + ?Sized>(net: &N, path: &Path) -> OneShotResult<serde_json::Value> {
+    let fail = |reason: String| OneShotError::Checkpoint { path: path.to_path_buf(), reason };
+    let (tensors, meta) = sotl_train::load_checkpoint(path, device_of(net)).map_err(|e| fail(e.to_string()))?;
+    let weights = net.weights();
+    let buffers = net.buffers();
+    let mut seen_w = vec![false; weights.len()];
+    let mut seen_b = vec![false; buffers.len()];
+    for (name, t) in &tensors {
+        let (dst, seen) = if let Some(i) = name.strip_prefix("w.") {
+            let i: usize = i.parse().map_err(|_| fail(format!("bad tensor name {name}")))?;
+            (weights.get(i), seen_w.get_mut(i))
+        } else if let Some(i) = name.strip_prefix("b.") {
+            let i: usize = i.parse().map_err(|_| fail(format!("bad tensor name {name}")))?;
+            (buffers.get(i), seen_b.get_mut(i))
+        } else {
+            continue;
+        };
+        let (Some(dst), Some(seen)) = (dst, seen) else {
+            return Err(fail(format!("it has tensor {name}, which this supernet lacks: was it built with another network config?")));
+        };
+        if dst.size() != t.size() {
+            return Err(fail(format!(
+                "tensor {name} has shape {:?}, the supernet {:?}: was it built with another network config?",
+                t.size(),
+                dst.size()
+            )));
+        }
+        tch::no_grad(|| dst.shallow_clone().copy_(t));
+        *seen = true;
+    }
+    if seen_w.iter().chain(&seen_b).any(|s| !s) {
+        return Err(fail("it lacks some of this supernet's tensors: was it built with another network config?".into()));
+    }
+    Ok(meta)
+}

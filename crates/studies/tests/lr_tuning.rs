@@ -1,0 +1,151 @@
+//! The learning-rate study on small synthetic "MNIST": the update rule, determinism, resuming,
+//! parameter counts and input checks.
+
+use sotl_studies::*;
+use tch::{Device, Kind, Tensor};
+
+/// Images whose label is the brightest of ten pixel blocks: learnable, so eta matters.
+fn synthetic(n: i64, seed: u64) -> (Tensor, Tensor) {
+    with_torch_seed(seed, || {
+        let labels = Tensor::randint(10, [n], (Kind::Int64, Device::Cpu));
+        let mut img = Tensor::randint(100, [n, 1, 28, 28], (Kind::Int64, Device::Cpu));
+        let bright = labels.one_hot(10).view([n, 1, 10, 1]).repeat([1, 1, 1, 28]) * 150;
+        img = img.slice(2, 0, 10, 1) + bright;
+        let img = Tensor::cat(&[img, Tensor::randint(100, [n, 1, 18, 28], (Kind::Int64, Device::Cpu))], 2);
+        (img.to_kind(Kind::Uint8), labels)
+    })
+}
+
+fn cfg() -> HypergradConfig {
+    HypergradConfig {
+        ts: vec![5],
+        epochs: 2,
+        batch_size: 32,
+        val_size: 96,
+        mlp_hidden: vec![16],
+        eta0: 0.01,
+        hyper_lr: 0.05,
+        ..Default::default()
+    }
+}
+
+fn data(c: &HypergradConfig) -> LrData {
+    let (xi, yi) = synthetic(480, 1);
+    let (xt, yt) = synthetic(200, 2);
+    LrData::new((&xi, &yi), (&xt, &yt), c, Device::Cpu).unwrap()
+}
+
+fn train(c: &HypergradConfig, epochs: usize) -> LrRun {
+    let d = data(c);
+    let net = c.build_net();
+    let mut run = LrRun::new(net.as_ref(), c, c.ts[0], Device::Cpu);
+    for _ in 0..epochs {
+        run.run_epoch(net.as_ref(), &d, c, &mut |_, _| {}).unwrap();
+    }
+    run
+}
+
+#[test]
+fn eta_follows_the_clipped_update_and_halving_rule() {
+    for objective in [HyperObjective::Sotl, HyperObjective::Val] {
+        // A huge hyper learning rate forces both clipping and halving.
+        let c = HypergradConfig { hyper_lr: 5.0, clip: 0.5, objective, ..cfg() };
+        let run = train(&c, 2);
+        // 384 training images / 32 = 12 batches = blocks of 5, 5, 2 per epoch.
+        assert_eq!(run.eta_trace.len(), 6, "{objective}");
+        assert_eq!(run.step, 24);
+        let mut prev = c.eta0;
+        let (mut halvings, mut moves) = (0, 0);
+        for p in &run.eta_trace {
+            assert!(p.hypergrad.abs() <= c.clip + 1e-12);
+            if p.halved {
+                assert!(prev - c.hyper_lr * p.hypergrad <= 0.0);
+                assert_eq!(p.eta, prev / 2.0);
+                halvings += 1;
+            } else {
+                assert!((p.eta - (prev - c.hyper_lr * p.hypergrad)).abs() < 1e-12);
+                moves += 1;
+            }
+            assert!(p.eta > 0.0);
+            prev = p.eta;
+        }
+        assert!(halvings > 0 && moves > 0, "{objective}: {:?}", run.eta_trace);
+    }
+}
+
+#[test]
+fn training_learns_and_is_deterministic() {
+    let c = cfg();
+    let a = train(&c, 2);
+    let b = train(&c, 2);
+    assert_eq!(a.eta_trace, b.eta_trace);
+    assert_eq!(a.history.iter().map(|e| e.test_acc).collect::<Vec<_>>(), b.history.iter().map(|e| e.test_acc).collect::<Vec<_>>());
+    // Ten well-separated classes: far above the 10% of chance after two epochs.
+    assert!(a.history[1].test_acc > 50.0, "{:?}", a.history);
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let c = cfg();
+    let d = data(&c);
+    let net = c.build_net();
+    let dir = std::env::temp_dir().join(format!("sotl-studies-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut first = LrRun::new(net.as_ref(), &c, 5, Device::Cpu);
+    first.run_epoch(net.as_ref(), &d, &c, &mut |_, _| {}).unwrap();
+    first.save(&dir, "t5").unwrap();
+    let mut resumed = LrRun::load(net.as_ref(), &dir, "t5", Device::Cpu).unwrap().expect("checkpoint");
+    assert_eq!(resumed.epoch, 1);
+    resumed.run_epoch(net.as_ref(), &d, &c, &mut |_, _| {}).unwrap();
+    let whole = train(&c, 2);
+    assert_eq!(resumed.eta_trace, whole.eta_trace);
+    for (a, b) in resumed.params.iter().zip(&whole.params) {
+        assert_eq!(a, b);
+    }
+    assert!(LrRun::load(net.as_ref(), &dir, "absent", Device::Cpu).unwrap().is_none());
+    std::fs::write(dir.join("t5.json"), b"{not json").unwrap();
+    let err = LrRun::load(net.as_ref(), &dir, "t5", Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn parameter_counts_match_hand_counts() {
+    let mlp = Mlp { input: 784, hidden: vec![1000], classes: 10 };
+    assert_eq!(mlp.num_params(), 784 * 1000 + 1000 + 1000 * 10 + 10);
+    // Baydin's 784-1000-1000-10 net: the thesis' "1.8M parameters".
+    assert_eq!(Mlp { input: 784, hidden: vec![1000, 1000], classes: 10 }.num_params(), 1_796_010);
+    let vgg = Vgg { in_channels: 3, image_size: 8, channels: vec![4, 8], convs_per_block: 1, fc: 16, classes: 10 };
+    // conv 3->4: 112, conv 4->8: 296, fc 8*2*2 -> 16: 528, out 16 -> 10: 170.
+    assert_eq!(vgg.num_params(), 112 + 296 + 528 + 170);
+    for net in [&mlp as &dyn FunctionalNet, &vgg] {
+        let p = net.init_params(0, Kind::Float, Device::Cpu);
+        assert_eq!(p.iter().map(Tensor::numel).sum::<usize>() as i64, net.num_params());
+    }
+    let p = vgg.init_params(0, Kind::Float, Device::Cpu);
+    assert_eq!(vgg.forward(&p, &Tensor::zeros([2, 3, 8, 8], (Kind::Float, Device::Cpu))).size(), [2, 10]);
+}
+
+#[test]
+fn bad_config_and_data_are_rejected() {
+    let bad = [
+        HypergradConfig { ts: vec![], ..cfg() },
+        HypergradConfig { ts: vec![1], ..cfg() },
+        HypergradConfig { ts: vec![251], ..cfg() },
+        HypergradConfig { eta0: -1.0, ..cfg() },
+        HypergradConfig { objective: HyperObjective::Val, val_size: 8, ..cfg() },
+        HypergradConfig { model: ModelKind::Vgg, dataset: DatasetKind::Cifar10, vgg_channels: vec![8; 6], ..cfg() },
+    ];
+    for c in bad {
+        assert!(matches!(c.validate(), Err(StudiesError::Config(_))), "{c:?}");
+    }
+    HypergradConfig { objective: HyperObjective::Val, ts: vec![1], ..cfg() }.validate().unwrap();
+    assert!("adam".parse::<HyperObjective>().is_err());
+    assert_eq!("SoTL".parse::<HyperObjective>().unwrap(), HyperObjective::Sotl);
+    let c = cfg();
+    let (x, y) = synthetic(300, 1);
+    let rgb = Tensor::zeros([300, 3, 28, 28], (Kind::Uint8, Device::Cpu));
+    assert!(matches!(LrData::new((&rgb, &y), (&x, &y), &c, Device::Cpu), Err(StudiesError::Data(_))));
+    let short = y.narrow(0, 0, 10);
+    assert!(matches!(LrData::new((&x, &short), (&x, &y), &c, Device::Cpu), Err(StudiesError::Data(_))));
+}

@@ -1,0 +1,191 @@
+//! Batches and where they come from: the trainer's only view of data.
+
+use rand::seq::SliceRandom;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+use crate::seed::{derive_seed, Stream};
+use crate::{Result, TrainError};
+
+/// One minibatch: model inputs and integer class targets.
+#[derive(Debug)]
+pub struct Batch {
+    /// Inputs, e.g. float images `[B, C, H, W]`.
+    pub inputs: Tensor,
+    /// Targets, `int64` `[B]`.
+    pub targets: Tensor,
+}
+
+impl Batch {
+    /// Number of examples in the batch.
+    pub fn len(&self) -> usize {
+        self.targets.size().first().copied().unwrap_or(0) as usize
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Random access to the minibatches of a dataset, epoch by epoch.
+///
+/// `batch(epoch, index)` must be a pure function of its arguments and of libtorch's global
+/// generator at entry (the trainer seeds that generator from the run seed and step before every
+/// call). That is what lets a resumed run see exactly the batches the killed one would have.
+pub trait BatchSource {
+    /// Number of batches in every epoch (at least 1).
+    fn batches_per_epoch(&self) -> usize;
+    /// Batch `index` (0-based, `< batches_per_epoch`) of `epoch`.
+    fn batch(&mut self, epoch: usize, index: usize) -> Result<Batch>;
+}
+
+/// A transform applied to each batch's inputs (augmentation, normalization), on their device.
+pub type Transform = Box<dyn FnMut(&Tensor) -> Tensor + Send>;
+
+/// A [`BatchSource`] over in-memory tensors, reshuffled every epoch from a seed.
+///
+/// Epoch `e`'s order is a permutation drawn by ChaCha8 seeded with `derive_seed(seed,
+/// TrainOrder, e)`, so it does not depend on earlier epochs having been iterated.
+pub struct TensorBatches {
+    inputs: Tensor,
+    targets: Tensor,
+    batch_size: usize,
+    shuffle: bool,
+    drop_last: bool,
+    seed: u64,
+    transform: Option<Transform>,
+    order: Option<(usize, Tensor)>,
+}
+
+impl std::fmt::Debug for TensorBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TensorBatches")
+            .field("len", &self.len())
+            .field("batch_size", &self.batch_size)
+            .field("shuffle", &self.shuffle)
+            .field("drop_last", &self.drop_last)
+            .finish()
+    }
+}
+
+impl TensorBatches {
+    /// Batches of `batch_size` over `inputs` (first dim = examples) and `targets` (`[N]`).
+    pub fn new(inputs: Tensor, targets: Tensor, batch_size: usize) -> Result<Self> {
+        let n = inputs.size().first().copied().unwrap_or(0);
+        if targets.size() != [n] {
+            return Err(TrainError::Config(format!(
+                "targets must have shape [{n}] to match {n} inputs, got {:?}",
+                targets.size()
+            )));
+        }
+        if n == 0 {
+            return Err(TrainError::Config("cannot batch an empty dataset".into()));
+        }
+        if batch_size == 0 {
+            return Err(TrainError::Config("batch size must be >= 1".into()));
+        }
+        Ok(TensorBatches {
+            inputs,
+            targets,
+            batch_size,
+            shuffle: false,
+            drop_last: false,
+            seed: 0,
+            transform: None,
+            order: None,
+        })
+    }
+
+    /// Reshuffles every epoch with orders derived from `seed`.
+    pub fn shuffled(mut self, seed: u64) -> Self {
+        self.shuffle = true;
+        self.seed = seed;
+        self.order = None;
+        self
+    }
+
+    /// Drops the last incomplete batch (keeps batch statistics comparable).
+    pub fn drop_last(mut self, drop: bool) -> Result<Self> {
+        if drop && self.len() < self.batch_size {
+            return Err(TrainError::Config(format!(
+                "drop_last with batch size {} leaves no batch of {} examples",
+                self.batch_size,
+                self.len()
+            )));
+        }
+        self.drop_last = drop;
+        Ok(self)
+    }
+
+    /// Applies `f` to each batch's inputs after gathering them.
+    pub fn with_transform(mut self, f: Transform) -> Self {
+        self.transform = Some(f);
+        self
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.targets.size()[0] as usize
+    }
+
+    /// Whether there are no examples (never true for a constructed source).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn epoch_order(&mut self, epoch: usize) -> Tensor {
+        match &self.order {
+            Some((e, t)) if *e == epoch => t.shallow_clone(),
+            _ => {
+                let mut idx: Vec<i64> = (0..self.len() as i64).collect();
+                let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
+                    self.seed,
+                    Stream::TrainOrder,
+                    epoch as u64,
+                ));
+                idx.shuffle(&mut rng);
+                let t = Tensor::from_slice(&idx).to_device(self.device());
+                self.order = Some((epoch, t.shallow_clone()));
+                t
+            }
+        }
+    }
+
+    fn device(&self) -> Device {
+        self.inputs.device()
+    }
+}
+
+impl BatchSource for TensorBatches {
+    fn batches_per_epoch(&self) -> usize {
+        if self.drop_last {
+            self.len() / self.batch_size
+        } else {
+            self.len().div_ceil(self.batch_size)
+        }
+    }
+
+    fn batch(&mut self, epoch: usize, index: usize) -> Result<Batch> {
+        let nb = self.batches_per_epoch();
+        if index >= nb {
+            return Err(TrainError::Config(format!(
+                "batch index {index} out of range: an epoch has {nb} batches"
+            )));
+        }
+        let start = (index * self.batch_size) as i64;
+        let end = ((index + 1) * self.batch_size).min(self.len()) as i64;
+        let (inputs, targets) = if self.shuffle {
+            let ids = self.epoch_order(epoch).narrow(0, start, end - start);
+            (self.inputs.index_select(0, &ids), self.targets.index_select(0, &ids))
+        } else {
+            (self.inputs.narrow(0, start, end - start), self.targets.narrow(0, start, end - start))
+        };
+        let inputs = match &mut self.transform {
+            Some(f) => f(&inputs),
+            None => inputs,
+        };
+        Ok(Batch { inputs, targets: targets.to_kind(Kind::Int64) })
+    }
+}

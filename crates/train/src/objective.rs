@@ -1,0 +1,42 @@
+//! What the trainer asks of a model: the loss (and accuracy) of a batch.
+
+use tch::{Kind, Tensor};
+
+use crate::{Batch, Result};
+
+/// Loss and accuracy of one batch.
+#[derive(Debug)]
+pub struct BatchOutput {
+    /// Mean loss over the batch: a scalar tensor, attached to the graph when training.
+    pub loss: Tensor,
+    /// Fraction of correctly classified examples, when the task has one.
+    pub accuracy: Option<f64>,
+}
+
+impl BatchOutput {
+    /// Mean cross-entropy and top-1 accuracy of `logits` `[B, K]` against `targets` `[B]`.
+    pub fn classification(logits: &Tensor, targets: &Tensor) -> Self {
+        let loss = logits.cross_entropy_for_logits(targets);
+        let correct = tch::no_grad(|| {
+            logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
+        });
+        BatchOutput { loss, accuracy: Some(correct.double_value(&[])) }
+    }
+}
+
+/// A model seen by the training loop: nothing but "loss of a batch". The loop knows nothing of
+/// architectures; a network, a supernet with a sampled path, or a test model all fit.
+pub trait Objective {
+    /// Loss and accuracy of `batch`; `train` selects training behaviour (batch-norm statistics,
+    /// dropout). Called under `no_grad` for evaluation.
+    fn batch_output(&mut self, batch: &Batch, train: bool) -> Result<BatchOutput>;
+}
+
+impl<F> Objective for F
+where
+    F: FnMut(&Batch, bool) -> Result<BatchOutput>,
+{
+    fn batch_output(&mut self, batch: &Batch, train: bool) -> Result<BatchOutput> {
+        self(batch, train)
+    }
+}
