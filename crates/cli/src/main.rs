@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Libtorch version, CUDA, threads and where data was found.
     Doctor(cmd::doctor::DoctorArgs),
+    /// NAS-Bench-201 networks: `arch info '<arch>'` / `arch info --supernet` (params, MFLOPs).
+    Arch(cmd::arch::ArchArgs),
     /// Datasets: `data check <dir|name>` finds, validates and counts a dataset.
     Data(cmd::data::DataArgs),
     /// NAS-Bench-201 ground truth queries and query-based baselines (rs, rea).
@@ -32,21 +34,28 @@ enum Command {
     Search(cmd::search::SearchArgs),
     /// Online learning-rate tuning by T-step SoTL hypergradients (MLP/MNIST, VGG/CIFAR-10).
     Hypergrad(cmd::hypergrad::HypergradArgs),
+    /// Differentiable NAS on NAS-Bench-201: DARTS, SoTL-DARTS, SoVL-DARTS, exact SoTL, DrNAS.
+    Darts(cmd::darts::DartsArgs),
     /// Recover a Fourier degree with a weight-sharing linear model and SoTL hypergradients.
     Fourier(cmd::fourier::FourierArgs),
+    /// Step timings of the NAS-Bench-201 rows of the PyTorch reference harness (see scripts/bench-vs-pytorch).
+    Perf(cmd::perf::PerfArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Doctor(a) => cmd::doctor::run(a, &cli.global),
+        Command::Arch(a) => cmd::arch::run(a, &cli.global),
         Command::Data(a) => cmd::data::run(a, &cli.global),
         Command::Bench(a) => cmd::bench::run(a, &cli.global),
         Command::Train(a) => cmd::train::run(a, &cli.global),
         Command::Oneshot(a) => cmd::oneshot::run(a, &cli.global),
         Command::Search(a) => cmd::search::run(a, &cli.global),
         Command::Hypergrad(a) => cmd::hypergrad::run(a, &cli.global),
+        Command::Darts(a) => cmd::darts::run(a, &cli.global),
         Command::Fourier(a) => cmd::fourier::run(a, &cli.global),
+        Command::Perf(a) => cmd::perf::run(a, &cli.global),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

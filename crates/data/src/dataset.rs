@@ -60,7 +60,7 @@ impl Dataset {
         if self.classes.is_empty() {
             return bad("no class names".into());
         }
-        if self.len() > 0 {
+        if !self.is_empty() {
             let (lo, hi) = (self.labels.min().int64_value(&[]), self.labels.max().int64_value(&[]));
             if lo < 0 || hi >= self.classes.len() as i64 {
                 return bad(format!(

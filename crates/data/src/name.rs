@@ -75,12 +75,14 @@ impl FromStr for DatasetName {
             "imagenet16-120" | "imagenet16" => DatasetName::ImageNet16_120,
             "mnist" => DatasetName::Mnist,
             "synthetic" => DatasetName::Synthetic,
-            _ => return Err(DataError::invalid(
-                "dataset name",
-                format!(
+            _ => {
+                return Err(DataError::invalid(
+                    "dataset name",
+                    format!(
                     "{s:?}; expected one of cifar10, cifar100, imagenet16-120, mnist, synthetic"
                 ),
-            )),
+                ))
+            }
         })
     }
 }

@@ -307,7 +307,7 @@ impl Machine<'_> {
     }
 
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
-        if items.len() % 2 != 0 {
+        if items.len() % 2 == 1 {
             return Err("SETITEMS with an odd number of items".into());
         }
         match self.top()? {
@@ -579,9 +579,11 @@ impl Machine<'_> {
                             .into(),
                     )
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown pickle opcode 0x{other:02x} at offset {at}: not a pickle, or corrupt"
-                )),
+                ))
+                }
             }
         }
     }

@@ -42,7 +42,9 @@ mod tests {
     #[test]
     fn hvp_matches_finite_differences_of_the_gradient() {
         // A non-quadratic loss on a [2, 3] tensor: Hv ≈ (∇f(x + h v) - ∇f(x - h v)) / 2h.
-        let f = |x: &Tensor| (x.sin() * x.exp()).sum(Kind::Double) + x.pow_tensor_scalar(4).sum(Kind::Double);
+        let f = |x: &Tensor| {
+            (x.sin() * x.exp()).sum(Kind::Double) + x.pow_tensor_scalar(4).sum(Kind::Double)
+        };
         let x0 = Tensor::from_slice(&[0.1f64, -0.4, 0.9, 0.2, -1.1, 0.5]).view([2, 3]);
         let v = Tensor::from_slice(&[1.0f64, 0.5, -0.3, 0.2, 0.8, -1.0]).view([2, 3]);
         let x = x0.copy().set_requires_grad(true);

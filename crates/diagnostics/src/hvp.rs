@@ -38,7 +38,10 @@ impl HessianOperator {
         }
         let grad = Tensor::f_run_backward(&[loss], &[x], true, true)?.remove(0);
         if !grad.defined() {
-            return Err(DiagnosticsError::NoGradient(format!("the tensor of shape {:?}", x.size())));
+            return Err(DiagnosticsError::NoGradient(format!(
+                "the tensor of shape {:?}",
+                x.size()
+            )));
         }
         Ok(Self { x: x.shallow_clone(), grad })
     }

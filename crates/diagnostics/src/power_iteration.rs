@@ -87,7 +87,10 @@ where
     for it in 1..=cfg.max_iters {
         let hv = op(&v)?;
         if hv.size() != shape {
-            return Err(DiagnosticsError::ShapeMismatch { expected: shape.to_vec(), got: hv.size() });
+            return Err(DiagnosticsError::ShapeMismatch {
+                expected: shape.to_vec(),
+                got: hv.size(),
+            });
         }
         let hv = hv.to_kind(Kind::Double).to_device(device);
         lambda = (&hv * &v).sum(Kind::Double).double_value(&[]);
@@ -129,8 +132,7 @@ mod tests {
         let spectrum = [5.0, 3.0, 1.0, 0.5, -0.25, 0.0];
         let a = matrix_with_spectrum(&spectrum);
         let cfg = PowerIterationConfig { max_iters: 500, tol: 1e-12, seed: 3 };
-        let est =
-            dominant_eigenvalue(&[6], Device::Cpu, |v| Ok(a.matmul(v)), &cfg).unwrap();
+        let est = dominant_eigenvalue(&[6], Device::Cpu, |v| Ok(a.matmul(v)), &cfg).unwrap();
         assert!(est.converged);
         assert!((est.eigenvalue - 5.0).abs() < 1e-9, "got {}", est.eigenvalue);
     }
@@ -158,7 +160,12 @@ mod tests {
     #[test]
     fn rejects_wrong_shapes_nan_and_bad_settings() {
         let cfg = PowerIterationConfig::default();
-        let e = dominant_eigenvalue(&[3], Device::Cpu, |_| Ok(Tensor::zeros([4], (Kind::Double, Device::Cpu))), &cfg);
+        let e = dominant_eigenvalue(
+            &[3],
+            Device::Cpu,
+            |_| Ok(Tensor::zeros([4], (Kind::Double, Device::Cpu))),
+            &cfg,
+        );
         assert!(matches!(e, Err(DiagnosticsError::ShapeMismatch { .. })));
         let e = dominant_eigenvalue(&[3], Device::Cpu, |v| Ok(v * f64::NAN), &cfg);
         assert!(matches!(e, Err(DiagnosticsError::NonFinite { .. })));

@@ -33,7 +33,8 @@ impl Default for Nb201NetConfig {
 impl Nb201NetConfig {
     /// Checks every value, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, reason| Err(NnError::InvalidConfig { field, value, reason });
+        let bad =
+            |field, value: String, reason| Err(NnError::InvalidConfig { field, value, reason });
         if !(1..=4096).contains(&self.channels) {
             return bad("channels", self.channels.to_string(), "must be between 1 and 4096");
         }
@@ -41,7 +42,11 @@ impl Nb201NetConfig {
             return bad("cells_per_stage", self.cells_per_stage.to_string(), "must be at most 64");
         }
         if !(1..=100_000).contains(&self.num_classes) {
-            return bad("num_classes", self.num_classes.to_string(), "must be between 1 and 100000");
+            return bad(
+                "num_classes",
+                self.num_classes.to_string(),
+                "must be between 1 and 100000",
+            );
         }
         if !(1..=64).contains(&self.in_channels) {
             return bad("in_channels", self.in_channels.to_string(), "must be between 1 and 64");
@@ -49,7 +54,11 @@ impl Nb201NetConfig {
         // Two stride-2 reductions whose residual (2x2 average pool) and main (3x3 stride-2 conv)
         // branches only agree in size when the input divides by 4.
         if self.image_size < 4 || self.image_size % 4 != 0 {
-            return bad("image_size", self.image_size.to_string(), "must be a positive multiple of 4");
+            return bad(
+                "image_size",
+                self.image_size.to_string(),
+                "must be a positive multiple of 4",
+            );
         }
         Ok(())
     }

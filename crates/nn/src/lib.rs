@@ -16,7 +16,8 @@ mod topology;
 
 pub use config::{LayerKind, Nb201NetConfig};
 pub use counts::{
-    standalone_mflops, standalone_param_count, supernet_mflops, supernet_param_count, supernet_path_mflops,
+    standalone_mflops, standalone_param_count, supernet_mflops, supernet_param_count,
+    supernet_path_mflops,
 };
 pub use error::{NnError, Result};
 pub use mix::EdgeMix;

@@ -28,12 +28,15 @@ impl EdgeMix {
     /// Checks tensor shapes against the cell (6 edges, 5 ops).
     pub fn validate(&self) -> Result<()> {
         match self {
-            EdgeMix::Soft(w) if w.size() != [NB201_EDGES as i64, Nb201Op::ALL.len() as i64] => {
-                Err(NnError::BadMix(format!("Soft weights must have shape [6, 5], got {:?}", w.size())))
+            EdgeMix::Soft(w) if w.size() != [NB201_EDGES as i64, Nb201Op::ALL.len() as i64] => Err(
+                NnError::BadMix(format!("Soft weights must have shape [6, 5], got {:?}", w.size())),
+            ),
+            EdgeMix::WeightedPath(_, w) if w.size() != [NB201_EDGES as i64] => {
+                Err(NnError::BadMix(format!(
+                    "WeightedPath weights must have shape [6], got {:?}",
+                    w.size()
+                )))
             }
-            EdgeMix::WeightedPath(_, w) if w.size() != [NB201_EDGES as i64] => Err(NnError::BadMix(
-                format!("WeightedPath weights must have shape [6], got {:?}", w.size()),
-            )),
             _ => Ok(()),
         }
     }

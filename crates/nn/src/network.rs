@@ -15,12 +15,16 @@ enum NetOp {
     Skip,
     Pool,
     /// `ReLU-Conv(k)-BN`, conv without bias, affine BN with running stats.
-    Conv { k: i64, w: usize, bn: Bn },
+    Conv {
+        k: i64,
+        w: usize,
+        bn: Bn,
+    },
 }
 
 enum NetLayer {
     /// A cell's ops by edge; `None` on `none` edges.
-    Cell([Option<NetOp>; NB201_EDGES]),
+    Cell(Box<[Option<NetOp>; NB201_EDGES]>),
     Reduction(Reduction),
 }
 
@@ -60,7 +64,7 @@ impl Nb201Network {
         for (l, kind) in cfg.layers().into_iter().enumerate() {
             let pl = p / format!("layer{l}");
             layers.push(match kind {
-                LayerKind::Cell { c, .. } => NetLayer::Cell(std::array::from_fn(|e| {
+                LayerKind::Cell { c, .. } => NetLayer::Cell(Box::new(std::array::from_fn(|e| {
                     let pe = &pl / format!("edge{e}");
                     match arch.ops[e] {
                         Nb201Op::None => None,
@@ -73,7 +77,7 @@ impl Nb201Network {
                             Some(NetOp::Conv { k, w, bn })
                         }
                     }
-                })),
+                }))),
                 LayerKind::Reduction { c_in, c_out, .. } => {
                     NetLayer::Reduction(Reduction::new(&pl, &mut list, c_in, c_out))
                 }
@@ -142,9 +146,15 @@ impl Nb201Network {
     /// One cell. `None` stands for an all-zero map. Unlike the supernet's, an affine BN turns a
     /// zero input into its bias, so a conv fed a zero node still runs (as BN of zeros: the conv
     /// has no bias, so its output is exactly zero). Edges that cannot reach the output are skipped.
-    fn cell_forward(&self, ops: &[Option<NetOp>; NB201_EDGES], input: &Tensor, train: bool) -> Tensor {
+    fn cell_forward(
+        &self,
+        ops: &[Option<NetOp>; NB201_EDGES],
+        input: &Tensor,
+        train: bool,
+    ) -> Tensor {
         let p = &self.params;
-        let mut nodes: [Option<Tensor>; NB201_NODES] = [Some(input.shallow_clone()), None, None, None];
+        let mut nodes: [Option<Tensor>; NB201_NODES] =
+            [Some(input.shallow_clone()), None, None, None];
         let mut relus: [Option<Tensor>; NB201_NODES] = [None, None, None, None];
         for (e, &(to, from)) in NB201_EDGE_ENDPOINTS.iter().enumerate() {
             let op = match &ops[e] {

@@ -57,7 +57,10 @@ impl ParamList {
         // Created in the store's kind (`zeros_no_train` would force f32), so f64 stores work.
         let running = running.then(|| {
             let opts = (p.kind(), p.device());
-            (p.add("running_mean", Tensor::zeros([c], opts), false), p.add("running_var", Tensor::ones([c], opts), false))
+            (
+                p.add("running_mean", Tensor::zeros([c], opts), false),
+                p.add("running_var", Tensor::ones([c], opts), false),
+            )
         });
         Bn { affine, running }
     }
@@ -85,7 +88,13 @@ impl Bn {
 }
 
 /// `Conv(relu_x)` with stride 1 and "same" padding, optionally with bias.
-pub(crate) fn conv_same(params: &[Tensor], relu_x: &Tensor, w: usize, b: Option<usize>, k: i64) -> Tensor {
+pub(crate) fn conv_same(
+    params: &[Tensor],
+    relu_x: &Tensor,
+    w: usize,
+    b: Option<usize>,
+    k: i64,
+) -> Tensor {
     let pad = k / 2;
     relu_x.conv2d(&params[w], b.map(|b| &params[b]), [1, 1], [pad, pad], [1, 1], 1)
 }
@@ -143,9 +152,14 @@ impl Reduction {
         let a = self.bn_a.forward(params, &a, train);
         let b = a.relu().conv2d(&params[self.conv_b], None::<&Tensor>, [1, 1], [1, 1], [1, 1], 1);
         let b = self.bn_b.forward(params, &b, train);
-        let r = x
-            .avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
-            .conv2d(&params[self.down], None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1);
+        let r = x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>).conv2d(
+            &params[self.down],
+            None::<&Tensor>,
+            [1, 1],
+            [0, 0],
+            [1, 1],
+            1,
+        );
         r + b
     }
 }

@@ -47,7 +47,7 @@ pub struct Nb201Supernet {
 
 /// An [`EdgeMix`] unpacked once per forward pass and reused by every cell.
 enum Prepared<'a> {
-    Soft([[Tensor; 5]; NB201_EDGES]),
+    Soft(Box<[[Tensor; 5]; NB201_EDGES]>),
     Path(&'a Nb201Arch, [bool; NB201_EDGES]),
     Weighted(&'a Nb201Arch, [bool; NB201_EDGES], Vec<Tensor>),
 }
@@ -74,7 +74,8 @@ impl Nb201Supernet {
                         let p1 = &pe / "conv1x1";
                         conv1x1[e] = (list.conv_weight(&p1, c, c, 1), list.conv_bias(&p1, c, c));
                         let p3 = &pe / "conv3x3";
-                        conv3x3[e] = (list.conv_weight(&p3, c, c, 3), list.conv_bias(&p3, c, 9 * c));
+                        conv3x3[e] =
+                            (list.conv_weight(&p3, c, c, 3), list.conv_bias(&p3, c, 9 * c));
                     }
                     SearchLayer::Cell(SearchCell { conv1x1, conv3x3 })
                 }
@@ -107,18 +108,26 @@ impl Nb201Supernet {
         self.params.iter().map(|t| t.numel() as i64).sum()
     }
 
-    /// Indices into [`Self::params`] of the weights a single-path forward of `arch` uses: the
-    /// reduction blocks, head, the convs of the edges that can affect the output
-    /// ([`crate::live_edges`]) and, unless the cell has no such edge, the stem. Exactly these
-    /// receive gradients from a `Path` forward; an optimizer should leave the others untouched.
+    /// Indices into [`Self::params`] of the weights a single-path forward of `arch` uses: the stem,
+    /// reduction blocks, head and the convs of the edges that can affect the output
+    /// ([`crate::live_edges`]); for a cell without such an edge (e.g. all `none`), only the head.
+    /// Exactly these receive gradients from a `Path` forward; an optimizer should leave the
+    /// others untouched.
     pub fn path_param_indices(&self, arch: &Nb201Arch) -> Vec<usize> {
         let live = live_edges(arch);
-        let mut out = Vec::new();
-        // Without a live edge the cells output zeros and the stem cannot affect the logits.
-        if live.contains(&true) || self.cfg.cells_per_stage == 0 {
-            out.push(self.stem.conv);
-            out.extend(self.stem.bn.affine.iter().flat_map(|&(g, b)| [g, b]));
+        let head = self
+            .head
+            .bn
+            .affine
+            .iter()
+            .flat_map(|&(g, b)| [g, b])
+            .chain([self.head.fc_w, self.head.fc_b]);
+        // Without a live edge every cell outputs zeros, so only the head after the last one counts.
+        if !live.contains(&true) && self.cfg.cells_per_stage > 0 {
+            return head.collect();
         }
+        let mut out = vec![self.stem.conv];
+        out.extend(self.stem.bn.affine.iter().flat_map(|&(g, b)| [g, b]));
         for layer in &self.layers {
             match layer {
                 SearchLayer::Cell(c) => {
@@ -133,8 +142,7 @@ impl Nb201Supernet {
                 SearchLayer::Reduction(r) => out.extend(reduction_indices(r)),
             }
         }
-        out.extend(self.head.bn.affine.iter().flat_map(|&(g, b)| [g, b]));
-        out.extend([self.head.fc_w, self.head.fc_b]);
+        out.extend(head);
         out
     }
 
@@ -193,16 +201,27 @@ impl Nb201Supernet {
     ///
     /// # Shapes
     /// `x: [B, in_channels, H, W]` -> `[B, num_classes]`.
-    pub fn forward_with_t(&self, params: &[Tensor], x: &Tensor, mix: &EdgeMix, train: bool) -> Tensor {
-        assert_eq!(params.len(), self.params.len(), "forward_with: expected {} weight tensors", self.params.len());
+    pub fn forward_with_t(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        mix: &EdgeMix,
+        train: bool,
+    ) -> Tensor {
+        assert_eq!(
+            params.len(),
+            self.params.len(),
+            "forward_with: expected {} weight tensors",
+            self.params.len()
+        );
         if let Err(e) = mix.validate() {
             panic!("{e}");
         }
         let prepared = match mix {
-            EdgeMix::Soft(w) => Prepared::Soft(std::array::from_fn(|e| {
+            EdgeMix::Soft(w) => Prepared::Soft(Box::new(std::array::from_fn(|e| {
                 let row = w.select(0, e as i64);
                 std::array::from_fn(|k| row.select(0, k as i64))
-            })),
+            }))),
             EdgeMix::Path(a) => Prepared::Path(a, live_edges(a)),
             EdgeMix::WeightedPath(a, w) => Prepared::Weighted(a, live_edges(a), w.unbind(0)),
         };
@@ -212,7 +231,8 @@ impl Nb201Supernet {
             h = match layer {
                 SearchLayer::Cell(c) => cell_forward(c, params, h, &prepared),
                 SearchLayer::Reduction(r) => {
-                    let input = h.unwrap_or_else(|| Tensor::zeros(shape.as_slice(), (x.kind(), x.device())));
+                    let input = h
+                        .unwrap_or_else(|| Tensor::zeros(shape.as_slice(), (x.kind(), x.device())));
                     let y = r.forward(params, &input, train);
                     shape = y.size();
                     Some(y)
@@ -236,7 +256,12 @@ pub(crate) fn reduction_indices(r: &Reduction) -> Vec<usize> {
 
 /// One search cell. `None` stands for an all-zero map: every search-cell op maps zero to zero
 /// (conv bias is removed by the affine-free batch-statistics BN), so zero inputs skip all work.
-fn cell_forward(c: &SearchCell, params: &[Tensor], input: Option<Tensor>, mix: &Prepared) -> Option<Tensor> {
+fn cell_forward(
+    c: &SearchCell,
+    params: &[Tensor],
+    input: Option<Tensor>,
+    mix: &Prepared,
+) -> Option<Tensor> {
     let input = input?;
     let mut nodes: [Option<Tensor>; NB201_NODES] = [Some(input), None, None, None];
     // ReLU of a node is shared by every conv reading it (the reference recomputes it per op).
@@ -248,7 +273,8 @@ fn cell_forward(c: &SearchCell, params: &[Tensor], input: Option<Tensor>, mix: &
             Prepared::Soft(w) => {
                 let mut acc: Option<Tensor> = None;
                 for op in &Nb201Op::ALL[1..] {
-                    let y = apply_op(c, params, *op, e, x, relu).expect("non-none op") * &w[e][op.index()];
+                    let y = apply_op(c, params, *op, e, x, relu).expect("non-none op")
+                        * &w[e][op.index()];
                     acc = Some(match acc {
                         None => y,
                         Some(a) => a + y,
@@ -256,10 +282,12 @@ fn cell_forward(c: &SearchCell, params: &[Tensor], input: Option<Tensor>, mix: &
                 }
                 acc
             }
-            Prepared::Path(a, live) => live[e].then(|| apply_op(c, params, a.ops[e], e, x, relu)).flatten(),
-            Prepared::Weighted(a, live, w) => {
-                live[e].then(|| apply_op(c, params, a.ops[e], e, x, relu).map(|y| y * &w[e])).flatten()
+            Prepared::Path(a, live) => {
+                live[e].then(|| apply_op(c, params, a.ops[e], e, x, relu)).flatten()
             }
+            Prepared::Weighted(a, live, w) => live[e]
+                .then(|| apply_op(c, params, a.ops[e], e, x, relu).map(|y| y * &w[e]))
+                .flatten(),
         };
         if let Some(t) = term {
             nodes[to] = Some(match nodes[to].take() {

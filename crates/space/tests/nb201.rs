@@ -78,8 +78,8 @@ fn malformed_strings_name_the_offending_part() {
     assert!(reason.contains("\"x\" is not a number"), "{reason}");
 
     // A non-canonical input index would not round-trip.
-    let (part, reason) = parse_error("|none~+0|+|none~0|none~1|+|none~0|none~1|none~2|");
-    assert_eq!(part, "none~+0");
+    let (part, reason) = parse_error("|none~00|+|none~0|none~1|+|none~0|none~1|none~2|");
+    assert_eq!(part, "none~00");
     assert!(reason.contains("write the input node as 0"), "{reason}");
 
     // Missing '|' at the end of the first group.

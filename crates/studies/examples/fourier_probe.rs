@@ -6,13 +6,15 @@ use sotl_studies::*;
 
 fn main() -> Result<()> {
     let arg = std::env::args().nth(1).unwrap_or_else(|| "{}".into());
-    let cfg: FourierConfig = serde_json::from_str(&arg).map_err(|e| StudiesError::Config(e.to_string()))?;
+    let cfg: FourierConfig =
+        serde_json::from_str(&arg).map_err(|e| StudiesError::Config(e.to_string()))?;
     cfg.validate()?;
     let data = fourier_data(&cfg, tch::Device::Cpu);
     let fixed = fixed_degree_sotl(&data, &cfg)?;
     let sotl: Vec<String> = fixed.iter().map(|r| format!("{}:{:.1}", r.degree, r.sotl)).collect();
     println!("fixed-degree SoTL {}", sotl.join(" "));
-    let mut objs: Vec<DegreeObjective> = cfg.ts.iter().map(|&t| DegreeObjective::Sotl { t }).collect();
+    let mut objs: Vec<DegreeObjective> =
+        cfg.ts.iter().map(|&t| DegreeObjective::Sotl { t }).collect();
     if cfg.baseline {
         objs.push(DegreeObjective::ValOneStep);
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use tch::{Device, Kind, Tensor};
 
-use crate::{epoch_batches, rng_for, unroll_sgd, hypergradient, Result, StudiesError};
+use crate::{epoch_batches, hypergradient, rng_for, unroll_sgd, Result, StudiesError};
 
 /// Settings of both Fourier studies; defaults follow the thesis where it states them.
 ///
@@ -121,7 +121,11 @@ impl FourierConfig {
         if self.baseline && self.val_points == 0 {
             return bad("the validation baseline needs val_points > 0".into());
         }
-        for (name, v) in [("weight_lr", self.weight_lr), ("hyper_lr", self.hyper_lr), ("clip", self.clip.unwrap_or(1.0))] {
+        for (name, v) in [
+            ("weight_lr", self.weight_lr),
+            ("hyper_lr", self.hyper_lr),
+            ("clip", self.clip.unwrap_or(1.0)),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{name} = {v} must be a positive finite number"));
             }
@@ -197,8 +201,11 @@ pub fn fourier_data(cfg: &FourierConfig, device: Device) -> FourierData {
         .collect();
     let x = Tensor::from_slice(&xs).to_device(device);
     let feats = fourier_features(&x, cfg.max_degree);
-    let y = feats.narrow(1, 0, cfg.true_degree as i64 + 1).sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
-        + Tensor::from_slice(&noise).to_device(device) * cfg.noise_std;
+    let y = feats.narrow(1, 0, cfg.true_degree as i64 + 1).sum_dim_intlist(
+        [1i64].as_slice(),
+        false,
+        Kind::Double,
+    ) + Tensor::from_slice(&noise).to_device(device) * cfg.noise_std;
     let nv = cfg.val_points as i64;
     let nt = cfg.n_points as i64 - nv;
     FourierData {
@@ -211,7 +218,9 @@ pub fn fourier_data(cfg: &FourierConfig, device: Device) -> FourierData {
 
 /// Weights `w ~ N(0, std^2)` of length `D + 1`, drawn from libtorch's generator seeded by `seed`.
 fn init_weights(cfg: &FourierConfig, std: f64, device: Device) -> Tensor {
-    crate::with_torch_seed(cfg.seed, || Tensor::randn([cfg.max_degree as i64 + 1], (Kind::Double, device))) * std
+    crate::with_torch_seed(cfg.seed, || {
+        Tensor::randn([cfg.max_degree as i64 + 1], (Kind::Double, device))
+    }) * std
 }
 
 /// Minibatches for `steps` weight steps: seeded shuffles of the training set, epoch after epoch.
@@ -251,7 +260,10 @@ pub struct FixedDegreeResult {
 /// initial weights and batch order for all, and sums its training losses (SoTL as model
 /// selection, Lyle et al. 2020). The true degree should have the lowest SoTL: fewer terms
 /// underfit, more terms start from prior-drawn weights on pure-noise features to unlearn.
-pub fn fixed_degree_sotl(data: &FourierData, cfg: &FourierConfig) -> Result<Vec<FixedDegreeResult>> {
+pub fn fixed_degree_sotl(
+    data: &FourierData,
+    cfg: &FourierConfig,
+) -> Result<Vec<FixedDegreeResult>> {
     cfg.validate()?;
     let dev = data.train_x.device();
     let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.fixed_steps, dev);
@@ -259,7 +271,9 @@ pub fn fixed_degree_sotl(data: &FourierData, cfg: &FourierConfig) -> Result<Vec<
     let mut out = Vec::new();
     for &k in &cfg.fixed_degrees {
         let _g = tch::no_grad_guard();
-        let mask = Tensor::arange(cfg.max_degree as i64 + 1, (Kind::Double, dev)).le(k as f64).to_kind(Kind::Double);
+        let mask = Tensor::arange(cfg.max_degree as i64 + 1, (Kind::Double, dev))
+            .le(k as f64)
+            .to_kind(Kind::Double);
         let mut w = &w0 * &mask;
         let mut losses = Vec::with_capacity(batches.len());
         for (step, b) in batches.iter().enumerate() {
@@ -268,7 +282,11 @@ pub fn fixed_degree_sotl(data: &FourierData, cfg: &FourierConfig) -> Result<Vec<
             let r = x.matmul(&w) - &y;
             let l = r.square().mean(Kind::Double).double_value(&[]);
             if !l.is_finite() {
-                return Err(StudiesError::NonFinite { what: "fixed-degree training loss", step, value: l });
+                return Err(StudiesError::NonFinite {
+                    what: "fixed-degree training loss",
+                    step,
+                    value: l,
+                });
             }
             losses.push(l);
             // Gradient of the mean squared error, restricted to the model's features.
@@ -380,7 +398,12 @@ pub fn degree_hypergradient(
 
 /// Searches the degree from `init`: weights and MaxDeg trained together for `cfg.steps` weight
 /// steps (same data, initial weights and batch order for every init and objective).
-pub fn degree_search(data: &FourierData, cfg: &FourierConfig, init: f64, objective: DegreeObjective) -> Result<DegreeRun> {
+pub fn degree_search(
+    data: &FourierData,
+    cfg: &FourierConfig,
+    init: f64,
+    objective: DegreeObjective,
+) -> Result<DegreeRun> {
     cfg.validate()?;
     let dev = data.train_x.device();
     let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.steps, dev);
@@ -397,13 +420,18 @@ pub fn degree_search(data: &FourierData, cfg: &FourierConfig, init: f64, objecti
     for chunk in batches.chunks(block) {
         // A trailing block too short to carry a SoTL hypergradient is plain weight training.
         let obj = match objective {
-            DegreeObjective::Sotl { .. } if chunk.len() < 2 => DegreeObjective::Sotl { t: chunk.len() },
+            DegreeObjective::Sotl { .. } if chunk.len() < 2 => {
+                DegreeObjective::Sotl { t: chunk.len() }
+            }
             o => o,
         };
-        let (h, w_next, _) = degree_hypergradient(data, &w, m, chunk, obj, cfg.weight_lr).map_err(|e| match e {
-            StudiesError::NonFinite { what, step: s, value } => StudiesError::NonFinite { what, step: step + s, value },
-            e => e,
-        })?;
+        let (h, w_next, _) =
+            degree_hypergradient(data, &w, m, chunk, obj, cfg.weight_lr).map_err(|e| match e {
+                StudiesError::NonFinite { what, step: s, value } => {
+                    StudiesError::NonFinite { what, step: step + s, value }
+                }
+                e => e,
+            })?;
         step += chunk.len();
         w = w_next;
         if chunk.len() < 2 && matches!(objective, DegreeObjective::Sotl { .. }) {

@@ -18,9 +18,13 @@ mod vgg;
 
 pub use batches::{epoch_batches, rng_for, Normalization};
 pub use error::{Result, StudiesError};
-pub use fourier::*;
+pub use fourier::{
+    degree_hypergradient, degree_search, fixed_degree_sotl, fourier_data, fourier_features,
+    gated_forward, selected_terms, soft_step, DegreeObjective, DegreeRun, FixedDegreeResult,
+    FourierConfig, FourierData,
+};
 pub use lr_config::{DatasetKind, HyperObjective, HypergradConfig, ModelKind, MAX_UNROLL};
-pub use lr_tuning::{evaluate, EpochRecord, EtaPoint, LrData, LrRun};
+pub use lr_tuning::{eta_update, evaluate, EpochRecord, EtaPoint, LrData, LrRun};
 pub use mlp::Mlp;
 pub use model::{cross_entropy, with_torch_seed, FunctionalNet};
 pub use unroll::{clip_norm, hypergradient, unroll_sgd, Unrolled};

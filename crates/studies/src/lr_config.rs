@@ -209,7 +209,9 @@ impl HypergradConfig {
     pub fn build_net(&self) -> Box<dyn crate::FunctionalNet> {
         let (c, h, w) = self.image_shape();
         match self.model {
-            ModelKind::Mlp => Box::new(Mlp { input: c * h * w, hidden: self.mlp_hidden.clone(), classes: 10 }),
+            ModelKind::Mlp => {
+                Box::new(Mlp { input: c * h * w, hidden: self.mlp_hidden.clone(), classes: 10 })
+            }
             ModelKind::Vgg => Box::new(Vgg {
                 in_channels: c,
                 image_size: h,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::{
-    epoch_batches, hypergradient, rng_for, unroll_sgd, FunctionalNet, HyperObjective, HypergradConfig,
-    Normalization, Result, StudiesError, cross_entropy,
+    cross_entropy, epoch_batches, hypergradient, rng_for, unroll_sgd, FunctionalNet,
+    HyperObjective, HypergradConfig, Normalization, Result, StudiesError,
 };
 
 /// Train/validation/test images for the study: uint8 `[N, C, H, W]` and int64 labels `[N]`.
@@ -89,7 +89,10 @@ impl LrData {
             )));
         }
         let order = Tensor::from_slice(&epoch_batches(n, n, cfg.seed, u64::MAX)[0]);
-        let (val_idx, train_idx) = (order.narrow(0, 0, cfg.val_size as i64), order.narrow(0, cfg.val_size as i64, (n - cfg.val_size) as i64));
+        let (val_idx, train_idx) = (
+            order.narrow(0, 0, cfg.val_size as i64),
+            order.narrow(0, cfg.val_size as i64, (n - cfg.val_size) as i64),
+        );
         let pick = |t: &Tensor, i: &Tensor| t.index_select(0, i).to_device(device);
         Ok(Self {
             train_images: pick(train.0, &train_idx),
@@ -201,42 +204,58 @@ impl LrRun {
         let dev = data.train_images.device();
         let batch_of = |idx: &[i64]| {
             let i = Tensor::from_slice(idx).to_device(dev);
-            (data.norm.apply(&data.train_images.index_select(0, &i), kind), data.train_labels.index_select(0, &i))
+            (
+                data.norm.apply(&data.train_images.index_select(0, &i), kind),
+                data.train_labels.index_select(0, &i),
+            )
         };
         let mut loss_sum = 0.0;
         for (b, block) in batches.chunks(self.t).enumerate() {
             let eta = Tensor::from(self.eta).to_kind(kind).to_device(dev).set_requires_grad(true);
             let inputs: Vec<(Tensor, Tensor)> = block.iter().map(|idx| batch_of(idx)).collect();
-            let loss_at = |t: usize, w: &[Tensor]| cross_entropy(&net.forward(w, &inputs[t].0), &inputs[t].1);
+            let loss_at =
+                |t: usize, w: &[Tensor]| cross_entropy(&net.forward(w, &inputs[t].0), &inputs[t].1);
             let objective = cfg.objective;
             // A block too short to make eta matter (SoTL over one step) is a plain SGD step.
             let tune = block.len() >= 2 || objective == HyperObjective::Val;
-            let un = unroll_sgd(&self.params, &eta, block.len(), tune && objective == HyperObjective::Val, loss_at)
-                .map_err(|e| at_step(e, self.step))?;
+            let un = unroll_sgd(
+                &self.params,
+                &eta,
+                block.len(),
+                tune && objective == HyperObjective::Val,
+                loss_at,
+            )
+            .map_err(|e| at_step(e, self.step))?;
             loss_sum += un.losses.iter().sum::<f64>();
             self.step += block.len();
             if tune {
                 let obj = match objective {
                     HyperObjective::Sotl => un.sotl,
                     HyperObjective::Val => {
-                        let vi: Vec<i64> = rand::seq::index::sample(&mut val_rng, nval, cfg.batch_size)
-                            .into_iter()
-                            .map(|i| i as i64)
-                            .collect();
+                        let vi: Vec<i64> =
+                            rand::seq::index::sample(&mut val_rng, nval, cfg.batch_size)
+                                .into_iter()
+                                .map(|i| i as i64)
+                                .collect();
                         let vi = Tensor::from_slice(&vi).to_device(dev);
                         let x = data.norm.apply(&data.val_images.index_select(0, &vi), kind);
-                        cross_entropy(&net.forward(&un.params, &x), &data.val_labels.index_select(0, &vi))
+                        cross_entropy(
+                            &net.forward(&un.params, &x),
+                            &data.val_labels.index_select(0, &vi),
+                        )
                     }
                 };
                 let h = hypergradient(&obj, &eta).double_value(&[]);
                 if !h.is_finite() {
-                    return Err(StudiesError::NonFinite { what: "learning-rate hypergradient", step: self.step, value: h });
+                    return Err(StudiesError::NonFinite {
+                        what: "learning-rate hypergradient",
+                        step: self.step,
+                        value: h,
+                    });
                 }
-                let h = h.clamp(-cfg.clip, cfg.clip);
-                let proposed = self.eta - cfg.hyper_lr * h;
-                let halved = proposed <= 0.0;
-                self.eta = if halved { self.eta / 2.0 } else { proposed };
-                self.eta_trace.push(EtaPoint { step: self.step, eta: self.eta, hypergrad: h, halved });
+                let p = eta_update(self.eta, h, cfg.hyper_lr, cfg.clip);
+                self.eta = p.eta;
+                self.eta_trace.push(EtaPoint { step: self.step, ..p });
             }
             self.params = un.params.iter().map(Tensor::detach).collect();
             progress(b + 1, batches.len().div_ceil(self.t));
@@ -261,7 +280,8 @@ impl LrRun {
         let params_file = format!("{tag}-e{}.ot", self.epoch);
         let ppath = dir.join(&params_file);
         let tmp = dir.join(format!(".{params_file}.tmp"));
-        let named: Vec<(String, &Tensor)> = self.params.iter().enumerate().map(|(i, p)| (format!("p{i}"), p)).collect();
+        let named: Vec<(String, &Tensor)> =
+            self.params.iter().enumerate().map(|(i, p)| (format!("p{i}"), p)).collect();
         Tensor::save_multi(&named, &tmp).map_err(|e| ckpt_err(&tmp, e))?;
         std::fs::rename(&tmp, &ppath).map_err(|e| ckpt_err(&ppath, e))?;
         let meta = RunMeta {
@@ -288,19 +308,28 @@ impl LrRun {
 
     /// Reads a run written by [`LrRun::save`], or `Ok(None)` when `dir/<tag>.json` does not
     /// exist. Checks the weights against `net`'s parameter shapes.
-    pub fn load(net: &dyn FunctionalNet, dir: &Path, tag: &str, device: Device) -> Result<Option<Self>> {
+    pub fn load(
+        net: &dyn FunctionalNet,
+        dir: &Path,
+        tag: &str,
+        device: Device,
+    ) -> Result<Option<Self>> {
         let jpath = dir.join(format!("{tag}.json"));
         if !jpath.exists() {
             return Ok(None);
         }
         let text = std::fs::read(&jpath).map_err(|e| ckpt_err(&jpath, e))?;
-        let meta: RunMeta = serde_json::from_slice(&text)
-            .map_err(|e| ckpt_err(&jpath, format!("corrupt ({e}); delete it to restart this run")))?;
+        let meta: RunMeta = serde_json::from_slice(&text).map_err(|e| {
+            ckpt_err(&jpath, format!("corrupt ({e}); delete it to restart this run"))
+        })?;
         let ppath: PathBuf = dir.join(&meta.params_file);
         let loaded = Tensor::load_multi(&ppath).map_err(|e| ckpt_err(&ppath, e))?;
         let fresh = net.init_params(0, Kind::Float, Device::Cpu);
         if loaded.len() != fresh.len() {
-            return Err(ckpt_err(&ppath, format!("{} tensors, model has {}: wrong --out folder?", loaded.len(), fresh.len())));
+            return Err(ckpt_err(
+                &ppath,
+                format!("{} tensors, model has {}: wrong --out folder?", loaded.len(), fresh.len()),
+            ));
         }
         let mut params = Vec::with_capacity(fresh.len());
         for (i, f) in fresh.iter().enumerate() {
@@ -310,7 +339,10 @@ impl LrRun {
                 .find(|(n, _)| *n == name)
                 .ok_or_else(|| ckpt_err(&ppath, format!("missing tensor {name}")))?;
             if t.1.size() != f.size() {
-                return Err(ckpt_err(&ppath, format!("{name} has shape {:?}, model wants {:?}", t.1.size(), f.size())));
+                return Err(ckpt_err(
+                    &ppath,
+                    format!("{name} has shape {:?}, model wants {:?}", t.1.size(), f.size()),
+                ));
             }
             params.push(t.1.to_device(device));
         }
@@ -326,15 +358,32 @@ impl LrRun {
     }
 }
 
+/// The thesis' learning-rate update: clip the hypergradient `h` to `[-clip, clip]`, step
+/// `eta - hyper_lr * h`, and halve eta instead when that step would not leave it positive.
+/// The returned point has `step` 0.
+pub fn eta_update(eta: f64, h: f64, hyper_lr: f64, clip: f64) -> EtaPoint {
+    let h = h.clamp(-clip, clip);
+    let proposed = eta - hyper_lr * h;
+    let halved = proposed <= 0.0;
+    EtaPoint { step: 0, eta: if halved { eta / 2.0 } else { proposed }, hypergrad: h, halved }
+}
+
 fn at_step(e: StudiesError, offset: usize) -> StudiesError {
     match e {
-        StudiesError::NonFinite { what, step, value } => StudiesError::NonFinite { what, step: step + offset, value },
+        StudiesError::NonFinite { what, step, value } => {
+            StudiesError::NonFinite { what, step: step + offset, value }
+        }
         other => other,
     }
 }
 
 /// Test accuracy (percent) and mean cross-entropy of `params`, without gradients.
-pub fn evaluate(net: &dyn FunctionalNet, params: &[Tensor], data: &LrData, batch: usize) -> (f64, f64) {
+pub fn evaluate(
+    net: &dyn FunctionalNet,
+    params: &[Tensor],
+    data: &LrData,
+    batch: usize,
+) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
     let n = data.test_images.size()[0];
     let kind = params[0].kind();
@@ -346,7 +395,12 @@ pub fn evaluate(net: &dyn FunctionalNet, params: &[Tensor], data: &LrData, batch
         let y = data.test_labels.narrow(0, start, len);
         let logits = net.forward(params, &x);
         loss += cross_entropy(&logits, &y).double_value(&[]) * len as f64;
-        correct += logits.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
+        correct += logits
+            .argmax(-1, false)
+            .eq_tensor(&y)
+            .to_kind(Kind::Double)
+            .sum(Kind::Double)
+            .double_value(&[]);
         start += len;
     }
     (100.0 * correct / n as f64, loss / n as f64)

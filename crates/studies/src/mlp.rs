@@ -41,7 +41,7 @@ impl FunctionalNet for Mlp {
         with_torch_seed(seed, || self.fresh(kind, device))
     }
 
-        /// # Shapes
+    /// # Shapes
     /// `x`: `[B, ...]` with `input` elements per row after flattening -> `[B, classes]`.
     fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
         let mut h = x.flatten(1, -1);

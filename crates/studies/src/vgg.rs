@@ -64,7 +64,7 @@ impl FunctionalNet for Vgg {
         with_torch_seed(seed, || self.fresh(kind, device))
     }
 
-        /// # Shapes
+    /// # Shapes
     /// `x`: `[B, in_channels, image_size, image_size]` -> `[B, classes]`.
     fn forward(&self, params: &[Tensor], x: &Tensor) -> Tensor {
         let mut h = x.shallow_clone();

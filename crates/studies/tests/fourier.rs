@@ -34,7 +34,8 @@ fn discretized_degree_counts_terms_at_or_below_max_deg() {
 
 #[test]
 fn true_degree_has_the_lowest_sotl() {
-    let cfg = FourierConfig { n_points: 3000, val_points: 500, fixed_steps: 300, ..Default::default() };
+    let cfg =
+        FourierConfig { n_points: 3000, val_points: 500, fixed_steps: 300, ..Default::default() };
     let data = fourier_data(&cfg, Device::Cpu);
     let res = fixed_degree_sotl(&data, &cfg).unwrap();
     let best = res.iter().min_by(|a, b| a.sotl.total_cmp(&b.sotl)).unwrap();

@@ -23,8 +23,10 @@ fn small_problem() -> (Mlp, Vec<Tensor>, Vec<(Tensor, Tensor)>) {
 fn objective_at(eta: f64, t: usize, val: bool) -> f64 {
     let (net, params, batches) = small_problem();
     let lr = Tensor::from(eta);
-    let un = unroll_sgd(&params, &lr, t, true, |i, w| cross_entropy(&net.forward(w, &batches[i].0), &batches[i].1))
-        .unwrap();
+    let un = unroll_sgd(&params, &lr, t, true, |i, w| {
+        cross_entropy(&net.forward(w, &batches[i].0), &batches[i].1)
+    })
+    .unwrap();
     if val {
         let (x, y) = &batches[5];
         cross_entropy(&net.forward(&un.params, x), y).double_value(&[])
@@ -36,8 +38,10 @@ fn objective_at(eta: f64, t: usize, val: bool) -> f64 {
 fn exact(eta: f64, t: usize, val: bool) -> f64 {
     let (net, params, batches) = small_problem();
     let lr = Tensor::from(eta).set_requires_grad(true);
-    let un = unroll_sgd(&params, &lr, t, val, |i, w| cross_entropy(&net.forward(w, &batches[i].0), &batches[i].1))
-        .unwrap();
+    let un = unroll_sgd(&params, &lr, t, val, |i, w| {
+        cross_entropy(&net.forward(w, &batches[i].0), &batches[i].1)
+    })
+    .unwrap();
     let obj = if val {
         let (x, y) = &batches[5];
         cross_entropy(&net.forward(&un.params, x), y)
@@ -55,7 +59,10 @@ fn sotl_learning_rate_hypergradient_matches_central_difference() {
         let fd = (objective_at(eta + h, t, false) - objective_at(eta - h, t, false)) / (2.0 * h);
         let ex = exact(eta, t, false);
         assert!(fd.abs() > 1e-3, "degenerate check: d SoTL / d eta = {fd}");
-        assert!((ex - fd).abs() < 1e-6 * (1.0 + fd.abs()), "T={t} eta={eta}: exact {ex} vs FD {fd}");
+        assert!(
+            (ex - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+            "T={t} eta={eta}: exact {ex} vs FD {fd}"
+        );
     }
 }
 
@@ -81,7 +88,8 @@ fn two_step_sotl_is_baydins_hypergradient() {
     let g0 = grad_at(&params, 0);
     let w1: Vec<Tensor> = params.iter().zip(&g0).map(|(p, g)| p - g * eta).collect();
     let g1 = grad_at(&w1, 1);
-    let dot: f64 = g0.iter().zip(&g1).map(|(a, b)| (a * b).sum(Kind::Double).double_value(&[])).sum();
+    let dot: f64 =
+        g0.iter().zip(&g1).map(|(a, b)| (a * b).sum(Kind::Double).double_value(&[])).sum();
     let ex = exact(eta, 2, false);
     assert!((ex + dot).abs() < 1e-10 * (1.0 + dot.abs()), "exact {ex} vs -g1.g0 = {}", -dot);
 }
@@ -103,7 +111,14 @@ fn non_finite_loss_is_an_error_naming_the_step() {
 }
 
 fn fourier_cfg() -> FourierConfig {
-    FourierConfig { n_points: 600, val_points: 100, max_degree: 6, batch_size: 16, weight_lr: 0.2, ..Default::default() }
+    FourierConfig {
+        n_points: 600,
+        val_points: 100,
+        max_degree: 6,
+        batch_size: 16,
+        weight_lr: 0.2,
+        ..Default::default()
+    }
 }
 
 fn fourier_objective(data: &FourierData, w: &Tensor, m: f64, batches: &[Tensor], val: bool) -> f64 {
@@ -121,7 +136,10 @@ fn fourier_objective(data: &FourierData, w: &Tensor, m: f64, batches: &[Tensor],
         w = (w_leaf.detach() - g * 0.2).detach();
     }
     if val {
-        (gated_forward(&data.val_x, &w, &mt) - &data.val_y).square().mean(Kind::Double).double_value(&[])
+        (gated_forward(&data.val_x, &w, &mt) - &data.val_y)
+            .square()
+            .mean(Kind::Double)
+            .double_value(&[])
     } else {
         sum
     }
@@ -132,8 +150,13 @@ fn fourier_max_deg_hypergradients_match_central_difference() {
     let cfg = fourier_cfg();
     let data = fourier_data(&cfg, Device::Cpu);
     let w = with_torch_seed(5, || Tensor::randn([7], (Kind::Double, Device::Cpu)));
-    let batches: Vec<Tensor> = epoch_batches(500, 16, 1, 0).into_iter().take(12).map(|b| Tensor::from_slice(&b)).collect();
-    for (m, obj) in [(2.3, DegreeObjective::Sotl { t: 12 }), (0.7, DegreeObjective::Sotl { t: 2 }), (2.6, DegreeObjective::ValOneStep)] {
+    let batches: Vec<Tensor> =
+        epoch_batches(500, 16, 1, 0).into_iter().take(12).map(|b| Tensor::from_slice(&b)).collect();
+    for (m, obj) in [
+        (2.3, DegreeObjective::Sotl { t: 12 }),
+        (0.7, DegreeObjective::Sotl { t: 2 }),
+        (2.6, DegreeObjective::ValOneStep),
+    ] {
         let val = obj == DegreeObjective::ValOneStep;
         let bs = match obj {
             DegreeObjective::Sotl { t } => &batches[..t],
@@ -141,9 +164,10 @@ fn fourier_max_deg_hypergradients_match_central_difference() {
         };
         let (ex, _, _) = degree_hypergradient(&data, &w, m, bs, obj, 0.2).unwrap();
         let h = 1e-5;
-        let fd = (fourier_objective(&data, &w, m + h, bs, val) - fourier_objective(&data, &w, m - h, bs, val)) / (2.0 * h);
+        let fd = (fourier_objective(&data, &w, m + h, bs, val)
+            - fourier_objective(&data, &w, m - h, bs, val))
+            / (2.0 * h);
         assert!(fd.abs() > 1e-3, "degenerate check {obj}: {fd}");
         assert!((ex - fd).abs() < 1e-6 * (1.0 + fd.abs()), "{obj} at {m}: exact {ex} vs FD {fd}");
     }
 }
-

@@ -3,8 +3,14 @@
 //! Sits between the data and model crates and the search crates: `sotl-search` and the CLI hand
 //! it a [`BatchSource`] (from `sotl-data`) and an [`Objective`] (a network from `sotl-nn`), and it
 //! returns the [`sotl_estimators::TrainingRecord`] that estimators read. It knows nothing of
-//! architectures. Optimizers are our own (not tch's `nn::Optimizer`) so their state can be
-//! checkpointed and parameters without a gradient are skipped exactly as PyTorch skips them.
+//! architectures.
+//!
+//! Optimizers are our own rather than tch's `nn::Optimizer`. That one wraps libtorch's C++
+//! optimizers, which do skip undefined gradients and whose `zero_grad()` does set them to None,
+//! but it exposes neither momentum buffers nor Adam moments, so a run could not be checkpointed
+//! and resumed exactly. Ours update each tensor in place under `no_grad`, skip parameters whose
+//! gradient is undefined exactly as PyTorch does, and hand their state to [`Trainer`]
+//! checkpoints.
 
 mod adam;
 mod batch;

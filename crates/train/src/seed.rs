@@ -29,7 +29,7 @@ pub enum Stream {
     TrainStep,
     /// libtorch's global generator during a validation evaluation.
     Eval,
-    /// Order of validation examples.
+    /// Order of validation examples (for callers that shuffle them).
     ValOrder,
     /// Model initialization (for callers that build the model from the run seed).
     Init,

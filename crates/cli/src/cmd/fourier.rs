@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sotl_report::{plot_lines, write_atomic, write_json_atomic, LinePlot, Series, Table};
 use sotl_studies::{
-    degree_search, fixed_degree_sotl, fourier_data, DegreeObjective, DegreeRun, FixedDegreeResult, FourierConfig,
+    degree_search, fixed_degree_sotl, fourier_data, DegreeObjective, DegreeRun, FixedDegreeResult,
+    FourierConfig,
 };
 
 use crate::common::{load_config, print_json, Global};
@@ -21,7 +22,7 @@ pub struct FourierArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Initial MaxDeg values, comma-separated (config `inits`, default -1,1,8,15).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_name = "X,..")]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "X,..")]
     init: Option<Vec<f64>>,
     /// SoTL unroll lengths, comma-separated (config `ts`, default 2,10,25,100).
     #[arg(long = "t", value_delimiter = ',', value_name = "T,..")]
@@ -94,13 +95,11 @@ struct RunSummary {
 }
 
 #[derive(Debug, Serialize)]
-struct Summary<'a> {
+struct Summary {
     true_degree: usize,
     fixed_degree_sotl: Vec<(usize, f64)>,
     sotl_argmin_degree: Option<usize>,
     runs: Vec<RunSummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    config: Option<&'a FourierConfig>,
 }
 
 /// Runs `fourier`.
@@ -115,7 +114,8 @@ pub fn run(args: FourierArgs, g: &Global) -> Result<()> {
         cfg.n_points, cfg.max_degree, cfg.true_degree, cfg.steps
     );
     let fixed = fixed_degree_sotl(&data, &cfg)?;
-    let mut objectives: Vec<DegreeObjective> = cfg.ts.iter().map(|&t| DegreeObjective::Sotl { t }).collect();
+    let mut objectives: Vec<DegreeObjective> =
+        cfg.ts.iter().map(|&t| DegreeObjective::Sotl { t }).collect();
     if cfg.baseline {
         objectives.push(DegreeObjective::ValOneStep);
     }
@@ -153,7 +153,6 @@ pub fn run(args: FourierArgs, g: &Global) -> Result<()> {
                 first_within_half: r.first_within_half,
             })
             .collect(),
-        config: None,
     };
     if g.json {
         print_json(&summary)?;
@@ -166,11 +165,18 @@ pub fn run(args: FourierArgs, g: &Global) -> Result<()> {
 
 fn fixed_table(cfg: &FourierConfig, fixed: &[FixedDegreeResult]) -> Result<Table> {
     let mut t = Table::new(
-        format!("Fixed-degree linear models, {} SGD steps each (true degree {})", cfg.fixed_steps, cfg.true_degree),
+        format!(
+            "Fixed-degree linear models, {} SGD steps each (true degree {})",
+            cfg.fixed_steps, cfg.true_degree
+        ),
         ["degree", "SoTL", "final val MSE"],
     );
     for r in fixed {
-        t.push_row([r.degree.to_string(), format!("{:.2}", r.sotl), format!("{:.4}", r.final_val_mse)])?;
+        t.push_row([
+            r.degree.to_string(),
+            format!("{:.2}", r.sotl),
+            format!("{:.4}", r.final_val_mse),
+        ])?;
     }
     Ok(t)
 }
@@ -179,7 +185,10 @@ fn fixed_table(cfg: &FourierConfig, fixed: &[FixedDegreeResult]) -> Result<Table
 fn trajectory_table(cfg: &FourierConfig, runs: &[DegreeRun]) -> Result<Table> {
     let mut header = vec!["step".to_string()];
     header.extend(runs.iter().map(|r| format!("init {} {}", r.init, r.objective)));
-    let mut t = Table::new(format!("MaxDeg during the degree search (true degree {})", cfg.true_degree), header);
+    let mut t = Table::new(
+        format!("MaxDeg during the degree search (true degree {})", cfg.true_degree),
+        header,
+    );
     for i in 0..=10 {
         let step = cfg.steps * i / 10;
         let mut row = vec![step.to_string()];

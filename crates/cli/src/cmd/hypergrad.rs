@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use sotl_data::{DataRoot, DatasetName};
 use sotl_report::{plot_lines, write_atomic, write_json_atomic, LinePlot, Series, Table};
-use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, HyperObjective, HypergradConfig, LrData, LrRun, ModelKind};
+use sotl_studies::{
+    DatasetKind, EpochRecord, EtaPoint, HyperObjective, HypergradConfig, LrData, LrRun, ModelKind,
+};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -126,7 +128,8 @@ pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
         DatasetKind::Cifar10 => DatasetName::Cifar10,
     };
     let (train, test) = DataRoot::new(g.require_data_root()?).load(name)?;
-    let data = LrData::new((&train.images, &train.labels), (&test.images, &test.labels), &cfg, device)?;
+    let data =
+        LrData::new((&train.images, &train.labels), (&test.images, &test.labels), &cfg, device)?;
     drop((train, test));
     let net = cfg.build_net();
     eprintln!(
@@ -160,11 +163,18 @@ pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
         while run.epoch < cfg.epochs {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} blocks {msg}")
-                    .expect("static template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} blocks {msg}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
-            bar.set_message(format!("T={t} epoch {}/{} eta {:.5}", run.epoch + 1, cfg.epochs, run.eta));
+            bar.set_message(format!(
+                "T={t} epoch {}/{} eta {:.5}",
+                run.epoch + 1,
+                cfg.epochs,
+                run.eta
+            ));
             let rec = run.run_epoch(net.as_ref(), &data, &cfg, &mut |done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
@@ -175,7 +185,8 @@ pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
                 rec.epoch, rec.test_acc, rec.test_loss, rec.train_loss, rec.eta, rec.seconds
             );
             if let Some(d) = &ckpt_dir {
-                std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+                std::fs::create_dir_all(d)
+                    .with_context(|| format!("cannot create {}", d.display()))?;
                 run.save(d, &tag)?;
             }
         }
@@ -211,11 +222,7 @@ pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
 
 /// The global step at the end of epoch `epochs` (every epoch has the same number of steps).
 fn steps_through(run: &LrRun, epochs: usize) -> usize {
-    if run.epoch == 0 {
-        0
-    } else {
-        run.step / run.epoch * epochs.min(run.epoch)
-    }
+    run.step.checked_div(run.epoch).map_or(0, |per_epoch| per_epoch * epochs.min(run.epoch))
 }
 
 /// Test accuracy per epoch (rows) and T (columns), plus the final eta.
@@ -232,26 +239,43 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
     );
     for e in 0..cfg.epochs {
         let mut row = vec![(e + 1).to_string()];
-        row.extend(results.iter().map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.2}", x.test_acc))));
-        row.extend(results.iter().map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.5}", x.eta))));
+        row.extend(
+            results
+                .iter()
+                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.2}", x.test_acc))),
+        );
+        row.extend(
+            results
+                .iter()
+                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.5}", x.eta))),
+        );
         table.push_row(row)?;
     }
     Ok(table)
 }
 
-fn write_outputs(out: &Path, cfg: &HypergradConfig, table: &Table, results: &[RunResult]) -> Result<()> {
+fn write_outputs(
+    out: &Path,
+    cfg: &HypergradConfig,
+    table: &Table,
+    results: &[RunResult],
+) -> Result<()> {
     table.write_markdown(&out.join("accuracy.md"))?;
     table.write_csv(&out.join("accuracy.csv"))?;
     let mut eta_csv = String::from("t,step,eta,hypergrad,halved\n");
     for r in results {
         for p in &r.eta_trace {
-            eta_csv.push_str(&format!("{},{},{},{},{}\n", r.t, p.step, p.eta, p.hypergrad, p.halved));
+            eta_csv
+                .push_str(&format!("{},{},{},{},{}\n", r.t, p.step, p.eta, p.hypergrad, p.halved));
         }
     }
     write_atomic(&out.join("eta.csv"), eta_csv.as_bytes())?;
     write_json_atomic(&out.join("results.json"), results)?;
     let acc = LinePlot {
-        title: format!("{} on {}: test accuracy ({} hypergradients)", cfg.model, cfg.dataset, cfg.objective),
+        title: format!(
+            "{} on {}: test accuracy ({} hypergradients)",
+            cfg.model, cfg.dataset, cfg.objective
+        ),
         x_label: "epoch".into(),
         y_label: "test accuracy (%)".into(),
         series: results
@@ -288,9 +312,10 @@ fn write_outputs(out: &Path, cfg: &HypergradConfig, table: &Table, results: &[Ru
 fn prepare_out(out: &Path, cfg: &HypergradConfig) -> Result<()> {
     let path = out.join("config.json");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let old: HypergradConfig =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a hypergrad config", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let old: HypergradConfig = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a hypergrad config", path.display()))?;
         let same = HypergradConfig { epochs: cfg.epochs, ts: cfg.ts.clone(), ..old };
         if &same != cfg {
             bail!(

@@ -1,6 +1,8 @@
 //! One module per subcommand: each parses its flags, reads files, calls a library, prints.
 
+pub mod arch;
 pub mod bench;
+pub mod darts;
 pub mod data;
 pub mod doctor;
 pub mod train;
@@ -8,3 +10,4 @@ pub mod oneshot;
 pub mod search;
 pub mod hypergrad;
 pub mod fourier;
+pub mod perf;

@@ -8,9 +8,9 @@ use serde::Serialize;
 use sotl_bench::{Nb201Bench, Nb201Dataset, Nb201Metric, Nb201Query, Nb201Table, TabularBenchmark};
 use sotl_data::{synthetic, DatasetName, SyntheticConfig};
 use sotl_search::{
-    finetune_pool, load_supernet, prepare_data, rank_report, CandidateResult, DataSource, DeviceImages, FinetunePool,
-    Finetuner, Nb201PathNet, OneShotConfig, PathNet, ReportSettings, RunRanking, SummaryTable, SupernetTraining,
-    TrainerConfig, TrainerKind,
+    finetune_pool, load_supernet, prepare_data, rank_report, CandidateResult, DataSource,
+    DeviceImages, FinetunePool, Finetuner, Nb201PathNet, OneShotConfig, PathNet, ReportSettings,
+    RunRanking, SummaryTable, SupernetTraining, TrainerConfig, TrainerKind,
 };
 use sotl_space::Nb201Arch;
 use tch::nn::VarStore;
@@ -170,8 +170,12 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
         }
         OneshotCommand::Rank(a) => {
             let dir = a.supernet.parent().map(Path::to_path_buf).unwrap_or_default();
-            let cfg: OneShotConfig = read_json(&dir.join("config.json"))
-                .with_context(|| format!("rank needs the config.json written by `oneshot train` beside {}", a.supernet.display()))?;
+            let cfg: OneShotConfig = read_json(&dir.join("config.json")).with_context(|| {
+                format!(
+                    "rank needs the config.json written by `oneshot train` beside {}",
+                    a.supernet.display()
+                )
+            })?;
             let out = a.out.unwrap_or_else(|| dir.clone());
             let data = load_data(g, &cfg)?;
             let (_vs, net) = build_net(g, &cfg, &data)?;
@@ -183,7 +187,10 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
                 Some(b) => Some(write_run_ranking(&cfg, &results, b, &out, 0)?),
                 None => None,
             };
-            report_done(g, &RankSummary { out: out.display().to_string(), candidates: results.len(), ranking })
+            report_done(
+                g,
+                &RankSummary { out: out.display().to_string(), candidates: results.len(), ranking },
+            )
         }
         OneshotCommand::Run(a) => run_many(g, a),
     }
@@ -211,13 +218,22 @@ pub fn load_data(g: &Global, cfg: &OneShotConfig) -> Result<Data> {
     };
     let synth = || -> Result<sotl_data::Dataset> {
         let size = if cfg.data.image_size > 0 { cfg.data.image_size as usize } else { 32 };
-        let (train, _) = synthetic(&SyntheticConfig { n_train: cfg.data.synthetic_images, n_test: 8, size, noise: 0.5, seed: cfg.data.split_seed })?;
+        let (train, _) = synthetic(&SyntheticConfig {
+            n_train: cfg.data.synthetic_images,
+            n_test: 8,
+            size,
+            noise: 0.5,
+            seed: cfg.data.split_seed,
+        })?;
         Ok(train)
     };
     let (full, source) = match cfg.data.source {
         DataSource::Cifar10 => (cifar()?, "cifar10"),
         DataSource::Synthetic => (synth()?, "synthetic"),
-        DataSource::Auto => match g.data_root().filter(|r| r.join("datasets/cifar10-jpeg").is_dir() || r.join("datasets/cifar-10-batches-bin").is_dir()) {
+        DataSource::Auto => match g.data_root().filter(|r| {
+            r.join("datasets/cifar10-jpeg").is_dir()
+                || r.join("datasets/cifar-10-batches-bin").is_dir()
+        }) {
             Some(_) => (cifar()?, "cifar10"),
             None => {
                 eprintln!("==============================================================================");
@@ -230,7 +246,12 @@ pub fn load_data(g: &Global, cfg: &OneShotConfig) -> Result<Data> {
         },
     };
     let (train, val) = prepare_data(&full, &cfg.data, device)?;
-    eprintln!("data: {source}, {} train / {} valid images of {:?}", train.len(), val.len(), &train.images.size()[1..]);
+    eprintln!(
+        "data: {source}, {} train / {} valid images of {:?}",
+        train.len(),
+        val.len(),
+        &train.images.size()[1..]
+    );
     Ok(Data { train, val, source })
 }
 
@@ -241,7 +262,11 @@ pub fn build_net(g: &Global, cfg: &OneShotConfig, data: &Data) -> Result<(VarSto
     let dims = data.train.images.size();
     net_cfg.in_channels = dims[1];
     net_cfg.image_size = dims[2];
-    tch::manual_seed(sotl_train::torch_seed(cfg.train.seed, sotl_train::Stream::TrainStep, u64::MAX));
+    tch::manual_seed(sotl_train::torch_seed(
+        cfg.train.seed,
+        sotl_train::Stream::TrainStep,
+        u64::MAX,
+    ));
     let vs = VarStore::new(g.device()?);
     let net = Nb201PathNet::new(&vs, &net_cfg)?;
     Ok((vs, net))
@@ -317,31 +342,47 @@ pub fn pool_for(cfg: &OneShotConfig, explicit: Option<&Path>, out: &Path) -> Res
         return Ok(pool);
     }
     let pool = FinetunePool::sample(cfg.pool.size, cfg.pool.seed)?;
-    sotl_report::write_atomic(&path, pool.to_json().as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    sotl_report::write_atomic(&path, pool.to_json().as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(pool)
 }
 
 /// Finetunes the pool from `net`'s current weights into `<out>/results.jsonl` (resuming).
-pub fn rank_in(cfg: &OneShotConfig, net: &dyn PathNet, data: &Data, pool: &FinetunePool, out: &Path) -> Result<Vec<CandidateResult>> {
+pub fn rank_in(
+    cfg: &OneShotConfig,
+    net: &dyn PathNet,
+    data: &Data,
+    pool: &FinetunePool,
+    out: &Path,
+) -> Result<Vec<CandidateResult>> {
     let mut ft = Finetuner::new(net, cfg.finetune)?;
     let bar = progress(pool.len() as u64, "finetune");
-    let (mut train_s, mut other_s) = (0.0, 0.0);
-    let results = finetune_pool(&mut ft, pool, &data.train, &data.val, &out.join("results.jsonl"), |done, _, r| {
-        bar.set_position(done as u64);
-        train_s += r.timing.train_s;
-        other_s += r.timing.reset_s + r.timing.inherited_s + r.timing.val_s;
-        bar.set_message(format!("{} steps in {:.2}s", r.finetune.steps.len(), r.timing.train_s));
-    })?;
+    let results = finetune_pool(
+        &mut ft,
+        pool,
+        &data.train,
+        &data.val,
+        &out.join("results.jsonl"),
+        |done, _, r| {
+            bar.set_position(done as u64);
+            bar.set_message(format!(
+                "{} steps in {:.2}s",
+                r.finetune.steps.len(),
+                r.timing.train_s
+            ));
+        },
+    )?;
     bar.finish_and_clear();
-    write_results_csv(&results, &out.join("results.csv"))?;
+    write_results_csv(&results, cfg.finetune.sotl_window, &out.join("results.csv"))?;
     Ok(results)
 }
 
-fn write_results_csv(results: &[CandidateResult], path: &Path) -> Result<()> {
+fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) -> Result<()> {
     let mut s = String::from("index,arch,param_count,sotl_first_window,tlmini_inherited,valacc_inherited,valacc_mini_inherited,train_s,val_s,reset_s,inherited_s\n");
     for r in results {
-        let sotl: f64 = r.finetune.steps.iter().take(100).map(|x| x.train_loss).sum();
-        let vi = |scope| r.inherited.vals.iter().find(|v| v.scope == scope).map_or(f64::NAN, |v| v.acc);
+        let sotl: f64 = r.finetune.steps.iter().take(window).map(|x| x.train_loss).sum();
+        let vi =
+            |scope| r.inherited.vals.iter().find(|v| v.scope == scope).map_or(f64::NAN, |v| v.acc);
         s.push_str(&format!(
             "{},{},{},{},{},{},{},{:.4},{:.4},{:.6},{:.4}\n",
             r.index,
@@ -357,7 +398,8 @@ fn write_results_csv(results: &[CandidateResult], path: &Path) -> Result<()> {
             r.timing.inherited_s
         ));
     }
-    sotl_report::write_atomic(path, s.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    sotl_report::write_atomic(path, s.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// NAS-Bench-201 ground truth, if the data root has it (reporting only).
@@ -375,18 +417,37 @@ pub fn load_bench(g: &Global) -> Option<Nb201Bench> {
 /// CIFAR-10 test accuracy (%) of `arch` after NAS-Bench-201's 200-epoch schedule.
 pub fn cifar10_truth(bench: &Nb201Bench, arch: &Nb201Arch) -> Option<f64> {
     bench
-        .query(arch, Nb201Query { table: Nb201Table::Full200, dataset: Nb201Dataset::Cifar10, metric: Nb201Metric::Test })
+        .query(
+            arch,
+            Nb201Query {
+                table: Nb201Table::Full200,
+                dataset: Nb201Dataset::Cifar10,
+                metric: Nb201Metric::Test,
+            },
+        )
         .ok()
 }
 
 fn settings(cfg: &OneShotConfig) -> ReportSettings {
-    ReportSettings { sotl_window: cfg.finetune.sotl_window, steps: cfg.finetune.steps, k: cfg.report.top_k, curve_every: cfg.report.curve_every }
+    ReportSettings {
+        sotl_window: cfg.finetune.sotl_window,
+        steps: cfg.finetune.steps,
+        k: cfg.report.top_k,
+        curve_every: cfg.report.curve_every,
+    }
 }
 
-fn write_run_ranking(cfg: &OneShotConfig, results: &[CandidateResult], bench: &Nb201Bench, out: &Path, seed: u64) -> Result<RunRanking> {
+fn write_run_ranking(
+    cfg: &OneShotConfig,
+    results: &[CandidateResult],
+    bench: &Nb201Bench,
+    out: &Path,
+    seed: u64,
+) -> Result<RunRanking> {
     let truth = |a: &Nb201Arch| cifar10_truth(bench, a);
     let r = rank_report(cfg.train.trainer.kind, seed, results, &truth, &settings(cfg))?;
-    sotl_report::write_json_atomic(&out.join("ranking.json"), &r).context("cannot write ranking.json")?;
+    sotl_report::write_json_atomic(&out.join("ranking.json"), &r)
+        .context("cannot write ranking.json")?;
     write_summary(std::slice::from_ref(&r), out)?;
     Ok(r)
 }
@@ -405,7 +466,13 @@ fn write_summary(runs: &[RunRanking], out: &Path) -> Result<SummaryTable> {
     for t in &table.trainers {
         let mine: Vec<&RunRanking> = runs.iter().filter(|r| r.trainer == *t).collect();
         for (ci, c) in mine[0].curves.iter().enumerate() {
-            if !matches!(c.metric, sotl_search::RankMetric::Sotl | sotl_search::RankMetric::TlMini | sotl_search::RankMetric::ValAcc | sotl_search::RankMetric::ValAccMini) {
+            if !matches!(
+                c.metric,
+                sotl_search::RankMetric::Sotl
+                    | sotl_search::RankMetric::TlMini
+                    | sotl_search::RankMetric::ValAcc
+                    | sotl_search::RankMetric::ValAccMini
+            ) {
                 continue;
             }
             let points: Vec<(f64, f64)> = c
@@ -418,7 +485,10 @@ fn write_summary(runs: &[RunRanking], out: &Path) -> Result<SummaryTable> {
                 })
                 .collect();
             if !points.is_empty() {
-                series.push(sotl_report::Series { name: format!("{} {}", t.label(), c.metric.label()), points });
+                series.push(sotl_report::Series {
+                    name: format!("{} {}", t.label(), c.metric.label()),
+                    points,
+                });
             }
         }
     }
@@ -439,7 +509,8 @@ fn run_many(g: &Global, a: RunArgs) -> Result<()> {
     if a.trainers.is_empty() || a.seeds == 0 {
         bail!("--trainers and --seeds must name at least one trainer and one seed");
     }
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let data = load_data(g, &base)?;
     let pool = pool_for(&base, None, &a.out)?;
     let bench = load_bench(g);
@@ -461,7 +532,10 @@ fn run_many(g: &Global, a: RunArgs) -> Result<()> {
         }
     }
     let Some(_) = bench else {
-        eprintln!("no NAS-Bench-201 table: results are in {}, no correlations computed", a.out.display());
+        eprintln!(
+            "no NAS-Bench-201 table: results are in {}, no correlations computed",
+            a.out.display()
+        );
         return Ok(());
     };
     let table = write_summary(&runs, &a.out)?;
@@ -488,11 +562,13 @@ pub fn claim_dir(out: &Path, cfg: &OneShotConfig) -> Result<()> {
         }
         return Ok(());
     }
-    sotl_report::write_json_atomic(&path, cfg).with_context(|| format!("cannot write {}", path.display()))
+    sotl_report::write_json_atomic(&path, cfg)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("malformed {}", path.display()))
 }
 

@@ -6,9 +6,13 @@ use std::time::Instant;
 
 use anyhow::Result;
 use serde::Serialize;
-use sotl_search::{load_supernet, rank_by, DataSource, OneShotConfig, Phase, RankMetric, TableRow, TrainerKind};
+use sotl_search::{
+    load_supernet, rank_by, DataSource, OneShotConfig, Phase, RankMetric, TableRow, TrainerKind,
+};
 
-use super::oneshot::{build_net, cifar10_truth, load_bench, load_data, pool_for, rank_in, train_in, ConfigArgs};
+use super::oneshot::{
+    build_net, cifar10_truth, load_bench, load_data, pool_for, rank_in, train_in, ConfigArgs,
+};
 use crate::common::{print_json, Global};
 
 /// Arguments of `search`.
@@ -69,7 +73,12 @@ struct SearchReport {
 
 /// Runs `search`.
 pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
-    g.apply_threads();
+    // Small path networks run fastest single-threaded on a shared 2-core machine (libtorch's
+    // default thread pool spins against other processes); --threads overrides.
+    match g.threads {
+        Some(_) => g.apply_threads(),
+        None => tch::set_num_threads(1),
+    }
     let t0 = Instant::now();
     let mut cfg = args.cfg.resolve(Some(default_budget()))?;
     cfg.train.trainer.kind = TrainerKind::Spos;
@@ -81,7 +90,8 @@ pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
     let pool = pool_for(&cfg, None, &args.out)?;
     let results = rank_in(&cfg, &net, &data, &pool, &args.out)?;
     // The search ranks by SoTL alone; ground truth is looked up only afterwards, for the report.
-    let row = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(cfg.finetune.sotl_window) };
+    let row =
+        TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(cfg.finetune.sotl_window) };
     let order = rank_by(&results, &row, cfg.finetune.sotl_window)?;
     let bench = load_bench(g);
     let truth = |i: usize| bench.as_ref().and_then(|b| cifar10_truth(b, &results[i].arch));
@@ -89,9 +99,16 @@ pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
         .iter()
         .take(args.top.max(1))
         .enumerate()
-        .map(|(r, &(i, s))| Ranked { rank: r + 1, arch: results[i].arch.to_string(), sotl: s, nb201_cifar10_test: truth(i) })
+        .map(|(r, &(i, s))| Ranked {
+            rank: r + 1,
+            arch: results[i].arch.to_string(),
+            sotl: s,
+            nb201_cifar10_test: truth(i),
+        })
         .collect();
-    let best = (0..results.len()).filter_map(truth).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let best = (0..results.len())
+        .filter_map(truth)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     let report = SearchReport {
         data: data.source,
         chosen: top[0].arch.clone(),
@@ -106,7 +123,10 @@ pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&report);
     }
-    println!("one-shot SoTL search on {} ({} candidates, {:.0} s)", report.data, report.pool_size, report.seconds);
+    println!(
+        "one-shot SoTL search on {} ({} candidates, {:.0} s)",
+        report.data, report.pool_size, report.seconds
+    );
     println!("chosen: {}", report.chosen);
     println!("rank  SoTL(first {:>3})  NB201 C10 test  arch", cfg.finetune.sotl_window);
     for r in &report.top {

@@ -81,10 +81,14 @@ impl DartsSearch {
     ) -> DartsResult<Self> {
         let ck = |reason: String| DartsError::Checkpoint { path: path.to_path_buf(), reason };
         let (tensors, json) = load_checkpoint(path, device)?;
-        let meta: Meta = serde_json::from_value(json)
-            .map_err(|e| ck(format!("corrupt state document ({e}); delete the file to start afresh")))?;
+        let meta: Meta = serde_json::from_value(json).map_err(|e| {
+            ck(format!("corrupt state document ({e}); delete the file to start afresh"))
+        })?;
         if meta.version != CHECKPOINT_VERSION {
-            return Err(ck(format!("format version {} (this build reads {CHECKPOINT_VERSION})", meta.version)));
+            return Err(ck(format!(
+                "format version {} (this build reads {CHECKPOINT_VERSION})",
+                meta.version
+            )));
         }
         if meta.method != method || meta.seed != seed {
             return Err(ck(format!(
@@ -116,7 +120,10 @@ impl DartsSearch {
         }
         let expected = s.snapshot_weights().len();
         if weights.len() != expected {
-            return Err(ck(format!("it holds {} weight tensors, the supernet has {expected}", weights.len())));
+            return Err(ck(format!(
+                "it holds {} weight tensors, the supernet has {expected}",
+                weights.len()
+            )));
         }
         s.restore_weights(&weights).map_err(|e| ck(e.to_string()))?;
         let alpha = alpha.ok_or_else(|| ck("no alpha tensor".into()))?;

@@ -116,7 +116,13 @@ impl DartsConfig {
             return bad("batch_size", "must be at least 1".into());
         }
         if !rate(self.w_lr) || !rate(self.w_lr_min) || self.w_lr_min > self.w_lr {
-            return bad("w_lr", format!("w_lr {} and w_lr_min {} must satisfy 0 <= w_lr_min <= w_lr", self.w_lr, self.w_lr_min));
+            return bad(
+                "w_lr",
+                format!(
+                    "w_lr {} and w_lr_min {} must satisfy 0 <= w_lr_min <= w_lr",
+                    self.w_lr, self.w_lr_min
+                ),
+            );
         }
         if !rate(self.grad_clip) {
             return bad("grad_clip", format!("must be >= 0 (0 disables), got {}", self.grad_clip));
@@ -139,11 +145,20 @@ impl DartsConfig {
             return bad("eigen_batches", "must be at least 1 when eigen_every > 0".into());
         }
         if !(1..=6).contains(&self.skip_collapse_threshold) {
-            return bad("skip_collapse_threshold", format!("must be in 1..=6, got {}", self.skip_collapse_threshold));
+            return bad(
+                "skip_collapse_threshold",
+                format!("must be in 1..=6, got {}", self.skip_collapse_threshold),
+            );
         }
-        self.power_iteration.validate().map_err(|e| DartsError::Config { field: "power_iteration", reason: e.to_string() })?;
-        self.weight_optimizer().validate().map_err(|e| DartsError::Config { field: "w_*", reason: e.to_string() })?;
-        self.arch_optimizer(false).validate().map_err(|e| DartsError::Config { field: "arch_*", reason: e.to_string() })?;
+        self.power_iteration
+            .validate()
+            .map_err(|e| DartsError::Config { field: "power_iteration", reason: e.to_string() })?;
+        self.weight_optimizer()
+            .validate()
+            .map_err(|e| DartsError::Config { field: "w_*", reason: e.to_string() })?;
+        self.arch_optimizer(false)
+            .validate()
+            .map_err(|e| DartsError::Config { field: "arch_*", reason: e.to_string() })?;
         Ok(())
     }
 

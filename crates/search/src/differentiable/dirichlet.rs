@@ -64,7 +64,8 @@ mod tests {
     #[test]
     fn samples_lie_on_the_simplex_and_average_to_the_mean() {
         tch::manual_seed(11);
-        let beta = Tensor::from_slice(&[0.5f64, 1.0, 2.0, 4.0, 0.7]).view([1, 5]).repeat([20000, 1]);
+        let beta =
+            Tensor::from_slice(&[0.5f64, 1.0, 2.0, 4.0, 0.7]).view([1, 5]).repeat([20000, 1]);
         let x = dirichlet_rsample(&beta);
         let sums = x.sum_dim_intlist(-1, false, Kind::Double);
         assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-12);

@@ -124,7 +124,10 @@ impl FromStr for DartsMethod {
     type Err = DartsError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim().to_ascii_lowercase().replace('_', "-");
-        DartsMethod::ALL.into_iter().find(|m| m.name() == t).ok_or_else(|| DartsError::UnknownMethod(s.to_string()))
+        DartsMethod::ALL
+            .into_iter()
+            .find(|m| m.name() == t)
+            .ok_or_else(|| DartsError::UnknownMethod(s.to_string()))
     }
 }
 

@@ -12,6 +12,7 @@ mod dirichlet;
 mod error;
 mod method;
 mod relaxation;
+mod run;
 mod search;
 
 pub use config::DartsConfig;
@@ -19,6 +20,7 @@ pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsamp
 pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
 pub use relaxation::{DrnasRegularizer, Relaxation};
+pub use run::{run_or_resume, search_batches, DartsRunConfig};
 pub use search::{DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress};
 
 pub use crate::hypergrad::HvpMethod;

@@ -65,9 +65,13 @@ impl Relaxation {
 
     /// Per-edge op weights as plain rows (expected weights, see [`Self::expected_weights`]).
     pub fn weight_rows(&self, alpha: &Tensor) -> Vec<[f64; 5]> {
-        let w = tch::no_grad(|| self.expected_weights(alpha).to_kind(Kind::Double).to_device(tch::Device::Cpu));
+        let w = tch::no_grad(|| {
+            self.expected_weights(alpha).to_kind(Kind::Double).to_device(tch::Device::Cpu)
+        });
         let flat = Vec::<f64>::try_from(w.reshape([-1])).unwrap_or_default();
-        flat.chunks(5).map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(f64::NAN))).collect()
+        flat.chunks(5)
+            .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(f64::NAN)))
+            .collect()
     }
 }
 
@@ -87,7 +91,8 @@ mod tests {
         }
         // ELU(0) + 1 = 1 and ELU(2) + 1 = 3: the Dirichlet mean of (1, 3) is (1/4, 3/4).
         let a = Tensor::from_slice(&[0.0f64, 2.0]).view([1, 2]);
-        let m = Vec::<f64>::try_from(Relaxation::Dirichlet.expected_weights(&a).reshape([-1])).unwrap();
+        let m =
+            Vec::<f64>::try_from(Relaxation::Dirichlet.expected_weights(&a).reshape([-1])).unwrap();
         assert!((m[0] - 0.25).abs() < 1e-12 && (m[1] - 0.75).abs() < 1e-12);
     }
 }

@@ -15,7 +15,9 @@ use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use super::{DartsConfig, DartsMethod, Relaxation, UpdateRule};
-use crate::hypergrad::{cross_entropy, darts_second_order_grad, exact_sotl_grad, grads, VirtualStep};
+use crate::hypergrad::{
+    cross_entropy, darts_second_order_grad, exact_sotl_grad, grads, VirtualStep,
+};
 use crate::{DartsError, DartsResult, DrnasRegularizer};
 
 /// The data a search reads: the training split, and the validation split for methods that use it.
@@ -123,7 +125,10 @@ impl DartsSearch {
         cfg.validate()?;
         net_cfg.validate()?;
         if !matches!(kind, Kind::Float | Kind::Double) {
-            return Err(DartsError::Config { field: "kind", reason: format!("must be Float or Double, got {kind:?}") });
+            return Err(DartsError::Config {
+                field: "kind",
+                reason: format!("must be Float or Double, got {kind:?}"),
+            });
         }
         // Initialization draws from its own derived seed, apart from every training step.
         tch::manual_seed((derive_seed(seed, Stream::TrainStep, u64::MAX) >> 1) as i64);
@@ -133,7 +138,8 @@ impl DartsSearch {
             w_vs.double();
         }
         let mut a_vs = VarStore::new(device);
-        let alpha = a_vs.root().var("alpha", &[6, 5], Init::Randn { mean: 0.0, stdev: cfg.alpha_init_std });
+        let alpha =
+            a_vs.root().var("alpha", &[6, 5], Init::Randn { mean: 0.0, stdev: cfg.alpha_init_std });
         if kind == Kind::Double {
             a_vs.double();
         }
@@ -151,8 +157,12 @@ impl DartsSearch {
             })
             .collect::<DartsResult<Vec<_>>>()?;
         let w_opt = Sgd::new(w_group, cfg.weight_optimizer())?;
-        let kl = method.relaxation() == Relaxation::Dirichlet && cfg.drnas_reg == DrnasRegularizer::Kl;
-        let a_opt = Adam::new(ParamGroup::new(vec![("alpha".into(), alpha.shallow_clone())])?, cfg.arch_optimizer(kl))?;
+        let kl =
+            method.relaxation() == Relaxation::Dirichlet && cfg.drnas_reg == DrnasRegularizer::Kl;
+        let a_opt = Adam::new(
+            ParamGroup::new(vec![("alpha".into(), alpha.shallow_clone())])?,
+            cfg.arch_optimizer(kl),
+        )?;
         Ok(Self {
             method,
             cfg: cfg.clone(),
@@ -196,7 +206,10 @@ impl DartsSearch {
     /// Overwrites alpha (e.g. to evaluate a given architecture encoding); shape `[6, 5]`.
     pub fn set_alpha(&mut self, alpha: &Tensor) -> DartsResult<()> {
         if alpha.size() != [6, 5] {
-            return Err(DartsError::Hypergrad(format!("alpha must have shape [6, 5], got {:?}", alpha.size())));
+            return Err(DartsError::Hypergrad(format!(
+                "alpha must have shape [6, 5], got {:?}",
+                alpha.size()
+            )));
         }
         tch::no_grad(|| self.alpha.shallow_clone().copy_(alpha));
         Ok(())
@@ -254,7 +267,9 @@ impl DartsSearch {
     pub fn restore_weights(&mut self, snapshot: &[(String, Tensor)]) -> DartsResult<()> {
         let vars = self.w_vs.variables();
         for (name, src) in snapshot {
-            let dst = vars.get(name).ok_or_else(|| DartsError::Hypergrad(format!("unknown weight {name:?}")))?;
+            let dst = vars
+                .get(name)
+                .ok_or_else(|| DartsError::Hypergrad(format!("unknown weight {name:?}")))?;
             if dst.size() != src.size() {
                 return Err(DartsError::Hypergrad(format!(
                     "weight {name:?} has shape {:?}, snapshot has {:?}",
@@ -302,7 +317,12 @@ impl DartsSearch {
 
     /// One SGD step of the weights on `batch`; with [`AlphaGrad::Live`] the same backward pass
     /// also adds this loss's alpha gradient to `alpha.grad()` (SoTL accumulation, no zeroing).
-    fn weight_step(&mut self, batch: &Batch, alpha_grad: AlphaGrad, step: usize) -> DartsResult<f64> {
+    fn weight_step(
+        &mut self,
+        batch: &Batch,
+        alpha_grad: AlphaGrad,
+        step: usize,
+    ) -> DartsResult<f64> {
         self.reseed();
         self.w_opt.zero_grad();
         let loss = self.loss_on(batch, alpha_grad);
@@ -313,6 +333,18 @@ impl DartsSearch {
         }
         self.w_opt.step()?;
         Ok(value)
+    }
+
+    /// Plain SGD steps of the weights on `batches` at the current epoch's learning rate, with
+    /// alpha held fixed; returns the losses. (What step 3 of SoTL-DARTS does after restoring.)
+    pub fn train_weights(&mut self, batches: &[Batch]) -> DartsResult<Vec<f64>> {
+        self.w_opt.set_lr(self.weight_lr());
+        let batches: Vec<Batch> = batches.iter().map(|b| self.to_device(b)).collect();
+        batches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| self.weight_step(b, AlphaGrad::Detached, i))
+            .collect()
     }
 
     /// Adds `g` to `alpha.grad()`.
@@ -326,8 +358,12 @@ impl DartsSearch {
         self.reseed();
         let mut loss = self.loss_on(batch, AlphaGrad::Live);
         let value = self.check("validation loss", step, loss.double_value(&[]))?;
-        if let Some(r) = self.method.relaxation().regularizer(&self.alpha, self.cfg.drnas_reg, self.cfg.drnas_kl_scale) {
-            loss = loss + r;
+        if let Some(r) = self.method.relaxation().regularizer(
+            &self.alpha,
+            self.cfg.drnas_reg,
+            self.cfg.drnas_kl_scale,
+        ) {
+            loss += r;
         }
         let g = grads(&loss, &[&self.alpha], false)?.remove(0);
         self.accumulate_alpha_grad(&g);
@@ -377,10 +413,14 @@ impl DartsSearch {
         };
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let rows = self.method.relaxation().weight_rows(&self.alpha);
-        let mut point = TrajectoryPoint::from_op_weights(self.epoch + 1, rows, mean(&train_losses).unwrap_or(f64::NAN));
+        let mut point = TrajectoryPoint::from_op_weights(
+            self.epoch + 1,
+            rows,
+            mean(&train_losses).unwrap_or(f64::NAN),
+        );
         point.arch_loss = mean(&arch_losses);
         let every = self.cfg.eigen_every;
-        if every > 0 && ((self.epoch + 1) % every == 0 || self.epoch + 1 == self.cfg.epochs) {
+        if every > 0 && ((self.epoch + 1).is_multiple_of(every) || self.epoch + 1 == self.cfg.epochs) {
             point.eigenvalue = Some(self.alpha_hessian_eigenvalue(data)?);
         }
         point.seconds = started.elapsed().as_secs_f64();
@@ -427,7 +467,7 @@ impl DartsSearch {
             let vb = val.batch(self.epoch, i % nv)?;
             al.push(self.accumulate_arch_grad(&vb, i)?);
             // A sum, not a mean, over T validation batches: the ablation of SoTL's summation.
-            if (i + 1) % t == 0 || i + 1 == n {
+            if (i + 1).is_multiple_of(t) || i + 1 == n {
                 self.alpha_step(i)?;
             }
             let tb = data.train.batch(self.epoch, i)?;
@@ -498,7 +538,10 @@ impl DartsSearch {
     }
 
     fn to_device(&self, b: &Batch) -> Batch {
-        Batch { inputs: b.inputs.to_device(self.device).to_kind(self.kind), targets: b.targets.to_device(self.device) }
+        Batch {
+            inputs: b.inputs.to_device(self.device).to_kind(self.kind),
+            targets: b.targets.to_device(self.device),
+        }
     }
 
     /// SoTL-DARTS (thesis Algorithm 3, Appendix A) per window of T training batches:
@@ -524,8 +567,9 @@ impl DartsSearch {
             let end = (start + t).min(n);
             // The same batches (same augmentation draws) feed both passes, as Appendix A's
             // `format_input_data` does.
-            let batches: Vec<Batch> =
-                (start..end).map(|i| data.train.batch(self.epoch, i).map(|b| self.to_device(&b))).collect::<Result<_, _>>()?;
+            let batches: Vec<Batch> = (start..end)
+                .map(|i| data.train.batch(self.epoch, i).map(|b| self.to_device(&b)))
+                .collect::<Result<_, _>>()?;
             let saved = self.snapshot_weights();
             let saved_opt = self.cfg.sotl_restore_optimizer.then(|| self.w_opt.state());
             self.a_opt.zero_grad();
@@ -536,7 +580,14 @@ impl DartsSearch {
                 let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
                     cross_entropy(&net.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
                 };
-                let g = exact_sotl_grad(loss, &net.params(), &self.alpha, &batches, lr, self.cfg.w_weight_decay)?;
+                let g = exact_sotl_grad(
+                    loss,
+                    &net.params(),
+                    &self.alpha,
+                    &batches,
+                    lr,
+                    self.cfg.w_weight_decay,
+                )?;
                 al.extend(g.losses.iter().copied());
                 self.accumulate_alpha_grad(&g.alpha_grad);
                 done += batches.len();
@@ -569,12 +620,15 @@ impl DartsSearch {
     /// trajectory is comparable across epochs). Dirichlet relaxations use their mean weights, so
     /// the measured function is deterministic. Does not move the run's random streams.
     pub fn alpha_hessian_eigenvalue(&mut self, data: &mut SearchSplits<'_>) -> DartsResult<f64> {
-        let source: &mut dyn BatchSource = match (self.method.uses_validation(), data.val.as_deref_mut()) {
-            (true, Some(v)) => v,
-            _ => &mut *data.train,
-        };
+        let source: &mut dyn BatchSource =
+            match (self.method.uses_validation(), data.val.as_deref_mut()) {
+                (true, Some(v)) => v,
+                _ => &mut *data.train,
+            };
         let k = self.cfg.eigen_batches.min(source.batches_per_epoch()).max(1);
-        let batches: Vec<Batch> = (0..k).map(|i| source.batch(0, i).map(|b| self.to_device(&b))).collect::<Result<_, _>>()?;
+        let batches: Vec<Batch> = (0..k)
+            .map(|i| source.batch(0, i).map(|b| self.to_device(&b)))
+            .collect::<Result<_, _>>()?;
         let a = self.alpha.detach().copy().set_requires_grad(true);
         let relax = self.method.relaxation();
         let mut loss: Option<Tensor> = None;

@@ -9,7 +9,10 @@ use crate::{DartsError, DartsResult};
 /// With `create_graph` the result can be differentiated again (double backward).
 pub fn grads(loss: &Tensor, inputs: &[&Tensor], create_graph: bool) -> DartsResult<Vec<Tensor>> {
     if loss.numel() != 1 {
-        return Err(DartsError::Hypergrad(format!("loss must be a scalar, got shape {:?}", loss.size())));
+        return Err(DartsError::Hypergrad(format!(
+            "loss must be a scalar, got shape {:?}",
+            loss.size()
+        )));
     }
     let out = Tensor::f_run_backward(&[loss], inputs, true, create_graph)?;
     Ok(out

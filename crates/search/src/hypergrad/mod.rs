@@ -12,5 +12,5 @@ pub use autograd::{cross_entropy, global_norm, grads, leaves};
 pub use sotl_exact::{approx_sotl_grad, exact_sotl_grad, SotlGrad};
 pub use unrolled::{
     darts_second_order_grad, mixed_hvp_exact, mixed_hvp_fd, unrolled_objective_grad, HvpMethod,
-    UnrolledGrad, VirtualStep,
+    UnrolledGrad, VirtualStep, DARTS_FD_RADIUS,
 };

@@ -58,7 +58,12 @@ where
         let l = loss(&w, &a, b);
         let value = l.double_value(&[]);
         if !value.is_finite() {
-            return Err(DartsError::NonFinite { what: "unrolled training loss", epoch: 0, step: t, value });
+            return Err(DartsError::NonFinite {
+                what: "unrolled training loss",
+                epoch: 0,
+                step: t,
+                value,
+            });
         }
         losses.push(value);
         // The last step's update never feeds a loss, so its gradient graph is not needed.
@@ -118,7 +123,9 @@ where
         w = tch::no_grad(|| {
             w.iter()
                 .zip(&g)
-                .map(|(wi, gi)| (wi - (gi + wi * weight_decay) * lr).detach().set_requires_grad(true))
+                .map(|(wi, gi)| {
+                    (wi - (gi + wi * weight_decay) * lr).detach().set_requires_grad(true)
+                })
                 .collect()
         });
     }

@@ -8,6 +8,9 @@ use tch::Tensor;
 use super::autograd::{global_norm, grads, leaves};
 use crate::{DartsError, DartsResult};
 
+/// DARTS' finite-difference radius: `ε = DARTS_FD_RADIUS / ‖v‖` (`r=1e-2` in `architect.py`).
+pub const DARTS_FD_RADIUS: f64 = 0.01;
+
 /// How the mixed second derivative `∇²_{α,w} L_train · v` is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,15 +110,26 @@ where
 
     // Step 3: the mixed Hessian-vector product.
     let hvp = match method {
-        HvpMethod::FiniteDifference => mixed_hvp_fd(&loss, &w, &a, train, &v)?,
+        HvpMethod::FiniteDifference => mixed_hvp_fd(&loss, &w, &a, train, &v, DARTS_FD_RADIUS)?,
         HvpMethod::Exact => mixed_hvp_exact(&loss, &w, &a, train, &v)?,
     };
     Ok(UnrolledGrad { alpha_grad: (dalpha - hvp * xi).detach(), val_loss, train_loss })
 }
 
 /// `∇²_{α,w} L(w, α) v` by central differences: `(∇_α L(w + ε v) − ∇_α L(w − ε v)) / 2ε` with
-/// `ε = 0.01 / ‖v‖` (the constant of DARTS' `_hessian_vector_product`).
-pub fn mixed_hvp_fd<F>(loss: &F, w: &[Tensor], a: &Tensor, batch: &Batch, v: &[Tensor]) -> DartsResult<Tensor>
+/// `ε = radius / ‖v‖` (DARTS' `_hessian_vector_product` uses [`DARTS_FD_RADIUS`]).
+///
+/// On a ReLU network the gradient jumps where a unit switches, so this estimates a smoothed
+/// mixed Hessian: it agrees with [`mixed_hvp_exact`] as the radius shrinks only where no unit
+/// switches inside the stencil.
+pub fn mixed_hvp_fd<F>(
+    loss: &F,
+    w: &[Tensor],
+    a: &Tensor,
+    batch: &Batch,
+    v: &[Tensor],
+    radius: f64,
+) -> DartsResult<Tensor>
 where
     F: Fn(&[Tensor], &Tensor, &Batch) -> Tensor,
 {
@@ -123,7 +137,7 @@ where
     if norm == 0.0 {
         return Ok(a.zeros_like().detach());
     }
-    let eps = 0.01 / norm;
+    let eps = radius / norm;
     let shifted = |sign: f64| -> Vec<Tensor> {
         tch::no_grad(|| w.iter().zip(v).map(|(wi, vi)| (wi + vi * (sign * eps)).detach()).collect())
     };
@@ -134,7 +148,13 @@ where
 }
 
 /// `∇²_{α,w} L(w, α) v` exactly: `∇_α (∇_w L(w, α) · v)` by double backward.
-pub fn mixed_hvp_exact<F>(loss: &F, w: &[Tensor], a: &Tensor, batch: &Batch, v: &[Tensor]) -> DartsResult<Tensor>
+pub fn mixed_hvp_exact<F>(
+    loss: &F,
+    w: &[Tensor],
+    a: &Tensor,
+    batch: &Batch,
+    v: &[Tensor],
+) -> DartsResult<Tensor>
 where
     F: Fn(&[Tensor], &Tensor, &Batch) -> Tensor,
 {

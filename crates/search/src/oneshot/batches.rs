@@ -50,17 +50,35 @@ impl DeviceImages {
     /// Converts `ds` for training on `device`: pixels to `[0, 1]`, standardized with `stats`,
     /// and, when `size` is given and smaller than the images, average-pooled down to
     /// `size x size` (the 16x16 proxy of the scaled configurations).
-    pub fn new(ds: &Dataset, stats: &ChannelStats, size: Option<i64>, device: Device) -> OneShotResult<Self> {
+    pub fn new(
+        ds: &Dataset,
+        stats: &ChannelStats,
+        size: Option<i64>,
+        device: Device,
+    ) -> OneShotResult<Self> {
         let err = |reason: String| OneShotError::Data { name: ds.name.clone(), reason };
         let dims = ds.images.size();
         if dims.len() != 4 || ds.images.kind() != Kind::Uint8 {
-            return Err(err(format!("expected uint8 images [N, C, H, W], got {:?} {:?}", ds.images.kind(), dims)));
+            return Err(err(format!(
+                "expected uint8 images [N, C, H, W], got {:?} {:?}",
+                ds.images.kind(),
+                dims
+            )));
         }
         if ds.labels.size() != [dims[0]] {
-            return Err(err(format!("{} images but labels of shape {:?}", dims[0], ds.labels.size())));
+            return Err(err(format!(
+                "{} images but labels of shape {:?}",
+                dims[0],
+                ds.labels.size()
+            )));
         }
-        if stats.mean.len() != dims[1] as usize || stats.std.iter().any(|s| !(*s > 0.0)) {
-            return Err(err(format!("channel statistics {stats:?} do not fit {} channels", dims[1])));
+        if stats.mean.len() != dims[1] as usize
+            || stats.std.iter().any(|s| !s.is_finite() || *s <= 0.0)
+        {
+            return Err(err(format!(
+                "channel statistics {stats:?} do not fit {} channels",
+                dims[1]
+            )));
         }
         let mean = Tensor::from_slice(&stats.mean).to_kind(Kind::Float).view([1, -1, 1, 1]);
         let std = Tensor::from_slice(&stats.std).to_kind(Kind::Float).view([1, -1, 1, 1]);
@@ -93,7 +111,10 @@ impl DeviceImages {
 
     /// Images `lo..hi` in storage order, for whole-set evaluation.
     pub fn slice(&self, lo: usize, hi: usize) -> (Tensor, Tensor) {
-        (self.images.narrow(0, lo as i64, (hi - lo) as i64), self.labels.narrow(0, lo as i64, (hi - lo) as i64))
+        (
+            self.images.narrow(0, lo as i64, (hi - lo) as i64),
+            self.labels.narrow(0, lo as i64, (hi - lo) as i64),
+        )
     }
 }
 
@@ -151,7 +172,9 @@ impl BatchOrder {
         let per_epoch = self.batches_per_epoch();
         let (epoch, k) = (self.position / per_epoch, self.position % per_epoch);
         if self.epoch_perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             let mut idx: Vec<i64> = (0..self.n as i64).collect();
             idx.shuffle(&mut rng);
             self.epoch_perm = Some((epoch, Tensor::from_slice(&idx).to_device(device)));
@@ -176,7 +199,9 @@ mod tests {
     fn order_is_a_permutation_per_epoch_and_resumable() {
         let mut a = BatchOrder::new(10, 3, 5).unwrap();
         assert_eq!(a.batches_per_epoch(), 3);
-        let mut seen: Vec<i64> = (0..3).flat_map(|_| Vec::<i64>::try_from(a.next_indices(Device::Cpu)).unwrap()).collect();
+        let mut seen: Vec<i64> = (0..3)
+            .flat_map(|_| Vec::<i64>::try_from(a.next_indices(Device::Cpu)).unwrap())
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 9, "an epoch repeated an index");

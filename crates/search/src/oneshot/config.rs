@@ -6,7 +6,9 @@ use sotl_data::{Dataset, Split};
 use sotl_nn::Nb201NetConfig;
 use tch::Device;
 
-use super::{ChannelStats, DeviceImages, FinetuneConfig, OneShotError, OneShotResult, SupernetTrainConfig};
+use super::{
+    ChannelStats, DeviceImages, FinetuneConfig, OneShotError, OneShotResult, SupernetTrainConfig,
+};
 
 /// Which images to search on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +42,14 @@ pub struct DataConfig {
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { source: DataSource::Auto, n_train: 0, n_val: 0, image_size: 0, split_seed: 0, synthetic_images: 10_000 }
+        DataConfig {
+            source: DataSource::Auto,
+            n_train: 0,
+            n_val: 0,
+            image_size: 0,
+            split_seed: 0,
+            synthetic_images: 10_000,
+        }
     }
 }
 
@@ -102,13 +111,19 @@ impl OneShotConfig {
         self.finetune.validate()?;
         self.net.validate()?;
         if self.pool.size < 2 {
-            return Err(OneShotError::config("pool.size", format!("is {}; ranking needs at least 2 candidates", self.pool.size)));
+            return Err(OneShotError::config(
+                "pool.size",
+                format!("is {}; ranking needs at least 2 candidates", self.pool.size),
+            ));
         }
         if self.report.top_k == 0 || self.report.curve_every == 0 {
             return Err(OneShotError::config("report", "top_k and curve_every must be at least 1"));
         }
         if self.data.image_size < 0 || (self.data.image_size > 0 && self.data.image_size % 4 != 0) {
-            return Err(OneShotError::config("data.image_size", format!("is {}; expected 0 (native) or a multiple of 4", self.data.image_size)));
+            return Err(OneShotError::config(
+                "data.image_size",
+                format!("is {}; expected 0 (native) or a multiple of 4", self.data.image_size),
+            ));
         }
         Ok(())
     }
@@ -119,8 +134,15 @@ impl OneShotConfig {
 /// `full_train` is the dataset's training set; it is split class-stratified in halves
 /// (NAS-Bench-201's cifar10-valid recipe), cut to the configured subsets, standardized with the
 /// train half's channel statistics, and down-sized. Returns `(train, val)`.
-pub fn prepare_data(full_train: &Dataset, cfg: &DataConfig, device: Device) -> OneShotResult<(DeviceImages, DeviceImages)> {
-    let derr = |e: sotl_data::DataError| OneShotError::Data { name: full_train.name.clone(), reason: e.to_string() };
+pub fn prepare_data(
+    full_train: &Dataset,
+    cfg: &DataConfig,
+    device: Device,
+) -> OneShotResult<(DeviceImages, DeviceImages)> {
+    let derr = |e: sotl_data::DataError| OneShotError::Data {
+        name: full_train.name.clone(),
+        reason: e.to_string(),
+    };
     let labels = full_train.labels_vec();
     let mut split = Split::halves(&labels, cfg.split_seed);
     if cfg.n_train > 0 || cfg.n_val > 0 {
@@ -132,5 +154,8 @@ pub fn prepare_data(full_train: &Dataset, cfg: &DataConfig, device: Device) -> O
     let val = full_train.subset(&split.valid, "/valid-half").map_err(derr)?;
     let stats = ChannelStats::of(&train);
     let size = (cfg.image_size > 0).then_some(cfg.image_size);
-    Ok((DeviceImages::new(&train, &stats, size, device)?, DeviceImages::new(&val, &stats, size, device)?))
+    Ok((
+        DeviceImages::new(&train, &stats, size, device)?,
+        DeviceImages::new(&val, &stats, size, device)?,
+    ))
 }

@@ -24,7 +24,9 @@ pub enum OneShotError {
         source: std::io::Error,
     },
     /// A JSON file (pool, results, checkpoint metadata) is malformed.
-    #[error("malformed {what} {path}: {source}; delete it to start over, or point at the right file")]
+    #[error(
+        "malformed {what} {path}: {source}; delete it to start over, or point at the right file"
+    )]
     Json {
         /// What the file should have been (`pool file`, `checkpoint metadata`).
         what: &'static str,

@@ -87,16 +87,25 @@ impl FinetuneConfig {
             }
         }
         if self.sotl_window > self.steps {
-            return Err(c("finetune.sotl_window", format!("is {}, more than the {} finetuning steps", self.sotl_window, self.steps)));
+            return Err(c(
+                "finetune.sotl_window",
+                format!("is {}, more than the {} finetuning steps", self.sotl_window, self.steps),
+            ));
         }
         if !(self.lr.is_finite() && self.lr >= 0.0) {
             return Err(c("finetune.lr", format!("is {}; expected >= 0", self.lr)));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(c("finetune.momentum", format!("is {}; expected 0 <= momentum < 1", self.momentum)));
+            return Err(c(
+                "finetune.momentum",
+                format!("is {}; expected 0 <= momentum < 1", self.momentum),
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(c("finetune.weight_decay", format!("is {}; expected >= 0", self.weight_decay)));
+            return Err(c(
+                "finetune.weight_decay",
+                format!("is {}; expected >= 0", self.weight_decay),
+            ));
         }
         if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
             return Err(c("finetune.grad_clip", format!("is {}; expected >= 0", self.grad_clip)));
@@ -196,21 +205,35 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
     /// Finetunes `arch` (pool position `index`) on `train`, measuring on `val`, and leaves the
     /// supernet to be restored by the next [`Finetuner::reset`] (called first thing here too).
-    pub fn finetune(&mut self, index: usize, arch: &Nb201Arch, train: &DeviceImages, val: &DeviceImages) -> OneShotResult<CandidateResult> {
+    pub fn finetune(
+        &mut self,
+        index: usize,
+        arch: &Nb201Arch,
+        train: &DeviceImages,
+        val: &DeviceImages,
+    ) -> OneShotResult<CandidateResult> {
         let cfg = self.config;
         let mut timing = CandidateTiming::default();
         let t0 = Instant::now();
         self.reset();
         timing.reset_s = t0.elapsed().as_secs_f64();
 
-        let mut train_order = BatchOrder::new(train.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::TrainOrder, 0))?;
-        let mut val_order = BatchOrder::new(val.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::ValOrder, 0))?;
+        let mut train_order = BatchOrder::new(
+            train.len(),
+            cfg.batch_size,
+            derive_seed(cfg.seed, Stream::TrainOrder, 0),
+        )?;
+        let mut val_order =
+            BatchOrder::new(val.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::ValOrder, 0))?;
         let per_epoch = train_order.batches_per_epoch();
         let param_count = self.net.param_count(arch);
 
         // Validation before any update: the inherited weights, as the standard one-shot protocol.
         let t = Instant::now();
-        let mut vals = vec![self.validate_full(arch, val, 0)?, self.validate_mini(arch, &mut val_order, val, 0)?];
+        let mut vals = vec![
+            self.validate_full(arch, val, 0)?,
+            self.validate_mini(arch, &mut val_order, val, 0)?,
+        ];
         timing.val_s += t.elapsed().as_secs_f64();
 
         // No-finetuning losses over the same minibatches the finetuning will see.
@@ -220,7 +243,11 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             for s in 0..cfg.inherited_window {
                 let (x, y) = train_order.next_batch(train);
                 let logits = self.net.forward_path(&x, arch);
-                let loss = finite(cross_entropy(&logits, &y).double_value(&[]), "inherited-weights loss", s)?;
+                let loss = finite(
+                    cross_entropy(&logits, &y).double_value(&[]),
+                    "inherited-weights loss",
+                    s,
+                )?;
                 inherited_steps.push(StepRecord {
                     step: s,
                     epoch: s / per_epoch,
@@ -281,10 +308,10 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             timing.train_s += t.elapsed().as_secs_f64();
             let done = s + 1;
             let t = Instant::now();
-            if done % cfg.val_every == 0 {
+            if done.is_multiple_of(cfg.val_every) {
                 vals.push(self.validate_full(arch, val, done)?);
             }
-            if done % cfg.mini_val_every == 0 {
+            if done.is_multiple_of(cfg.mini_val_every) {
                 vals.push(self.validate_mini(arch, &mut val_order, val, done)?);
             }
             timing.val_s += t.elapsed().as_secs_f64();
@@ -293,14 +320,24 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             index,
             arch: *arch,
             param_count,
-            finetune: TrainingRecord { steps, vals, steps_per_epoch: per_epoch, param_count: Some(param_count) },
+            finetune: TrainingRecord {
+                steps,
+                vals,
+                steps_per_epoch: per_epoch,
+                param_count: Some(param_count),
+            },
             inherited,
             timing,
         })
     }
 
     /// Loss and accuracy of `arch` on the whole of `val` (eval-mode BN), after `step` updates.
-    fn validate_full(&self, arch: &Nb201Arch, val: &DeviceImages, step: usize) -> OneShotResult<ValRecord> {
+    fn validate_full(
+        &self,
+        arch: &Nb201Arch,
+        val: &DeviceImages,
+        step: usize,
+    ) -> OneShotResult<ValRecord> {
         let n = val.len();
         let (mut loss, mut correct) = (0.0, 0.0);
         tch::no_grad(|| {
@@ -321,7 +358,13 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
     /// Loss and accuracy on the next validation minibatch of a fixed seeded order (the same
     /// minibatches, in the same order, for every candidate).
-    fn validate_mini(&self, arch: &Nb201Arch, order: &mut BatchOrder, val: &DeviceImages, step: usize) -> OneShotResult<ValRecord> {
+    fn validate_mini(
+        &self,
+        arch: &Nb201Arch,
+        order: &mut BatchOrder,
+        val: &DeviceImages,
+        step: usize,
+    ) -> OneShotResult<ValRecord> {
         let (x, y) = order.next_batch(val);
         let (loss, acc) = tch::no_grad(|| {
             let logits = self.net.forward_path_t(&x, arch, false);
@@ -347,7 +390,13 @@ pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<Candi
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(OneShotError::Io { action: "cannot read results file", path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(OneShotError::Io {
+                action: "cannot read results file",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let complete = text.ends_with('\n');
@@ -356,7 +405,13 @@ pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<Candi
         match serde_json::from_str::<CandidateResult>(line) {
             Ok(r) => out.push(r),
             Err(_) if k + 1 == lines.len() && !complete => break,
-            Err(source) => return Err(OneShotError::Json { what: "results file", path: path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(OneShotError::Json {
+                    what: "results file",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         }
     }
     for (k, r) in out.iter().enumerate() {
@@ -382,7 +437,11 @@ pub fn finetune_pool<N: PathNet + ?Sized>(
     mut progress: impl FnMut(usize, usize, &CandidateResult),
 ) -> OneShotResult<Vec<CandidateResult>> {
     let mut results = read_results(results_path, pool)?;
-    let io = |source| OneShotError::Io { action: "cannot write results file", path: results_path.to_path_buf(), source };
+    let io = |source| OneShotError::Io {
+        action: "cannot write results file",
+        path: results_path.to_path_buf(),
+        source,
+    };
     // Rewrite what was read so a torn trailing line disappears before appending.
     let mut text = String::new();
     for r in &results {

@@ -23,18 +23,20 @@ mod trainer;
 pub use batches::{BatchOrder, ChannelStats, DeviceImages};
 pub use config::{prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig};
 pub use error::{OneShotError, OneShotResult};
+pub use finetune::{
+    finetune_pool, read_results, CandidateResult, CandidateTiming, FinetuneConfig, Finetuner,
+};
+pub use nb201::Nb201PathNet;
 pub use path_net::PathNet;
 pub use pool::FinetunePool;
+pub use ranking::{
+    ground_truth, mean_std, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings,
+    RowResult, RunRanking, SummaryCell, SummaryTable, TableRow,
+};
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::{clip_grad_norm, PathSgd};
-pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
-pub use finetune::{finetune_pool, read_results, CandidateResult, CandidateTiming, FinetuneConfig, Finetuner};
-pub use ranking::{
-    ground_truth, mean_std, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult, RunRanking,
-    SummaryCell, SummaryTable, TableRow,
-};
 pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
-pub use nb201::Nb201PathNet;
+pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
 
 #[cfg(test)]
 mod tests;

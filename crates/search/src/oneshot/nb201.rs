@@ -21,7 +21,8 @@ impl Nb201PathNet {
     /// reduction blocks and last BN) become its buffers, ordered by name.
     pub fn new(vs: &VarStore, cfg: &Nb201NetConfig) -> OneShotResult<Self> {
         let supernet = Nb201Supernet::new(&vs.root(), cfg)?;
-        let trainable: std::collections::HashSet<&str> = supernet.param_names().iter().map(String::as_str).collect();
+        let trainable: std::collections::HashSet<&str> =
+            supernet.param_names().iter().map(String::as_str).collect();
         let mut named: Vec<(String, Tensor)> =
             vs.variables().into_iter().filter(|(n, _)| !trainable.contains(n.as_str())).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));

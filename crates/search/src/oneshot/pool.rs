@@ -60,12 +60,11 @@ impl FinetunePool {
             path: path.to_path_buf(),
             source,
         })?;
-        let pool: FinetunePool = serde_json::from_str(&text).map_err(|source| OneShotError::Json {
-            what: "pool file",
-            path: path.to_path_buf(),
-            source,
+        let pool: FinetunePool = serde_json::from_str(&text).map_err(|source| {
+            OneShotError::Json { what: "pool file", path: path.to_path_buf(), source }
         })?;
-        pool.validate().map_err(|reason| OneShotError::Checkpoint { path: path.to_path_buf(), reason })?;
+        pool.validate()
+            .map_err(|reason| OneShotError::Checkpoint { path: path.to_path_buf(), reason })?;
         Ok(pool)
     }
 
@@ -119,13 +118,20 @@ mod tests {
         let err = FinetunePool::load(&path).unwrap_err().to_string();
         assert!(err.contains("twice"), "{err}");
 
-        assert!(FinetunePool::load(&dir.join("absent.json")).unwrap_err().to_string().contains("cannot read"));
+        assert!(FinetunePool::load(&dir.join("absent.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read"));
         assert!(FinetunePool::sample(0, 1).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("sotl-pool-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let d = std::env::temp_dir().join(format!(
+            "sotl-pool-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

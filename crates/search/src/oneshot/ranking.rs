@@ -5,7 +5,9 @@
 //! a lookup passed in after every candidate has been scored.
 
 use serde::{Deserialize, Serialize};
-use sotl_estimators::{Estimator, ParamCount, Sog, Sogn, Sotl, TlMini, TrainingRecord, ValAcc, ValAccMini, Window};
+use sotl_estimators::{
+    Estimator, ParamCount, Sog, Sogn, Sotl, TlMini, TrainingRecord, ValAcc, ValAccMini, Window,
+};
 use sotl_metrics::RankSummary;
 use sotl_space::Nb201Arch;
 
@@ -61,7 +63,11 @@ impl RankMetric {
     /// `window` minibatches.
     pub fn score_at(self, rec: &TrainingRecord, t: usize, window: usize) -> OneShotResult<f64> {
         let est: Box<dyn Estimator> = match self {
-            RankMetric::Sotl => Box::new(Sotl::new(if t >= window { Window::LastSteps(window) } else { Window::All })),
+            RankMetric::Sotl => Box::new(Sotl::new(if t >= window {
+                Window::LastSteps(window)
+            } else {
+                Window::All
+            })),
             RankMetric::TlMini => Box::new(TlMini),
             RankMetric::ValAcc => Box::new(ValAcc),
             RankMetric::ValAccMini => Box::new(ValAccMini),
@@ -84,7 +90,10 @@ impl RankMetric {
             RankMetric::ValAccMini => Box::new(ValAccMini),
             RankMetric::Params => Box::new(ParamCount),
             RankMetric::Sog | RankMetric::Sogn => {
-                return Err(OneShotError::Report(format!("{} has no value without finetuning", self.label())))
+                return Err(OneShotError::Report(format!(
+                    "{} has no value without finetuning",
+                    self.label()
+                )))
             }
         };
         est.score(rec).map_err(|e| OneShotError::Report(e.to_string()))
@@ -111,9 +120,10 @@ pub struct TableRow {
 }
 
 impl TableRow {
-    /// The row label, e.g. `SoTL (ft 100)` or `ValAcc`.
+    /// The row label, e.g. `SoTL (ft 100)`, `ValAcc` (inherited weights) or `SoTL (no ft)`.
     pub fn label(&self) -> String {
         match self.phase {
+            Phase::Inherited if self.metric == RankMetric::Sotl => "SoTL (no ft)".to_string(),
             Phase::Inherited => self.metric.label().to_string(),
             Phase::Finetuned(t) => format!("{} (ft {t})", self.metric.label()),
         }
@@ -141,7 +151,11 @@ impl TableRow {
     }
 
     /// Every candidate's score for this row.
-    pub fn scores(&self, results: &[CandidateResult], sotl_window: usize) -> OneShotResult<Vec<f64>> {
+    pub fn scores(
+        &self,
+        results: &[CandidateResult],
+        sotl_window: usize,
+    ) -> OneShotResult<Vec<f64>> {
         results
             .iter()
             .map(|r| match self.phase {
@@ -153,11 +167,15 @@ impl TableRow {
 }
 
 /// Ground truth of every candidate, or an error naming the first one the lookup lacks.
-pub fn ground_truth(results: &[CandidateResult], truth: &dyn Fn(&Nb201Arch) -> Option<f64>) -> OneShotResult<Vec<f64>> {
+pub fn ground_truth(
+    results: &[CandidateResult],
+    truth: &dyn Fn(&Nb201Arch) -> Option<f64>,
+) -> OneShotResult<Vec<f64>> {
     results
         .iter()
         .map(|r| {
-            truth(&r.arch).ok_or_else(|| OneShotError::Report(format!("no ground truth for {}", r.arch)))
+            truth(&r.arch)
+                .ok_or_else(|| OneShotError::Report(format!("no ground truth for {}", r.arch)))
         })
         .collect()
 }
@@ -228,7 +246,10 @@ pub fn rank_report(
     settings: &ReportSettings,
 ) -> OneShotResult<RunRanking> {
     if results.len() < 2 {
-        return Err(OneShotError::Report(format!("{} candidate(s): rank correlations need at least 2", results.len())));
+        return Err(OneShotError::Report(format!(
+            "{} candidate(s): rank correlations need at least 2",
+            results.len()
+        )));
     }
     let gt = ground_truth(results, truth)?;
     let k = settings.k.min(results.len()).max(1);
@@ -244,13 +265,23 @@ pub fn rank_report(
         })
         .collect();
     let every = settings.curve_every.max(1);
-    let steps: Vec<usize> = (1..=settings.steps).filter(|t| t % every == 0 || *t == 1).collect();
+    let steps: Vec<usize> =
+        (1..=settings.steps).filter(|t| t.is_multiple_of(every) || *t == 1).collect();
     let curves = RankMetric::ALL
         .iter()
         .map(|&metric| {
-            let mut c = Curve { metric, steps: steps.clone(), spearman: vec![], kendall: vec![], top_k: vec![] };
+            let mut c = Curve {
+                metric,
+                steps: steps.clone(),
+                spearman: vec![],
+                kendall: vec![],
+                top_k: vec![],
+            };
             for &t in &steps {
-                let scores = results.iter().map(|r| metric.score_at(&r.finetune, t, settings.sotl_window)).collect();
+                let scores = results
+                    .iter()
+                    .map(|r| metric.score_at(&r.finetune, t, settings.sotl_window))
+                    .collect();
                 let s = summarize(scores).ok();
                 c.spearman.push(s.map_or(f64::NAN, |s| s.spearman));
                 c.kendall.push(s.map_or(f64::NAN, |s| s.kendall_tau));
@@ -311,7 +342,10 @@ impl SummaryTable {
                 trainers.push(r.trainer);
             }
         }
-        let rows: Vec<String> = runs.first().map(|r| r.rows.iter().map(|x| x.row.label()).collect()).unwrap_or_default();
+        let rows: Vec<String> = runs
+            .first()
+            .map(|r| r.rows.iter().map(|x| x.row.label()).collect())
+            .unwrap_or_default();
         let k = runs.first().map_or(10, |r| r.k);
         let cells = (0..rows.len())
             .map(|ri| {
@@ -327,7 +361,13 @@ impl SummaryTable {
                         let tk: Vec<f64> = sums.iter().map(|s| s.top_k_mean).collect();
                         let (sm, ss) = mean_std(&sp)?;
                         let (tm, ts) = mean_std(&tk)?;
-                        Some(SummaryCell { spearman_mean: sm, spearman_std: ss, top_k_mean: tm, top_k_std: ts, seeds: sums.len() })
+                        Some(SummaryCell {
+                            spearman_mean: sm,
+                            spearman_std: ss,
+                            top_k_mean: tm,
+                            top_k_std: ts,
+                            seeds: sums.len(),
+                        })
                     })
                     .collect()
             })
@@ -343,8 +383,14 @@ impl SummaryTable {
         let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
         for (label, cells) in self.rows.iter().zip(&self.cells) {
             let mut line = vec![label.clone()];
-            line.extend(cells.iter().map(|c| c.map_or("n/a".into(), |c| format!("{:.2} ({:.2})", c.spearman_mean, c.spearman_std))));
-            line.extend(cells.iter().map(|c| c.map_or("n/a".into(), |c| format!("{:.2} ({:.2})", c.top_k_mean, c.top_k_std))));
+            line.extend(cells.iter().map(|c| {
+                c.map_or("n/a".into(), |c| {
+                    format!("{:.2} ({:.2})", c.spearman_mean, c.spearman_std)
+                })
+            }));
+            line.extend(cells.iter().map(|c| {
+                c.map_or("n/a".into(), |c| format!("{:.2} ({:.2})", c.top_k_mean, c.top_k_std))
+            }));
             out.push_str(&format!("| {} |\n", line.join(" | ")));
         }
         out
@@ -352,7 +398,9 @@ impl SummaryTable {
 
     /// CSV, one line per (metric, trainer).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("metric,trainer,seeds,spearman_mean,spearman_std,top_k,top_k_mean,top_k_std\n");
+        let mut out = String::from(
+            "metric,trainer,seeds,spearman_mean,spearman_std,top_k,top_k_mean,top_k_std\n",
+        );
         for (label, cells) in self.rows.iter().zip(&self.cells) {
             for (t, c) in self.trainers.iter().zip(cells) {
                 match c {
@@ -375,7 +423,11 @@ impl SummaryTable {
 }
 
 /// Candidates ordered best first by `row` (ties keep pool order); the search's ranking.
-pub fn rank_by(results: &[CandidateResult], row: &TableRow, sotl_window: usize) -> OneShotResult<Vec<(usize, f64)>> {
+pub fn rank_by(
+    results: &[CandidateResult],
+    row: &TableRow,
+    sotl_window: usize,
+) -> OneShotResult<Vec<(usize, f64)>> {
     let scores = row.scores(results, sotl_window)?;
     let mut order: Vec<(usize, f64)> = scores.into_iter().enumerate().collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -56,7 +56,11 @@ impl PathSgd {
                 if !g.defined() {
                     continue;
                 }
-                let mut d = if self.weight_decay != 0.0 { g + w * self.weight_decay } else { g.shallow_clone() };
+                let mut d = if self.weight_decay != 0.0 {
+                    g + w * self.weight_decay
+                } else {
+                    g.shallow_clone()
+                };
                 if self.momentum != 0.0 {
                     let b = &mut self.buffers[i];
                     if self.started[i] {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use sotl_train::{derive_seed, Stream};
 use tch::{Device, Tensor};
 
-use super::{BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats, TrainerConfig, TrainerState};
+use super::{
+    BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
+    TrainerConfig, TrainerState,
+};
 
 /// Hyperparameters of supernet training. Defaults: NAS-Bench-201's one-shot setup (thesis
 /// Appendix B; AutoDL-Projects' `weight-sharing.config`): batch 64, SGD Nesterov momentum 0.9,
@@ -74,16 +77,28 @@ impl SupernetTrainConfig {
             return Err(c("train.lr", format!("is {}; expected a positive number", self.lr)));
         }
         if !(self.lr_min.is_finite() && self.lr_min >= 0.0 && self.lr_min <= self.lr) {
-            return Err(c("train.lr_min", format!("is {}; expected 0 <= lr_min <= lr", self.lr_min)));
+            return Err(c(
+                "train.lr_min",
+                format!("is {}; expected 0 <= lr_min <= lr", self.lr_min),
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(c("train.momentum", format!("is {}; expected 0 <= momentum < 1", self.momentum)));
+            return Err(c(
+                "train.momentum",
+                format!("is {}; expected 0 <= momentum < 1", self.momentum),
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(c("train.weight_decay", format!("is {}; expected >= 0", self.weight_decay)));
+            return Err(c(
+                "train.weight_decay",
+                format!("is {}; expected >= 0", self.weight_decay),
+            ));
         }
         if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
-            return Err(c("train.grad_clip", format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip)));
+            return Err(c(
+                "train.grad_clip",
+                format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip),
+            ));
         }
         Ok(())
     }
@@ -135,7 +150,11 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     pub fn new(net: &'n N, config: SupernetTrainConfig, n_train: usize) -> OneShotResult<Self> {
         config.validate()?;
         let trainer = config.trainer.build()?;
-        let order = BatchOrder::new(n_train, config.batch_size, derive_seed(config.seed, Stream::TrainOrder, 0))?;
+        let order = BatchOrder::new(
+            n_train,
+            config.batch_size,
+            derive_seed(config.seed, Stream::TrainOrder, 0),
+        )?;
         let total_minibatches = config.epochs * order.batches_per_epoch();
         let mut total_steps = total_minibatches / trainer.minibatches_per_step();
         if config.max_steps > 0 {
@@ -210,8 +229,10 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
         let buffers = self.net.buffers();
         let (mom, started) = self.state.optimizer().state();
         let mut named: Vec<(String, Tensor)> = Vec::new();
-        named.extend(weights.iter().enumerate().map(|(i, t)| (format!("w.{i}"), t.shallow_clone())));
-        named.extend(buffers.iter().enumerate().map(|(i, t)| (format!("b.{i}"), t.shallow_clone())));
+        named
+            .extend(weights.iter().enumerate().map(|(i, t)| (format!("w.{i}"), t.shallow_clone())));
+        named
+            .extend(buffers.iter().enumerate().map(|(i, t)| (format!("b.{i}"), t.shallow_clone())));
         named.extend(mom.iter().enumerate().map(|(i, t)| (format!("m.{i}"), t.shallow_clone())));
         let meta = RunMeta {
             config: self.config,
@@ -232,14 +253,16 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     pub fn resume(&mut self, path: &Path) -> OneShotResult<()> {
         let meta = load_supernet(self.net, path)?;
         let fail = |reason: String| OneShotError::Checkpoint { path: path.to_path_buf(), reason };
-        let meta: RunMeta = serde_json::from_value(meta).map_err(|e| fail(format!("not a supernet training checkpoint ({e})")))?;
+        let meta: RunMeta = serde_json::from_value(meta)
+            .map_err(|e| fail(format!("not a supernet training checkpoint ({e})")))?;
         if meta.config != self.config {
             return Err(fail(format!(
                 "it was written with a different training config ({:?}); use a new --out folder or the same config",
                 meta.config
             )));
         }
-        let (tensors, _) = sotl_train::load_checkpoint(path, device_of(self.net)).map_err(|e| fail(e.to_string()))?;
+        let (tensors, _) = sotl_train::load_checkpoint(path, device_of(self.net))
+            .map_err(|e| fail(e.to_string()))?;
         let mut mom: Vec<(usize, Tensor)> = tensors
             .into_iter()
             .filter_map(|(n, t)| n.strip_prefix("m.").and_then(|i| i.parse().ok()).map(|i| (i, t)))
@@ -261,9 +284,13 @@ fn device_of<N: PathNet + ?Sized>(net: &N) -> Device {
 
 /// Loads the weights and buffers of a supernet checkpoint into `net` (copying into its
 /// tensors); returns the checkpoint's metadata. Used by `rank --supernet`.
-pub fn load_supernet<N: PathNet + ?Sized>(net: &N, path: &Path) -> OneShotResult<serde_json::Value> {
+pub fn load_supernet<N: PathNet + ?Sized>(
+    net: &N,
+    path: &Path,
+) -> OneShotResult<serde_json::Value> {
     let fail = |reason: String| OneShotError::Checkpoint { path: path.to_path_buf(), reason };
-    let (tensors, meta) = sotl_train::load_checkpoint(path, device_of(net)).map_err(|e| fail(e.to_string()))?;
+    let (tensors, meta) =
+        sotl_train::load_checkpoint(path, device_of(net)).map_err(|e| fail(e.to_string()))?;
     let weights = net.weights();
     let buffers = net.buffers();
     let mut seen_w = vec![false; weights.len()];
@@ -292,7 +319,10 @@ pub fn load_supernet<N: PathNet + ?Sized>(net: &N, path: &Path) -> OneShotResult
         *seen = true;
     }
     if seen_w.iter().chain(&seen_b).any(|s| !s) {
-        return Err(fail("it lacks some of this supernet's tensors: was it built with another network config?".into()));
+        return Err(fail(
+            "it lacks some of this supernet's tensors: was it built with another network config?"
+                .into(),
+        ));
     }
     Ok(meta)
 }

@@ -20,7 +20,9 @@ struct Toy {
 impl Toy {
     fn new() -> Self {
         let shared = Tensor::from_slice(&[0.1f64, -0.2]).set_requires_grad(true);
-        let ops = (0..12).map(|i| Tensor::from_slice(&[0.3 + 0.05 * i as f64]).set_requires_grad(true)).collect();
+        let ops = (0..12)
+            .map(|i| Tensor::from_slice(&[0.3 + 0.05 * i as f64]).set_requires_grad(true))
+            .collect();
         Toy { shared, ops }
     }
 
@@ -38,7 +40,7 @@ impl Toy {
         let mut out = xf.zeros_like() + &w[0];
         for (e, &op) in arch.ops.iter().enumerate() {
             if let Some(i) = Toy::slot(e, op) {
-                out = out + &xf * &w[i];
+                out += &xf * &w[i];
             }
         }
         out
@@ -79,7 +81,9 @@ fn toy_grad(w: &[Tensor], x: &Tensor, y: &Tensor, arch: &Nb201Arch) -> Vec<Tenso
     let leaves: Vec<Tensor> = w.iter().map(|t| t.detach().copy().set_requires_grad(true)).collect();
     let loss = Toy::logits(&leaves, x, arch).log_softmax(-1, Kind::Double).nll_loss(y);
     let g = Tensor::run_backward(&[loss], &leaves, false, false);
-    g.into_iter().map(|g| if g.defined() { g } else { Tensor::zeros([1], (Kind::Double, Device::Cpu)) }).collect()
+    g.into_iter()
+        .map(|g| if g.defined() { g } else { Tensor::zeros([1], (Kind::Double, Device::Cpu)) })
+        .collect()
 }
 
 fn max_diff(a: &[Tensor], b: &[Tensor]) -> f64 {
@@ -111,9 +115,14 @@ fn reptile_and_metaprox_match_their_formulas() {
             }
         }
         // theta <- theta_0 + eps (theta_hat - theta_0)
-        let expected: Vec<Tensor> = theta0.iter().zip(&th).map(|(a, b)| a + (b - a) * eps).collect();
+        let expected: Vec<Tensor> =
+            theta0.iter().zip(&th).map(|(a, b)| a + (b - a) * eps).collect();
         let got = snapshot(&net.weights());
-        assert!(max_diff(&got, &expected) < 1e-12, "{trainer:?}: update differs by {}", max_diff(&got, &expected));
+        assert!(
+            max_diff(&got, &expected) < 1e-12,
+            "{trainer:?}: update differs by {}",
+            max_diff(&got, &expected)
+        );
         // Something actually moved, and nothing off the path did.
         assert!(max_diff(&got, &theta0) > 1e-4);
         for i in (0..13).filter(|i| !on.contains(i)) {
@@ -130,7 +139,15 @@ fn multipath_averages_the_gradients_of_its_paths() {
     let lr = 0.2;
     let archs = uniform_paths(&mut ChaCha8Rng::seed_from_u64(11), 3);
     let mut state = TrainerState::new(Trainer::MultiPath { paths: 3 }, &net, plain_sgd());
-    let stats = state.step(&net, &[(x.shallow_clone(), y.shallow_clone())], lr, &mut ChaCha8Rng::seed_from_u64(11), 0).unwrap();
+    let stats = state
+        .step(
+            &net,
+            &[(x.shallow_clone(), y.shallow_clone())],
+            lr,
+            &mut ChaCha8Rng::seed_from_u64(11),
+            0,
+        )
+        .unwrap();
     assert_eq!(stats.paths, archs);
     let mut expected = snapshot(&theta0);
     for a in &archs {
@@ -147,7 +164,8 @@ fn fairnas_step_trains_every_op_of_every_edge() {
     let net = Toy::new();
     let before = snapshot(&net.weights());
     let mut state = TrainerState::new(Trainer::FairNas, &net, plain_sgd());
-    let stats = state.step(&net, &[toy_batch(4)], 0.5, &mut ChaCha8Rng::seed_from_u64(2), 0).unwrap();
+    let stats =
+        state.step(&net, &[toy_batch(4)], 0.5, &mut ChaCha8Rng::seed_from_u64(2), 0).unwrap();
     assert_eq!(stats.paths.len(), 5);
     let after = net.weights();
     for i in 0..13 {
@@ -158,11 +176,19 @@ fn fairnas_step_trains_every_op_of_every_edge() {
 // --- The NAS-Bench-201 supernet, tiny: C=4, N=1, 8x8 synthetic images. ---
 
 fn tiny_cfg() -> Nb201NetConfig {
-    Nb201NetConfig { channels: 4, cells_per_stage: 1, num_classes: 10, in_channels: 3, image_size: 8 }
+    Nb201NetConfig {
+        channels: 4,
+        cells_per_stage: 1,
+        num_classes: 10,
+        in_channels: 3,
+        image_size: 8,
+    }
 }
 
 fn tiny_data() -> (DeviceImages, DeviceImages) {
-    let (tr, te) = synthetic(&SyntheticConfig { n_train: 96, n_test: 64, size: 8, noise: 0.5, seed: 1 }).unwrap();
+    let (tr, te) =
+        synthetic(&SyntheticConfig { n_train: 96, n_test: 64, size: 8, noise: 0.5, seed: 1 })
+            .unwrap();
     let stats = ChannelStats::of(&tr);
     (
         DeviceImages::new(&tr, &stats, None, Device::Cpu).unwrap(),
@@ -179,7 +205,12 @@ fn tiny_net(seed: i64) -> (VarStore, Nb201PathNet) {
 
 fn tiny_train(kind: TrainerKind) -> SupernetTrainConfig {
     SupernetTrainConfig {
-        trainer: TrainerConfig { paths: 2, inner_steps: 2, outer_lr: 0.7, ..TrainerConfig::of(kind) },
+        trainer: TrainerConfig {
+            paths: 2,
+            inner_steps: 2,
+            outer_lr: 0.7,
+            ..TrainerConfig::of(kind)
+        },
         batch_size: 16,
         epochs: 2,
         ..Default::default()
@@ -283,7 +314,8 @@ fn finetune_resets_the_supernet_exactly_and_is_repeatable() {
     let r2 = ft.finetune(0, &arch, &train, &val).unwrap();
     assert_eq!(r1.finetune, r2.finetune, "same candidate, same supernet: different trajectory");
     assert_eq!(r1.finetune.steps.len(), 6);
-    let full = r1.finetune.vals.iter().filter(|v| v.scope == sotl_estimators::ValScope::Full).count();
+    let full =
+        r1.finetune.vals.iter().filter(|v| v.scope == sotl_estimators::ValScope::Full).count();
     assert_eq!(full, 3, "whole-set evaluations at steps 0, 3, 6");
     assert_eq!(r1.inherited.steps.len(), 2);
     // The first finetuning loss is taken before any update: it equals the inherited loss.
@@ -299,7 +331,8 @@ fn pool_run_resumes_at_the_next_candidate() {
     let pool = FinetunePool::sample(3, 4).unwrap();
     let (_vs, net) = tiny_net(6);
     let mut ft = Finetuner::new(&net, tiny_finetune()).unwrap();
-    let full = finetune_pool(&mut ft, &pool, &train, &val, &dir.join("all.jsonl"), |_, _, _| {}).unwrap();
+    let full =
+        finetune_pool(&mut ft, &pool, &train, &val, &dir.join("all.jsonl"), |_, _, _| {}).unwrap();
     assert_eq!(full.len(), 3);
 
     // Keep one complete line plus a torn second one, as a kill mid-write leaves it.
@@ -309,7 +342,11 @@ fn pool_run_resumes_at_the_next_candidate() {
     let torn = &lines.next().unwrap()[..40];
     std::fs::write(dir.join("part.jsonl"), format!("{first}\n{torn}")).unwrap();
     let mut calls = Vec::new();
-    let resumed = finetune_pool(&mut ft, &pool, &train, &val, &dir.join("part.jsonl"), |d, _, _| calls.push(d)).unwrap();
+    let resumed =
+        finetune_pool(&mut ft, &pool, &train, &val, &dir.join("part.jsonl"), |d, _, _| {
+            calls.push(d)
+        })
+        .unwrap();
     assert_eq!(calls, vec![2, 3], "should finetune only candidates 2 and 3");
     for (a, b) in full.iter().zip(&resumed) {
         assert_eq!(a.finetune, b.finetune);
@@ -328,8 +365,12 @@ fn ranking_report_on_a_known_ordering() {
     let (_vs, net) = tiny_net(7);
     let mut ft = Finetuner::new(&net, tiny_finetune()).unwrap();
     let pool = FinetunePool::sample(4, 1).unwrap();
-    let results: Vec<CandidateResult> =
-        pool.archs.iter().enumerate().map(|(i, a)| ft.finetune(i, a, &train, &val).unwrap()).collect();
+    let results: Vec<CandidateResult> = pool
+        .archs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ft.finetune(i, a, &train, &val).unwrap())
+        .collect();
     let sotl = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(3) };
     let scores = sotl.scores(&results, 3).unwrap();
     let truth_of = |a: &Nb201Arch| {
@@ -362,4 +403,78 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Measures finetune-and-rank's per-candidate cost against `K` plain training steps (forward,
+/// `backward()`, libtorch SGD over the path's weights) on the same path and data. Not a check:
+/// run with `cargo test --release -p sotl-search finetune_overhead -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn finetune_overhead() {
+    tch::set_num_threads(1);
+    let (tr, te) =
+        synthetic(&SyntheticConfig { n_train: 2000, n_test: 128, size: 16, noise: 0.5, seed: 1 })
+            .unwrap();
+    let stats = ChannelStats::of(&tr);
+    let train = DeviceImages::new(&tr, &stats, None, Device::Cpu).unwrap();
+    let val = DeviceImages::new(&te, &stats, None, Device::Cpu).unwrap();
+    tch::manual_seed(0);
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = Nb201NetConfig {
+        channels: 8,
+        cells_per_stage: 1,
+        num_classes: 10,
+        in_channels: 3,
+        image_size: 16,
+    };
+    let net = Nb201PathNet::new(&vs, &cfg).unwrap();
+    let arch: Nb201Arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|".parse().unwrap();
+    let k = 100;
+    let fcfg = FinetuneConfig {
+        steps: k,
+        sotl_window: k,
+        val_every: 1000,
+        mini_val_every: 1000,
+        inherited_window: 0,
+        ..Default::default()
+    };
+    let mut ft = Finetuner::new(&net, fcfg).unwrap();
+    let (mut plain, mut ours, mut total) = (0.0, 0.0, 0.0);
+    for _ in 0..3 {
+        ft.reset();
+        let idx = net.path_indices(&arch);
+        let w = net.weights();
+        let params: Vec<Tensor> = idx.iter().map(|&i| w[i].shallow_clone()).collect();
+        let mut order = BatchOrder::new(train.len(), 64, 0).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..k {
+            let (x, y) = order.next_batch(&train);
+            for p in &params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+            let loss = net.forward_path(&x, &arch).cross_entropy_for_logits(&y);
+            loss.backward();
+            let _ = loss.double_value(&[]);
+            tch::no_grad(|| {
+                for p in &params {
+                    let _ = p.shallow_clone().g_sub_(&(p.grad() * 0.01));
+                }
+            });
+        }
+        plain += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let r = ft.finetune(0, &arch, &train, &val).unwrap();
+        total += t.elapsed().as_secs_f64();
+        ours += r.timing.train_s + r.timing.reset_s;
+    }
+    println!(
+        "K={k}: plain {:.1} ms/step, finetune {:.1} ms/step (overhead {:+.1}%), whole candidate incl. 2 evaluations {:.1} ms/step",
+        plain / 3.0 / k as f64 * 1e3,
+        ours / 3.0 / k as f64 * 1e3,
+        (ours / plain - 1.0) * 100.0,
+        total / 3.0 / k as f64 * 1e3
+    );
 }

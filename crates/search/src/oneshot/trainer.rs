@@ -101,7 +101,13 @@ pub struct TrainerConfig {
 
 impl Default for TrainerConfig {
     fn default() -> Self {
-        TrainerConfig { kind: TrainerKind::Spos, paths: 4, inner_steps: 4, outer_lr: 1.0, prox_lambda: 10.0 }
+        TrainerConfig {
+            kind: TrainerKind::Spos,
+            paths: 4,
+            inner_steps: 4,
+            outer_lr: 1.0,
+            prox_lambda: 10.0,
+        }
     }
 }
 
@@ -124,20 +130,28 @@ impl TrainerConfig {
             if v.is_finite() && v > 0.0 && v <= 1.0 {
                 Ok(v)
             } else {
-                Err(OneShotError::config("trainer.outer_lr", format!("is {v}; expected 0 < eps <= 1")))
+                Err(OneShotError::config(
+                    "trainer.outer_lr",
+                    format!("is {v}; expected 0 < eps <= 1"),
+                ))
             }
         };
         let lam = |v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(v)
             } else {
-                Err(OneShotError::config("trainer.prox_lambda", format!("is {v}; expected a finite value >= 0")))
+                Err(OneShotError::config(
+                    "trainer.prox_lambda",
+                    format!("is {v}; expected a finite value >= 0"),
+                ))
             }
         };
         Ok(match self.kind {
             TrainerKind::Spos => Trainer::Spos,
             TrainerKind::Fairnas => Trainer::FairNas,
-            TrainerKind::Multipath => Trainer::MultiPath { paths: pos("trainer.paths", self.paths)? },
+            TrainerKind::Multipath => {
+                Trainer::MultiPath { paths: pos("trainer.paths", self.paths)? }
+            }
             TrainerKind::Reptile => Trainer::Reptile {
                 inner_steps: pos("trainer.inner_steps", self.inner_steps)?,
                 outer_lr: eps(self.outer_lr)?,
@@ -264,7 +278,10 @@ impl Trainer {
     }
 
     fn is_meta(&self) -> bool {
-        matches!(self, Trainer::Reptile { .. } | Trainer::Metaprox { .. } | Trainer::MultiPathMetaprox { .. })
+        matches!(
+            self,
+            Trainer::Reptile { .. } | Trainer::Metaprox { .. } | Trainer::MultiPathMetaprox { .. }
+        )
     }
 }
 
@@ -318,9 +335,11 @@ impl TrainerState {
     /// State for `trainer` over `net`'s weights.
     pub fn new<N: PathNet + ?Sized>(trainer: Trainer, net: &N, settings: SgdSettings) -> Self {
         let weights = net.weights();
-        let opt = PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
+        let opt =
+            PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
         let (inner, anchor, delta) = if trainer.is_meta() {
-            let inner = PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
+            let inner =
+                PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
             let copy = |ws: &[Tensor]| ws.iter().map(|w| w.detach().copy()).collect::<Vec<_>>();
             (Some(inner), copy(&weights), copy(&weights))
         } else {
@@ -354,12 +373,20 @@ impl TrainerState {
         rng: &mut R,
         step: usize,
     ) -> OneShotResult<StepStats> {
-        assert_eq!(batches.len(), self.trainer.minibatches_per_step(), "wrong number of minibatches");
+        assert_eq!(
+            batches.len(),
+            self.trainer.minibatches_per_step(),
+            "wrong number of minibatches"
+        );
         match self.trainer {
             Trainer::Spos => self.averaged(net, vec![uniform_path(rng)], &batches[0], lr, step),
             Trainer::FairNas => self.averaged(net, fairnas_paths(rng), &batches[0], lr, step),
-            Trainer::MultiPath { paths } => self.averaged(net, uniform_paths(rng, paths), &batches[0], lr, step),
-            Trainer::Reptile { outer_lr, .. } => self.meta(net, vec![uniform_path(rng)], batches, lr, outer_lr, 0.0, step),
+            Trainer::MultiPath { paths } => {
+                self.averaged(net, uniform_paths(rng, paths), &batches[0], lr, step)
+            }
+            Trainer::Reptile { outer_lr, .. } => {
+                self.meta(net, vec![uniform_path(rng)], batches, lr, outer_lr, 0.0, step)
+            }
             Trainer::Metaprox { outer_lr, lambda, .. } => {
                 self.meta(net, vec![uniform_path(rng)], batches, lr, outer_lr, lambda, step)
             }
@@ -461,5 +488,10 @@ impl TrainerState {
 
 /// Training accuracy (fraction) of `logits` against `labels`.
 pub(crate) fn accuracy(logits: &Tensor, labels: &Tensor) -> f64 {
-    logits.argmax(-1, false).eq_tensor(labels).to_kind(Kind::Double).mean(Kind::Double).double_value(&[])
+    logits
+        .argmax(-1, false)
+        .eq_tensor(labels)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[])
 }

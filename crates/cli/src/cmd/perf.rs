@@ -1,0 +1,184 @@
+//! `sotl-nas perf nb201`: times NAS-Bench-201 training steps row for row like the PyTorch
+//! reference harness (`shared/bench/pytorch_nb201_reference.py`); `scripts/bench-vs-pytorch`
+//! alternates the two and prints the ratios.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sotl_perf::{run_nb201, BenchRow, PerfConfig, PerfEvent, PerfReport, ReferenceRun};
+use sotl_space::Nb201Arch;
+
+use crate::common::{load_config, print_json, Global};
+
+/// Arguments of `perf`.
+#[derive(Debug, clap::Args)]
+pub struct PerfArgs {
+    #[command(subcommand)]
+    cmd: PerfCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PerfCommand {
+    /// NAS-Bench-201 step timings: darts, spos, finetune, eval, standalone_train, standalone_eval,
+    /// data (CPU; global --threads sets libtorch's threads, default 2).
+    Nb201(Nb201PerfArgs),
+}
+
+/// Flags of `perf nb201`; each overrides the config key of the same meaning.
+#[derive(Debug, clap::Args)]
+struct Nb201PerfArgs {
+    /// TOML config (keys of `PerfConfig`: rows, channels, cells_per_stage, batch, threads, warmup,
+    /// steps, seed, grad_clip, fixed_arch, data_images, data_batches).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Comma-separated rows (config `rows`; default all).
+    #[arg(long, value_name = "ROWS")]
+    bench: Option<String>,
+    /// Timed steps per row (config `steps`, default 20).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Untimed warm-up steps per row (config `warmup`, default 3).
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Images per batch (config `batch`, default 64).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Channels of the first stage (config `channels`, default 16).
+    #[arg(long = "C", value_name = "C")]
+    channels: Option<i64>,
+    /// Cells per stage (config `cells_per_stage`, default 5).
+    #[arg(long = "N", value_name = "N")]
+    cells: Option<usize>,
+    /// Seed of weights, batches and (without --spos-archs) the SPOS cells (config `seed`, default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Gradient-norm clip of the supernet rows, 0 = off (config `grad_clip`, default 5).
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// Fixed cell of finetune/eval/standalone rows (config `fixed_arch`; default: the reference
+    /// JSON's, else the reference's seed-0 cell).
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+    /// The reference harness' JSON (`--json` of pytorch_nb201_reference.py): spos replays its
+    /// `sampled_archs`, its fixed arch is used, and its settings must match ours.
+    #[arg(long, value_name = "REF.json")]
+    spos_archs: Option<PathBuf>,
+    /// Images in the data row's synthetic CIFAR-10-sized dataset (config `data_images`, default 50000).
+    #[arg(long)]
+    data_images: Option<usize>,
+    /// Timed batches of the data row (config `data_batches`, default 200).
+    #[arg(long)]
+    data_batches: Option<usize>,
+    /// Also write the full JSON report here (atomically).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Runs `perf`.
+pub fn run(args: PerfArgs, g: &Global) -> Result<()> {
+    match args.cmd {
+        PerfCommand::Nb201(a) => nb201(a, g),
+    }
+}
+
+fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
+    if g.device != "cpu" {
+        bail!("perf nb201 times the CPU only (as the reference's published figures); drop --device {}", g.device);
+    }
+    let mut cfg: PerfConfig = load_config(a.config.as_deref())?;
+    if let Some(b) = &a.bench {
+        cfg.rows = BenchRow::parse_list(b)?;
+    }
+    if let Some(t) = g.threads {
+        cfg.threads = t;
+    }
+    set(&mut cfg.steps, a.steps);
+    set(&mut cfg.warmup, a.warmup);
+    set(&mut cfg.batch, a.batch);
+    set(&mut cfg.channels, a.channels);
+    set(&mut cfg.cells_per_stage, a.cells);
+    set(&mut cfg.seed, a.seed);
+    set(&mut cfg.grad_clip, a.grad_clip);
+    set(&mut cfg.data_images, a.data_images);
+    set(&mut cfg.data_batches, a.data_batches);
+    if let Some(s) = &a.arch {
+        cfg.fixed_arch = Some(s.parse::<Nb201Arch>().with_context(|| format!("--arch {s:?}"))?);
+    }
+    cfg.validate()?;
+    let reference = a.spos_archs.as_deref().map(ReferenceRun::read).transpose()?;
+    if let Some(r) = &reference {
+        if cfg.rows.contains(&BenchRow::Spos) && r.spos_archs.is_none() {
+            bail!(
+                "{} has no spos row to replay; run the reference with --bench spos (or leave out --spos-archs)",
+                r.path.display()
+            );
+        }
+    }
+
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("static template"));
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let report = run_nb201(&cfg, reference.as_ref(), &mut |ev| match ev {
+        PerfEvent::Started(row) => {
+            bar.set_message(format!("[{row}] warmup={} steps={} ...", cfg.warmup, steps_of(&cfg, row)));
+        }
+        PerfEvent::Finished(row, s) => bar.println(format!(
+            "[{row}] median {:.1} ms/step, {:.1} img/s ({:.1} s)",
+            s.median_ms, s.imgs_per_s, s.wall_s
+        )),
+    });
+    bar.finish_and_clear();
+    let report = report?;
+    if let Some(p) = &a.output {
+        sotl_report::write_json_atomic(p, &report).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if g.json {
+        return print_json(&report);
+    }
+    print_table(&report);
+    Ok(())
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+fn steps_of(cfg: &PerfConfig, row: BenchRow) -> usize {
+    if row == BenchRow::Data {
+        cfg.data_batches
+    } else {
+        cfg.steps
+    }
+}
+
+fn print_table(r: &PerfReport) {
+    let c = &r.config;
+    let m = &r.model;
+    println!("NAS-Bench-201 step timings ({}), libtorch {}, threads {}, cpu {:?}", r.harness, r.env.libtorch, r.env.torch_num_threads, r.env.cpu.as_deref().unwrap_or("?"));
+    println!("C={} N={} classes={} batch={} seed={} warmup={} steps={}", c.channels, c.cells_per_stage, c.num_classes, c.batch, c.seed, c.warmup, c.steps);
+    println!("fixed arch: {}", c.fixed_arch);
+    if let Some(p) = &c.spos_archs_from {
+        println!("spos cells: replayed from {}", p.display());
+    }
+    println!(
+        "params: supernet {}, fixed-arch path {}, standalone {}; MFLOPs/img: supernet {:.2}, fixed arch {:.2}, standalone {:.2}",
+        m.supernet_params_weights, m.fixed_arch_path_params, m.standalone_params, m.supernet_mflops_per_img, m.fixed_arch_mflops_per_img, m.standalone_mflops_per_img
+    );
+    println!();
+    let hdr = format!("{:<17} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}", "bench", "median_ms", "mean_ms", "min_ms", "stdev_ms", "imgs/step", "imgs/s");
+    println!("{hdr}");
+    println!("{}", "-".repeat(hdr.len()));
+    for (row, s) in &r.results.0 {
+        println!(
+            "{:<17} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>9} {:>10.1}",
+            row.name(), s.median_ms, s.mean_ms, s.min_ms, s.stdev_ms, s.imgs_per_step, s.imgs_per_s
+        );
+        if let (Some(u), Some(sy), Some(f)) = (s.timed_user_s, s.timed_sys_s, s.timed_minflt) {
+            println!("{:<17} timed: user={u:.1}s sys={sy:.1}s minflt={f}", "");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! End-to-end `sotl-nas train` on the generated synthetic dataset with a tiny budget.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BEST: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|";
+
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--threads",
+        "1",
+        "--json",
+        "train",
+        "--arch",
+        BEST,
+        "--dataset",
+        "synthetic",
+        "--subset",
+        "128",
+        "--test-subset",
+        "64",
+        "--resize",
+        "8",
+        "--C",
+        "2",
+        "--N",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(&args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run sotl-nas")
+}
+
+#[test]
+fn train_writes_records_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = train(&out, &[]);
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["steps"], 8, "{summary}");
+    assert_eq!(summary["epochs"], 2);
+    assert!(summary["final_test_acc"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)));
+    for f in
+        ["config.json", "checkpoint.ot", "epochs.json", "epochs.csv", "record.json", "summary.json"]
+    {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("record.json")).unwrap()).unwrap();
+    assert_eq!(record["steps"].as_array().unwrap().len(), 8);
+    assert_eq!(record["steps_per_epoch"], 4);
+
+    // Same folder, same settings: picks up the finished checkpoint, same records.
+    let again = train(&out, &[]);
+    assert!(again.status.success(), "stderr: {}", String::from_utf8_lossy(&again.stderr));
+    let s2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(s2["resumed_from_step"], 8);
+    assert_eq!(s2["final_test_acc"], summary["final_test_acc"]);
+
+    // Same folder, other settings: refused with a message saying what to do.
+    let other = train(&out, &["--seed", "5"]);
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("other settings") && err.contains("--out"), "{err}");
+}
+
+#[test]
+fn train_rejects_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_arch = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["train", "--arch", "|conv~0|", "--dataset", "synthetic"])
+        .output()
+        .unwrap();
+    assert!(!bad_arch.status.success());
+    assert!(String::from_utf8_lossy(&bad_arch.stderr).contains("bad --arch"));
+
+    let no_arch = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["train", "--dataset", "synthetic"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&no_arch.stderr).contains("--arch"));
+
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "epochs = 3\nlearning_rate = 0.1\n").unwrap();
+    let unknown = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["train", "--arch", BEST, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success() && err.contains("learning_rate"), "{err}");
+
+    let resize = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["train", "--arch", BEST, "--dataset", "synthetic", "--resize", "10"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&resize.stderr).contains("multiple of 4"));
+}

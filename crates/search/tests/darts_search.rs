@@ -1,0 +1,198 @@
+//! The differentiable search driver on a tiny supernet and random data: SoTL-DARTS' weight
+//! restore, resuming, the skip-collapse warning, and every method running an epoch.
+
+use sotl_nn::Nb201NetConfig;
+use sotl_search::{DartsConfig, DartsMethod, DartsSearch, SearchSplits};
+use sotl_space::{Nb201Arch, Nb201Op};
+use sotl_train::{Batch, BatchSource, TensorBatches};
+use tch::{Device, Kind, Tensor};
+
+fn net() -> Nb201NetConfig {
+    Nb201NetConfig {
+        channels: 2,
+        cells_per_stage: 1,
+        num_classes: 3,
+        in_channels: 3,
+        image_size: 8,
+    }
+}
+
+fn cfg() -> DartsConfig {
+    DartsConfig {
+        epochs: 3,
+        batch_size: 4,
+        unroll_steps: 4,
+        arch_lr: 0.05,
+        eigen_every: 0,
+        ..DartsConfig::default()
+    }
+}
+
+fn source(seed: i64, n: i64) -> TensorBatches {
+    tch::manual_seed(seed);
+    let x = Tensor::randn([n, 3, 8, 8], (Kind::Double, Device::Cpu));
+    let y = Tensor::randint(3, [n], (Kind::Int64, Device::Cpu));
+    TensorBatches::new(x, y, 4).unwrap().shuffled(seed as u64).drop_last(true).unwrap()
+}
+
+fn weights_of(s: &DartsSearch) -> Vec<Tensor> {
+    s.supernet().params().iter().map(|t| t.detach().copy()).collect()
+}
+
+fn max_diff(a: &[Tensor], b: &[Tensor]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs().max().double_value(&[])).fold(0.0, f64::max)
+}
+
+/// Plain weight training on `batches` with the search's current alpha.
+fn plain(s: &mut DartsSearch, batches: &[Batch]) {
+    s.train_weights(batches).unwrap();
+}
+
+#[test]
+fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
+    for restore_optimizer in [true, false] {
+        let c = DartsConfig { sotl_restore_optimizer: restore_optimizer, epochs: 1, ..cfg() };
+        let mut train = source(1, 16); // 4 batches = one window of T = 4
+        let batches: Vec<Batch> = (0..4).map(|i| train.batch(0, i).unwrap()).collect();
+        let mut s =
+            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+        let alpha_before = s.alpha().copy();
+        s.run_epoch(&mut SearchSplits { train: &mut train, val: None }, &mut |_| {}).unwrap();
+        let alpha_new = s.alpha().copy();
+        assert!(
+            (&alpha_new - &alpha_before).abs().max().double_value(&[]) > 1e-3,
+            "alpha did not move"
+        );
+        let after = weights_of(&s);
+
+        // Reference: same seed (same initial weights and alpha), plain steps only.
+        let mut r =
+            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+        let w0 = r.snapshot_weights();
+        if !restore_optimizer {
+            // Appendix A keeps the momentum built during step 1: replay step 1 as plain training
+            // with the old alpha (its weight updates do not depend on alpha's gradient).
+            plain(&mut r, &batches);
+            r.restore_weights(&w0).unwrap();
+        }
+        r.set_alpha(&alpha_new).unwrap();
+        plain(&mut r, &batches);
+        let d = max_diff(&after, &weights_of(&r));
+        assert!(d < 1e-12, "restore_optimizer={restore_optimizer}: step-3 weights differ by {d}");
+
+        // Not restoring would have continued from step 1's weights instead: clearly different.
+        let mut cont =
+            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+        plain(&mut cont, &batches);
+        cont.set_alpha(&alpha_new).unwrap();
+        plain(&mut cont, &batches);
+        assert!(max_diff(&after, &weights_of(&cont)) > 1e-4);
+    }
+}
+
+#[test]
+fn resumed_search_continues_exactly_with_the_saved_alpha() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("search.ckpt");
+    let c = DartsConfig { epochs: 2, ..cfg() };
+    for method in [DartsMethod::Darts1, DartsMethod::SotlDrnas] {
+        let (mut tr, mut va) = (source(1, 16), source(2, 16));
+        let mut full = DartsSearch::new(method, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+        full.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {})
+            .unwrap();
+        full.save(&ck).unwrap();
+        let saved_alpha = full.alpha().copy();
+        full.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {})
+            .unwrap();
+
+        let (mut tr2, mut va2) = (source(1, 16), source(2, 16));
+        let mut resumed =
+            DartsSearch::resume(&ck, method, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+        assert_eq!(resumed.epoch(), 1);
+        assert!((resumed.alpha() - &saved_alpha).abs().max().double_value(&[]) == 0.0);
+        resumed
+            .run_epoch(&mut SearchSplits { train: &mut tr2, val: Some(&mut va2) }, &mut |_| {})
+            .unwrap();
+        assert!(resumed.is_done());
+        assert_eq!(
+            (resumed.alpha() - full.alpha()).abs().max().double_value(&[]),
+            0.0,
+            "{method}: alpha diverged"
+        );
+        assert_eq!(
+            max_diff(&weights_of(&resumed), &weights_of(&full)),
+            0.0,
+            "{method}: weights diverged"
+        );
+        assert_eq!(resumed.trajectory().len(), 2);
+
+        // A checkpoint of another run is refused.
+        assert!(DartsSearch::resume(&ck, method, &c, &net(), 6, Device::Cpu, Kind::Double).is_err());
+        let other = DartsConfig { arch_lr: 0.01, ..c.clone() };
+        assert!(
+            DartsSearch::resume(&ck, method, &other, &net(), 5, Device::Cpu, Kind::Double).is_err()
+        );
+    }
+    std::fs::write(&ck, b"garbage").unwrap();
+    let e = DartsSearch::resume(&ck, DartsMethod::Darts1, &c, &net(), 5, Device::Cpu, Kind::Double)
+        .unwrap_err();
+    assert!(e.to_string().contains("checkpoint"), "{e}");
+}
+
+#[test]
+fn skip_collapse_is_reported_from_four_skips() {
+    // Alpha fixed (arch_lr 0) with skip_connect winning on 4 edges, then on 3.
+    let c = DartsConfig { arch_lr: 0.0, arch_weight_decay: 0.0, epochs: 2, ..cfg() };
+    let mut s =
+        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 1, Device::Cpu, Kind::Double).unwrap();
+    let mut a = vec![0.0f64; 30];
+    for e in 0..6 {
+        let op = if e < 4 { Nb201Op::SkipConnect } else { Nb201Op::NorConv3x3 };
+        a[e * 5 + op.index()] = 2.0;
+    }
+    s.set_alpha(&Tensor::from_slice(&a).view([6, 5])).unwrap();
+    let (mut tr, mut va) = (source(1, 8), source(2, 8));
+    let rep =
+        s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
+    let w = rep.collapse.expect("4 of 6 skips must warn");
+    assert_eq!(w.skips, 4);
+    assert_eq!(rep.point.skip_connections, 4);
+    a[3 * 5 + Nb201Op::SkipConnect.index()] = 0.0;
+    a[3 * 5 + Nb201Op::AvgPool3x3.index()] = 2.0;
+    s.set_alpha(&Tensor::from_slice(&a).view([6, 5])).unwrap();
+    let rep =
+        s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
+    assert!(rep.collapse.is_none());
+    let g: Nb201Arch = s.genotype();
+    assert_eq!(g.count(Nb201Op::SkipConnect), 3);
+}
+
+#[test]
+fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
+    let c = DartsConfig { epochs: 1, eigen_every: 1, eigen_batches: 1, ..cfg() };
+    for method in DartsMethod::ALL {
+        let (mut tr, mut va) = (source(3, 8), source(4, 8));
+        let c = if method == DartsMethod::SotlExact {
+            DartsConfig { unroll_steps: 2, ..c.clone() }
+        } else {
+            c.clone()
+        };
+        let mut s = DartsSearch::new(method, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
+        let before = s.alpha().copy();
+        let val: Option<&mut dyn BatchSource> =
+            if method.uses_validation() { Some(&mut va) } else { None };
+        let rep = s.run_epoch(&mut SearchSplits { train: &mut tr, val }, &mut |_| {}).unwrap();
+        assert!(rep.point.train_loss.is_finite(), "{method}");
+        assert!(rep.point.eigenvalue.is_some_and(f64::is_finite), "{method}");
+        assert!(
+            (s.alpha() - before).abs().max().double_value(&[]) > 0.0,
+            "{method}: alpha unchanged"
+        );
+        assert!(s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).is_err());
+    }
+    // A method that needs validation data refuses to run without it.
+    let mut s =
+        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
+    let mut tr = source(3, 8);
+    assert!(s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).is_err());
+}
