@@ -85,9 +85,15 @@ fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
 #[test]
 fn shipped_scaled_config_parses_and_validates() {
     let text = include_str!("../../../configs/oneshot-scaled.toml");
-    let cfg: sotl_search::OneShotConfig = toml::from_str(text).expect("configs/oneshot-scaled.toml parses");
+    let cfg: sotl_search::OneShotConfig =
+        toml::from_str(text).expect("configs/oneshot-scaled.toml parses");
     cfg.validate().expect("configs/oneshot-scaled.toml validates");
-    assert_eq!((cfg.net.channels, cfg.net.cells_per_stage, cfg.pool.size, cfg.finetune.steps), (8, 1, 50, 100));
+    assert_eq!(
+        (cfg.net.channels, cfg.net.cells_per_stage, cfg.pool.size, cfg.finetune.steps),
+        (8, 1, 50, 100)
+    );
     // Unknown keys are rejected.
-    assert!(toml::from_str::<sotl_search::OneShotConfig>(&format!("{text}\n[extra]\nx = 1\n")).is_err());
+    assert!(
+        toml::from_str::<sotl_search::OneShotConfig>(&format!("{text}\n[extra]\nx = 1\n")).is_err()
+    );
 }

@@ -83,11 +83,20 @@ impl PerfConfig {
             return bad("steps", "is 0; expected at least 1 timed step".into());
         }
         if !(self.grad_clip.is_finite() && self.grad_clip >= 0.0) {
-            return bad("grad_clip", format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip));
+            return bad(
+                "grad_clip",
+                format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip),
+            );
         }
         if self.rows.contains(&BenchRow::Data) {
             if self.data_images < self.batch {
-                return bad("data_images", format!("is {}; expected at least one batch ({})", self.data_images, self.batch));
+                return bad(
+                    "data_images",
+                    format!(
+                        "is {}; expected at least one batch ({})",
+                        self.data_images, self.batch
+                    ),
+                );
             }
             if self.data_batches == 0 {
                 return bad("data_batches", "is 0; expected at least 1".into());
@@ -115,7 +124,10 @@ mod tests {
     fn defaults_are_the_reference_harness_defaults_and_validate() {
         let c = PerfConfig::default();
         c.validate().unwrap();
-        assert_eq!((c.channels, c.cells_per_stage, c.batch, c.threads, c.warmup, c.steps), (16, 5, 64, 2, 3, 20));
+        assert_eq!(
+            (c.channels, c.cells_per_stage, c.batch, c.threads, c.warmup, c.steps),
+            (16, 5, 64, 2, 3, 20)
+        );
         assert!(REFERENCE_FIXED_ARCH_SEED0.parse::<Nb201Arch>().is_ok());
     }
 

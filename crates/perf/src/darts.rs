@@ -51,9 +51,18 @@ pub fn darts_config(cfg: &PerfConfig) -> DartsConfig {
 /// on `x_w` (forward with alpha detached, backward, clipping, SGD). 2 x batch images per step.
 pub fn darts_row(cfg: &PerfConfig, inputs: &BenchInputs) -> Result<RowStats> {
     let dcfg = darts_config(cfg);
-    let mut search = DartsSearch::new(DartsMethod::Darts1, &dcfg, &cfg.net_config(), cfg.seed, Device::Cpu, Kind::Float)?;
-    let mut train = OneBatch { inputs: inputs.x_w.shallow_clone(), targets: inputs.y_w.shallow_clone() };
-    let mut val = OneBatch { inputs: inputs.x_a.shallow_clone(), targets: inputs.y_a.shallow_clone() };
+    let mut search = DartsSearch::new(
+        DartsMethod::Darts1,
+        &dcfg,
+        &cfg.net_config(),
+        cfg.seed,
+        Device::Cpu,
+        Kind::Float,
+    )?;
+    let mut train =
+        OneBatch { inputs: inputs.x_w.shallow_clone(), targets: inputs.y_w.shallow_clone() };
+    let mut val =
+        OneBatch { inputs: inputs.x_a.shallow_clone(), targets: inputs.y_a.shallow_clone() };
     time_steps(cfg.warmup, cfg.steps, 2 * cfg.batch, |_| {
         let mut splits = SearchSplits { train: &mut train, val: Some(&mut val) };
         search.run_epoch(&mut splits, &mut |_| {})?;

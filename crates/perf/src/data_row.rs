@@ -31,7 +31,10 @@ pub fn data_row(cfg: &PerfConfig) -> Result<RowStats> {
             None => {
                 epoch += 1;
                 batches = loader.epoch(epoch);
-                batches.next().ok_or(PerfError::Config { field: "data_images", reason: "gives no batch".into() })?
+                batches.next().ok_or(PerfError::Config {
+                    field: "data_images",
+                    reason: "gives no batch".into(),
+                })?
             }
         };
         // A cheap read of the output keeps the batch from being a no-op and catches garbage.

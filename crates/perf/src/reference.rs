@@ -21,25 +21,33 @@ pub struct ReferenceRun {
 }
 
 /// Config keys whose values must agree for a row-by-row comparison.
-const SETTINGS: [&str; 8] = ["C", "N", "num_classes", "batch", "threads", "warmup", "steps", "seed"];
+const SETTINGS: [&str; 8] =
+    ["C", "N", "num_classes", "batch", "threads", "warmup", "steps", "seed"];
 
 impl ReferenceRun {
     /// Reads a reference JSON file.
     pub fn read(path: &Path) -> Result<ReferenceRun> {
         let err = |reason: String| PerfError::Reference { path: path.to_path_buf(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it ({e})")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it ({e})")))?;
         Self::parse(&text, path).map_err(err)
     }
 
     fn parse(text: &str, path: &Path) -> std::result::Result<ReferenceRun, String> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| format!("not JSON ({e}); pass the file written by pytorch_nb201_reference.py --json"))?;
-        let config = v.get("config").ok_or("has no \"config\" object; is it a reference harness JSON?")?;
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            format!("not JSON ({e}); pass the file written by pytorch_nb201_reference.py --json")
+        })?;
+        let config =
+            v.get("config").ok_or("has no \"config\" object; is it a reference harness JSON?")?;
         let arch = |s: &Value, what: &str| -> std::result::Result<Nb201Arch, String> {
             let s = s.as_str().ok_or_else(|| format!("{what} is not a string"))?;
-            s.parse::<Nb201Arch>().map_err(|e| format!("{what} {s:?} is not a NAS-Bench-201 cell ({e})"))
+            s.parse::<Nb201Arch>()
+                .map_err(|e| format!("{what} {s:?} is not a NAS-Bench-201 cell ({e})"))
         };
-        let fixed_arch = arch(config.get("fixed_arch").ok_or("config has no \"fixed_arch\"")?, "config.fixed_arch")?;
+        let fixed_arch = arch(
+            config.get("fixed_arch").ok_or("config has no \"fixed_arch\"")?,
+            "config.fixed_arch",
+        )?;
         let mut settings = Vec::new();
         for key in SETTINGS {
             let n = config
@@ -139,7 +147,9 @@ mod tests {
         assert_eq!(archs[1].to_string(), "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|");
         let cfg = PerfConfig { warmup: 1, steps: 1, ..Default::default() };
         r.check(&cfg).unwrap();
-        let e = r.check(&PerfConfig { warmup: 1, steps: 1, batch: 32, ..Default::default() }).unwrap_err();
+        let e = r
+            .check(&PerfConfig { warmup: 1, steps: 1, batch: 32, ..Default::default() })
+            .unwrap_err();
         assert!(e.to_string().contains("batch: reference 64, ours 32"), "{e}");
         // Too short a sequence for the steps asked.
         let mut short = r.clone();

@@ -69,7 +69,10 @@ impl BenchRow {
             rows.push(part.parse()?);
         }
         if rows.is_empty() {
-            return Err(PerfError::Config { field: "bench", reason: format!("{s:?} names no row") });
+            return Err(PerfError::Config {
+                field: "bench",
+                reason: format!("{s:?} names no row"),
+            });
         }
         rows.sort();
         rows.dedup();
@@ -86,7 +89,10 @@ impl fmt::Display for BenchRow {
 impl FromStr for BenchRow {
     type Err = PerfError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        BenchRow::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| PerfError::UnknownRow(s.to_string()))
+        BenchRow::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| PerfError::UnknownRow(s.to_string()))
     }
 }
 

@@ -9,9 +9,9 @@ use tch::Device;
 
 use crate::report::cpu_name;
 use crate::{
-    darts_row, data_row, single_path_eval_row, single_path_train_row, standalone_rows, BenchInputs, BenchRow, EnvInfo,
-    ModelInfo, PerfConfig, PerfReport, ReferenceRun, ReportedConfig, Result, RowResults, RowStats,
-    REFERENCE_FIXED_ARCH_SEED0,
+    darts_row, data_row, single_path_eval_row, single_path_train_row, standalone_rows, BenchInputs,
+    BenchRow, EnvInfo, ModelInfo, PerfConfig, PerfReport, ReferenceRun, ReportedConfig, Result,
+    RowResults, RowStats, REFERENCE_FIXED_ARCH_SEED0,
 };
 
 /// Called when a row starts and when it ends (with its timings).
@@ -65,7 +65,10 @@ pub fn run_nb201(
     let model = model_info(cfg, &fixed)?;
     let inputs = BenchInputs::new(cfg);
     let mut results = RowResults::default();
-    let finish = |row: BenchRow, stats: RowStats, results: &mut RowResults, on_event: &mut dyn FnMut(PerfEvent<'_>)| {
+    let finish = |row: BenchRow,
+                  stats: RowStats,
+                  results: &mut RowResults,
+                  on_event: &mut dyn FnMut(PerfEvent<'_>)| {
         on_event(PerfEvent::Finished(row, &stats));
         results.0.push((row, stats));
     };
@@ -84,12 +87,20 @@ pub fn run_nb201(
                 stats.sampled_archs = Some(archs);
                 finish(row, stats, &mut results, on_event);
             }
-            BenchRow::Finetune => finish(row, single_path_train_row(cfg, &inputs, "finetune", |_| fixed)?, &mut results, on_event),
-            BenchRow::Eval => finish(row, single_path_eval_row(cfg, &inputs, &fixed)?, &mut results, on_event),
+            BenchRow::Finetune => finish(
+                row,
+                single_path_train_row(cfg, &inputs, "finetune", |_| fixed)?,
+                &mut results,
+                on_event,
+            ),
+            BenchRow::Eval => {
+                finish(row, single_path_eval_row(cfg, &inputs, &fixed)?, &mut results, on_event)
+            }
             // Like the reference, one network serves both standalone rows: eval runs after training.
             BenchRow::StandaloneTrain | BenchRow::StandaloneEval => {
                 let eval = wants(BenchRow::StandaloneEval);
-                let st = standalone_rows(cfg, &inputs, &fixed, row == BenchRow::StandaloneTrain, eval)?;
+                let st =
+                    standalone_rows(cfg, &inputs, &fixed, row == BenchRow::StandaloneTrain, eval)?;
                 if let Some(s) = st.train {
                     finish(BenchRow::StandaloneTrain, s, &mut results, on_event);
                 }

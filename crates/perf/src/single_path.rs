@@ -11,7 +11,8 @@ use crate::{cross_entropy, time_steps, BenchInputs, PerfConfig, Result, RowStats
 
 /// The supernet's SGD in the reference's one-shot search (`RANDOM-NAS.py` with AutoDL-Projects'
 /// search config): lr 0.025, Nesterov momentum 0.9, weight decay 5e-4.
-pub const SUPERNET_SGD: SgdConfig = SgdConfig { lr: 0.025, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: true };
+pub const SUPERNET_SGD: SgdConfig =
+    SgdConfig { lr: 0.025, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: true };
 
 /// A freshly initialized supernet (libtorch seeded with `cfg.seed`) and its weights as one group.
 fn supernet(cfg: &PerfConfig) -> Result<(VarStore, Nb201Supernet, ParamGroup)> {
@@ -49,7 +50,11 @@ pub fn single_path_train_row(
 
 /// Times the `eval` row: no-grad, eval-mode (running statistics in the stem, reduction and last
 /// BNs) forward of `arch` on `x_a`, cross-entropy, loss read back.
-pub fn single_path_eval_row(cfg: &PerfConfig, inputs: &BenchInputs, arch: &Nb201Arch) -> Result<RowStats> {
+pub fn single_path_eval_row(
+    cfg: &PerfConfig,
+    inputs: &BenchInputs,
+    arch: &Nb201Arch,
+) -> Result<RowStats> {
     let (_vs, net, _group) = supernet(cfg)?;
     let mix = EdgeMix::Path(*arch);
     time_steps(cfg.warmup, cfg.steps, cfg.batch, |i| {

@@ -22,12 +22,21 @@ pub struct StandaloneStats {
 /// (zero grad, train-mode forward on `x_w`, cross-entropy, backward, SGD lr 0.1 Nesterov momentum
 /// 0.9 weight decay 5e-4 without clipping, loss read back) and afterwards eval steps (no-grad,
 /// eval-mode forward on `x_a`). Eval runs on the trained weights, as the reference does.
-pub fn standalone_rows(cfg: &PerfConfig, inputs: &BenchInputs, arch: &Nb201Arch, train: bool, eval: bool) -> Result<StandaloneStats> {
+pub fn standalone_rows(
+    cfg: &PerfConfig,
+    inputs: &BenchInputs,
+    arch: &Nb201Arch,
+    train: bool,
+    eval: bool,
+) -> Result<StandaloneStats> {
     tch::manual_seed(cfg.seed as i64);
     let vs = VarStore::new(Device::Cpu);
     let net = Nb201Network::new(&vs.root(), arch, &cfg.net_config())?;
     let train_stats = if train {
-        let mut opt = Sgd::new(ParamGroup::from_var_store(&vs)?, SgdConfig { lr: 0.1, ..SgdConfig::nb201() })?;
+        let mut opt = Sgd::new(
+            ParamGroup::from_var_store(&vs)?,
+            SgdConfig { lr: 0.1, ..SgdConfig::nb201() },
+        )?;
         Some(time_steps(cfg.warmup, cfg.steps, cfg.batch, |i| {
             opt.zero_grad();
             let loss = cross_entropy(&net.forward_t(&inputs.x_w, true), &inputs.y_w);

@@ -48,7 +48,11 @@ impl RowStats {
         let n = ms.len();
         let median = median(&ms);
         let mean = ms.iter().sum::<f64>() / n.max(1) as f64;
-        let stdev = if n > 1 { (ms.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+        let stdev = if n > 1 {
+            (ms.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
         RowStats {
             median_ms: median,
             mean_ms: mean,
@@ -165,7 +169,8 @@ mod tests {
     #[test]
     fn proc_stat_fields_are_read_after_the_command_name() {
         // A command name with spaces and a parenthesis; minflt 1234, utime 250, stime 7.
-        let line = "42 (my (odd) cmd) R 1 42 42 0 -1 4194304 1234 0 5 0 250 7 0 0 20 0 3 0 100 1000 50";
+        let line =
+            "42 (my (odd) cmd) R 1 42 42 0 -1 4194304 1234 0 5 0 250 7 0 0 20 0 3 0 100 1000 50";
         let u = ProcUsage::parse(line).unwrap();
         assert_eq!(u.minflt, 1234);
         assert!((u.user_s - 2.5).abs() < 1e-12 && (u.sys_s - 0.07).abs() < 1e-12);

@@ -1,7 +1,10 @@
 //! Every row runs at a tiny size and returns finite times; the reported model counts equal the
 //! reference harness' published numbers; spos replays a reference JSON's cells.
 
-use sotl_perf::{model_info, run_nb201, BenchRow, PerfConfig, PerfError, ReferenceRun, REFERENCE_FIXED_ARCH_SEED0};
+use sotl_perf::{
+    model_info, run_nb201, BenchRow, PerfConfig, PerfError, ReferenceRun,
+    REFERENCE_FIXED_ARCH_SEED0,
+};
 use sotl_space::Nb201Arch;
 
 fn tiny() -> PerfConfig {
@@ -62,8 +65,16 @@ fn model_counts_equal_the_reference_harness_published_numbers() {
     assert_eq!(m.fixed_arch_path_params, 828_186);
     assert_eq!(m.standalone_params, 830_426);
     assert!((m.supernet_mflops_per_img - 245.43297).abs() < 1e-3, "{}", m.supernet_mflops_per_img);
-    assert!((m.fixed_arch_mflops_per_img - 118.45697).abs() < 1e-3, "{}", m.fixed_arch_mflops_per_img);
-    assert!((m.standalone_mflops_per_img - 117.88353).abs() < 1e-3, "{}", m.standalone_mflops_per_img);
+    assert!(
+        (m.fixed_arch_mflops_per_img - 118.45697).abs() < 1e-3,
+        "{}",
+        m.fixed_arch_mflops_per_img
+    );
+    assert!(
+        (m.standalone_mflops_per_img - 117.88353).abs() < 1e-3,
+        "{}",
+        m.standalone_mflops_per_img
+    );
 }
 
 fn reference_json(steps: usize, archs: &[&str]) -> String {
@@ -88,10 +99,21 @@ fn spos_replays_the_reference_cells_and_mismatched_settings_are_refused() {
     let reference = ReferenceRun::read(&path).unwrap();
     let cfg = PerfConfig { rows: vec![BenchRow::Spos, BenchRow::Eval], ..tiny() };
     let report = run_nb201(&cfg, Some(&reference), &mut |_| {}).unwrap();
-    let replayed: Vec<String> =
-        report.results.get(BenchRow::Spos).unwrap().sampled_archs.as_ref().unwrap().iter().map(|a| a.to_string()).collect();
+    let replayed: Vec<String> = report
+        .results
+        .get(BenchRow::Spos)
+        .unwrap()
+        .sampled_archs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     assert_eq!(replayed, archs);
-    assert_eq!(report.config.fixed_arch.to_string(), "|none~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|");
+    assert_eq!(
+        report.config.fixed_arch.to_string(),
+        "|none~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|"
+    );
     assert_eq!(report.config.spos_archs_from.as_deref(), Some(path.as_path()));
 
     // A reference made with 2 timed steps cannot be compared with our 1.
@@ -104,9 +126,10 @@ fn spos_replays_the_reference_cells_and_mismatched_settings_are_refused() {
 
 #[test]
 fn the_published_reference_json_reads_with_its_fixed_cell_and_23_spos_cells() {
-    let root = std::env::var_os("SOTL_NAS_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
+    let root =
+        std::env::var_os("SOTL_NAS_DATA").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+        });
     let path = root.join("bench/results/pytorch-nb201-cpu.json");
     if !path.is_file() {
         println!("skipped: the_published_reference_json_reads_with_its_fixed_cell_and_23_spos_cells needs ../shared (absent)");
@@ -115,6 +138,9 @@ fn the_published_reference_json_reads_with_its_fixed_cell_and_23_spos_cells() {
     let r = ReferenceRun::read(&path).unwrap();
     assert_eq!(r.fixed_arch.to_string(), REFERENCE_FIXED_ARCH_SEED0);
     assert_eq!(r.spos_archs.as_ref().map(Vec::len), Some(23));
-    assert_eq!((r.setting("C"), r.setting("N"), r.setting("batch"), r.setting("steps")), (Some(16), Some(5), Some(64), Some(20)));
+    assert_eq!(
+        (r.setting("C"), r.setting("N"), r.setting("batch"), r.setting("steps")),
+        (Some(16), Some(5), Some(64), Some(20))
+    );
     r.check(&PerfConfig::default()).unwrap();
 }

@@ -81,7 +81,8 @@ fn info(a: InfoArgs, g: &Global) -> Result<()> {
     cfg.image_size = a.image_size.unwrap_or(cfg.image_size);
     cfg.in_channels = a.in_channels.unwrap_or(cfg.in_channels);
     cfg.validate()?;
-    let arch: Option<Nb201Arch> = a.arch.as_deref().map(str::parse).transpose().context("bad arch")?;
+    let arch: Option<Nb201Arch> =
+        a.arch.as_deref().map(str::parse).transpose().context("bad arch")?;
     // Counting needs no accelerator: the weights are built on the CPU.
     let vs = VarStore::new(tch::Device::Cpu);
     let info = match (a.supernet, arch) {
@@ -116,18 +117,25 @@ fn info(a: InfoArgs, g: &Global) -> Result<()> {
     }
     match &info.arch {
         Some(s) if info.network == "standalone" => println!("standalone network {s}"),
-        _ => println!("supernet (all 5 ops on each of the 6 edges; architecture parameters not counted)"),
+        _ => println!(
+            "supernet (all 5 ops on each of the 6 edges; architecture parameters not counted)"
+        ),
     }
     println!(
         "  C={} N={} classes={} input {}x{}x{}",
-        cfg.channels, cfg.cells_per_stage, cfg.num_classes, cfg.in_channels, cfg.image_size, cfg.image_size
+        cfg.channels,
+        cfg.cells_per_stage,
+        cfg.num_classes,
+        cfg.in_channels,
+        cfg.image_size,
+        cfg.image_size
     );
-    println!("  parameters        {} ({:.3} M)", info.params, info.params as f64 / 1e6);
-    println!("  forward MFLOPs/img {:.2}", info.mflops);
+    println!("  parameters          {} ({:.3} M)", info.params, info.params as f64 / 1e6);
+    println!("  forward MFLOPs/img  {:.2}", info.mflops);
     if let (Some(s), Some(p), Some(f)) = (&info.arch, info.path_params, info.path_mflops) {
         println!("  single path {s}");
-        println!("    parameters used   {p} ({:.3} M)", p as f64 / 1e6);
-        println!("    forward MFLOPs/img {f:.2}");
+        println!("    parameters used     {p} ({:.3} M)", p as f64 / 1e6);
+        println!("    forward MFLOPs/img  {f:.2}");
     }
     Ok(())
 }

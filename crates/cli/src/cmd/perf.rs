@@ -118,11 +118,17 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     }
 
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("static template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(250));
     let report = run_nb201(&cfg, reference.as_ref(), &mut |ev| match ev {
         PerfEvent::Started(row) => {
-            bar.set_message(format!("[{row}] warmup={} steps={} ...", cfg.warmup, steps_of(&cfg, row)));
+            bar.set_message(format!(
+                "[{row}] warmup={} steps={} ...",
+                cfg.warmup,
+                steps_of(&cfg, row)
+            ));
         }
         PerfEvent::Finished(row, s) => bar.println(format!(
             "[{row}] median {:.1} ms/step, {:.1} img/s ({:.1} s)",
@@ -132,7 +138,8 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     bar.finish_and_clear();
     let report = report?;
     if let Some(p) = &a.output {
-        sotl_report::write_json_atomic(p, &report).with_context(|| format!("cannot write {}", p.display()))?;
+        sotl_report::write_json_atomic(p, &report)
+            .with_context(|| format!("cannot write {}", p.display()))?;
     }
     if g.json {
         return print_json(&report);
@@ -158,8 +165,17 @@ fn steps_of(cfg: &PerfConfig, row: BenchRow) -> usize {
 fn print_table(r: &PerfReport) {
     let c = &r.config;
     let m = &r.model;
-    println!("NAS-Bench-201 step timings ({}), libtorch {}, threads {}, cpu {:?}", r.harness, r.env.libtorch, r.env.torch_num_threads, r.env.cpu.as_deref().unwrap_or("?"));
-    println!("C={} N={} classes={} batch={} seed={} warmup={} steps={}", c.channels, c.cells_per_stage, c.num_classes, c.batch, c.seed, c.warmup, c.steps);
+    println!(
+        "NAS-Bench-201 step timings ({}), libtorch {}, threads {}, cpu {:?}",
+        r.harness,
+        r.env.libtorch,
+        r.env.torch_num_threads,
+        r.env.cpu.as_deref().unwrap_or("?")
+    );
+    println!(
+        "C={} N={} classes={} batch={} seed={} warmup={} steps={}",
+        c.channels, c.cells_per_stage, c.num_classes, c.batch, c.seed, c.warmup, c.steps
+    );
     println!("fixed arch: {}", c.fixed_arch);
     if let Some(p) = &c.spos_archs_from {
         println!("spos cells: replayed from {}", p.display());
@@ -169,13 +185,22 @@ fn print_table(r: &PerfReport) {
         m.supernet_params_weights, m.fixed_arch_path_params, m.standalone_params, m.supernet_mflops_per_img, m.fixed_arch_mflops_per_img, m.standalone_mflops_per_img
     );
     println!();
-    let hdr = format!("{:<17} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}", "bench", "median_ms", "mean_ms", "min_ms", "stdev_ms", "imgs/step", "imgs/s");
+    let hdr = format!(
+        "{:<17} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}",
+        "bench", "median_ms", "mean_ms", "min_ms", "stdev_ms", "imgs/step", "imgs/s"
+    );
     println!("{hdr}");
     println!("{}", "-".repeat(hdr.len()));
     for (row, s) in &r.results.0 {
         println!(
             "{:<17} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>9} {:>10.1}",
-            row.name(), s.median_ms, s.mean_ms, s.min_ms, s.stdev_ms, s.imgs_per_step, s.imgs_per_s
+            row.name(),
+            s.median_ms,
+            s.mean_ms,
+            s.min_ms,
+            s.stdev_ms,
+            s.imgs_per_step,
+            s.imgs_per_s
         );
         if let (Some(u), Some(sy), Some(f)) = (s.timed_user_s, s.timed_sys_s, s.timed_minflt) {
             println!("{:<17} timed: user={u:.1}s sys={sy:.1}s minflt={f}", "");
