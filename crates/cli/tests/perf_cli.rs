@@ -46,8 +46,13 @@ fn perf_nb201_tiny_rows_print_json_and_write_the_report() {
     let o = sotl_nas(dir.path(), &args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let rows: Vec<&String> = v["results"].as_object().unwrap().keys().collect();
-    assert_eq!(rows, ["finetune", "eval", "data"]);
+    let mut rows: Vec<&String> = v["results"].as_object().unwrap().keys().collect();
+    rows.sort();
+    assert_eq!(rows, ["data", "eval", "finetune"]);
+    // Rows come in table order in the text itself.
+    let text = String::from_utf8_lossy(&o.stdout);
+    let at = |k: &str| text.find(&format!("\"{k}\":{{")).unwrap();
+    assert!(at("finetune") < at("eval") && at("eval") < at("data"));
     assert_eq!(v["config"]["C"], 4);
     assert_eq!(v["config"]["threads"], 1);
     assert_eq!(v["results"]["eval"]["steps"], 2);

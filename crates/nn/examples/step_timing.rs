@@ -31,7 +31,9 @@ fn stats(name: &str, ms: &[f64]) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let arg = |i: usize, default: usize| {
+        std::env::args().nth(i).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
     tch::set_num_threads(arg(2, 2) as i32);
     let default_json = concat!(
         env!("CARGO_MANIFEST_DIR"),

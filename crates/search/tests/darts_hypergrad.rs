@@ -107,6 +107,8 @@ fn sotl_forward<F: Fn(&[Tensor], &Tensor, &Batch) -> Tensor>(
 
 #[test]
 fn finite_difference_hvp_with_darts_radius_agrees_with_double_backward() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let w = smooth_weights();
     let alpha = alpha0();
     let train = smooth_batch(1);
@@ -129,6 +131,8 @@ fn finite_difference_hvp_with_darts_radius_agrees_with_double_backward() {
 
 #[test]
 fn darts2_gradient_with_both_hvps_matches_finite_differences_of_the_unrolled_loss() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let w = smooth_weights();
     let alpha = alpha0();
     let (train, val) = (smooth_batch(3), smooth_batch(4));
@@ -176,6 +180,8 @@ fn darts2_gradient_with_both_hvps_matches_finite_differences_of_the_unrolled_los
 
 #[test]
 fn exact_sotl_hypergradient_matches_finite_differences_of_the_summed_loss() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let w = smooth_weights();
     let alpha = alpha0();
     let batches: Vec<Batch> = (0..5).map(|i| smooth_batch(10 + i)).collect();
@@ -222,6 +228,8 @@ fn image_batch(seed: i64) -> Batch {
 
 #[test]
 fn supernet_hypergradients_match_reverse_mode_and_directional_differences() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let (_vs, net) = tiny_supernet();
     let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
         cross_entropy(

@@ -50,6 +50,8 @@ fn plain(s: &mut DartsSearch, batches: &[Batch]) {
 
 #[test]
 fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     for restore_optimizer in [true, false] {
         let c = DartsConfig { sotl_restore_optimizer: restore_optimizer, epochs: 1, ..cfg() };
         let mut train = source(1, 16); // 4 batches = one window of T = 4
@@ -92,6 +94,8 @@ fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
 
 #[test]
 fn resumed_search_continues_exactly_with_the_saved_alpha() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("search.ckpt");
     let c = DartsConfig { epochs: 2, ..cfg() };
@@ -141,6 +145,8 @@ fn resumed_search_continues_exactly_with_the_saved_alpha() {
 
 #[test]
 fn skip_collapse_is_reported_from_four_skips() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     // Alpha fixed (arch_lr 0) with skip_connect winning on 4 edges, then on 3.
     let c = DartsConfig { arch_lr: 0.0, arch_weight_decay: 0.0, epochs: 2, ..cfg() };
     let mut s =
@@ -169,6 +175,8 @@ fn skip_collapse_is_reported_from_four_skips() {
 
 #[test]
 fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
+    // One intra-op thread: tiny tensors, and the suite shares two cores.
+    tch::set_num_threads(1);
     let c = DartsConfig { epochs: 1, eigen_every: 1, eigen_batches: 1, ..cfg() };
     for method in DartsMethod::ALL {
         let (mut tr, mut va) = (source(3, 8), source(4, 8));

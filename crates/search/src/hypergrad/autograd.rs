@@ -6,7 +6,8 @@ use crate::{DartsError, DartsResult};
 
 /// `∂ loss / ∂ inputs`; an input the loss does not reach gets a zero gradient.
 ///
-/// With `create_graph` the result can be differentiated again (double backward).
+/// With `create_graph` the result can be differentiated again (double backward); without it the
+/// graph of `loss` is freed, so each loss is differentiated once.
 pub fn grads(loss: &Tensor, inputs: &[&Tensor], create_graph: bool) -> DartsResult<Vec<Tensor>> {
     if loss.numel() != 1 {
         return Err(DartsError::Hypergrad(format!(
@@ -14,7 +15,10 @@ pub fn grads(loss: &Tensor, inputs: &[&Tensor], create_graph: bool) -> DartsResu
             loss.size()
         )));
     }
-    let out = Tensor::f_run_backward(&[loss], inputs, true, create_graph)?;
+    // Keep the graph only when the result will be differentiated again: freeing it here lets
+    // libtorch release the (large, soft-supernet) activations as the backward pass walks them,
+    // instead of all at once afterwards.
+    let out = Tensor::f_run_backward(&[loss], inputs, create_graph, create_graph)?;
     Ok(out
         .into_iter()
         .zip(inputs)
