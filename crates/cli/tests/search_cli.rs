@@ -90,7 +90,7 @@ fn shipped_scaled_config_parses_and_validates() {
     cfg.validate().expect("configs/oneshot-scaled.toml validates");
     assert_eq!(
         (cfg.net.channels, cfg.net.cells_per_stage, cfg.pool.size, cfg.finetune.steps),
-        (8, 1, 50, 100)
+        (8, 1, 30, 50)
     );
     // Unknown keys are rejected.
     assert!(

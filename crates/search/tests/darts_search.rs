@@ -7,6 +7,14 @@ use sotl_space::{Nb201Arch, Nb201Op};
 use sotl_train::{Batch, BatchSource, TensorBatches};
 use tch::{Device, Kind, Tensor};
 
+/// The searches draw from libtorch's process-wide generator (weight init, Dirichlet samples), so
+/// tests that compare two runs bit for bit must not interleave with each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn net() -> Nb201NetConfig {
     Nb201NetConfig {
         channels: 2,
@@ -50,6 +58,7 @@ fn plain(s: &mut DartsSearch, batches: &[Batch]) {
 
 #[test]
 fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
+    let _serial = serial();
     // One intra-op thread: tiny tensors, and the suite shares two cores.
     tch::set_num_threads(1);
     for restore_optimizer in [true, false] {
@@ -94,6 +103,7 @@ fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
 
 #[test]
 fn resumed_search_continues_exactly_with_the_saved_alpha() {
+    let _serial = serial();
     // One intra-op thread: tiny tensors, and the suite shares two cores.
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
@@ -145,6 +155,7 @@ fn resumed_search_continues_exactly_with_the_saved_alpha() {
 
 #[test]
 fn skip_collapse_is_reported_from_four_skips() {
+    let _serial = serial();
     // One intra-op thread: tiny tensors, and the suite shares two cores.
     tch::set_num_threads(1);
     // Alpha fixed (arch_lr 0) with skip_connect winning on 4 edges, then on 3.
@@ -175,6 +186,7 @@ fn skip_collapse_is_reported_from_four_skips() {
 
 #[test]
 fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
+    let _serial = serial();
     // One intra-op thread: tiny tensors, and the suite shares two cores.
     tch::set_num_threads(1);
     let c = DartsConfig { epochs: 1, eigen_every: 1, eigen_batches: 1, ..cfg() };

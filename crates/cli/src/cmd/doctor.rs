@@ -53,7 +53,12 @@ pub fn run(_args: DoctorArgs, g: &Global) -> Result<()> {
     }
     println!("sotl-nas {}", r.sotl_nas_version);
     println!("libtorch        {}", r.libtorch_version);
-    println!("CUDA            {} ({} device(s), cuDNN {})", yes(r.cuda_available), r.cuda_devices, yes(r.cudnn_available));
+    println!(
+        "CUDA            {} ({} device(s), cuDNN {})",
+        yes(r.cuda_available),
+        r.cuda_devices,
+        yes(r.cudnn_available)
+    );
     println!("threads         {}", r.threads);
     match &r.data_root {
         Some(p) => println!("data root       {p}"),

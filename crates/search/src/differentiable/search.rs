@@ -420,7 +420,9 @@ impl DartsSearch {
         );
         point.arch_loss = mean(&arch_losses);
         let every = self.cfg.eigen_every;
-        if every > 0 && ((self.epoch + 1).is_multiple_of(every) || self.epoch + 1 == self.cfg.epochs) {
+        if every > 0
+            && ((self.epoch + 1).is_multiple_of(every) || self.epoch + 1 == self.cfg.epochs)
+        {
             point.eigenvalue = Some(self.alpha_hessian_eigenvalue(data)?);
         }
         point.seconds = started.elapsed().as_secs_f64();
