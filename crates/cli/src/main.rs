@@ -40,6 +40,8 @@ enum Command {
     Fourier(cmd::fourier::FourierArgs),
     /// Step timings of the NAS-Bench-201 rows of the PyTorch reference harness (see scripts/bench-vs-pytorch).
     Perf(cmd::perf::PerfArgs),
+    /// Config defaults: `config defaults <command>` prints every default as TOML.
+    Config(cmd::config::ConfigArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Command::Darts(a) => cmd::darts::run(a, &cli.global),
         Command::Fourier(a) => cmd::fourier::run(a, &cli.global),
         Command::Perf(a) => cmd::perf::run(a, &cli.global),
+        Command::Config(a) => cmd::config::run(a, &cli.global),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

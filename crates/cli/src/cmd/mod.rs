@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod bench;
+pub mod config;
 pub mod darts;
 pub mod data;
 pub mod doctor;
