@@ -112,3 +112,24 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
+
+/// The CIFAR-10 training set from the data root (whatever format is there).
+pub fn load_cifar10_train(g: &Global) -> Result<sotl_data::Dataset> {
+    let root = g.require_data_root()?;
+    let (train, _test) = sotl_data::load(&root, sotl_data::DatasetName::Cifar10)
+        .with_context(|| format!("cannot load CIFAR-10 from data root {}", root.display()))?;
+    Ok(train)
+}
+
+/// The embedded synthetic training set used when no dataset is found (`image_size` 0 = 32).
+pub fn synthetic_train(images: usize, image_size: i64, seed: u64) -> Result<sotl_data::Dataset> {
+    let size = if image_size > 0 { image_size as usize } else { 32 };
+    let (train, _) = sotl_data::synthetic(&sotl_data::SyntheticConfig {
+        n_train: images,
+        n_test: 8,
+        size,
+        noise: 0.5,
+        seed,
+    })?;
+    Ok(train)
+}

@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sotl_bench::{Nb201Bench, Nb201Dataset, Nb201Metric, Nb201Query, Nb201Table, TabularBenchmark};
-use sotl_data::{synthetic, DatasetName, SyntheticConfig};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
 use sotl_report::{mean_std, plot_lines, write_atomic, write_json_atomic, LinePlot, Series, Table};
 use sotl_search::{
@@ -264,22 +263,13 @@ fn load_images(
     cfg: &DartsRunConfig,
     device: tch::Device,
 ) -> Result<(sotl_search::DeviceImages, sotl_search::DeviceImages)> {
-    let cifar = || -> Result<sotl_data::Dataset> {
-        let root = g.require_data_root()?;
-        let (train, _test) = sotl_data::load(&root, DatasetName::Cifar10)
-            .with_context(|| format!("cannot load CIFAR-10 from data root {}", root.display()))?;
-        Ok(train)
-    };
-    let synth = || -> Result<sotl_data::Dataset> {
-        let size = if cfg.data.image_size > 0 { cfg.data.image_size as usize } else { 32 };
-        let (train, _) = synthetic(&SyntheticConfig {
-            n_train: cfg.data.synthetic_images,
-            n_test: 8,
-            size,
-            noise: 0.5,
-            seed: cfg.data.split_seed,
-        })?;
-        Ok(train)
+    let cifar = || crate::common::load_cifar10_train(g);
+    let synth = || {
+        crate::common::synthetic_train(
+            cfg.data.synthetic_images,
+            cfg.data.image_size,
+            cfg.data.split_seed,
+        )
     };
     let has_cifar = g.data_root().is_some_and(|r| {
         r.join("datasets/cifar10-jpeg").is_dir() || r.join("datasets/cifar-10-batches-bin").is_dir()

@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sotl_bench::{Nb201Bench, Nb201Dataset, Nb201Metric, Nb201Query, Nb201Table, TabularBenchmark};
-use sotl_data::{synthetic, DatasetName, SyntheticConfig};
 use sotl_search::{
     finetune_pool, load_supernet, prepare_data, rank_report, CandidateResult, DataSource,
     DeviceImages, FinetunePool, Finetuner, Nb201PathNet, OneShotConfig, PathNet, ReportSettings,
@@ -210,22 +209,13 @@ pub struct Data {
 /// `auto`, falls back to the synthetic dataset and says so on stderr.
 pub fn load_data(g: &Global, cfg: &OneShotConfig) -> Result<Data> {
     let device = g.device()?;
-    let cifar = || -> Result<sotl_data::Dataset> {
-        let root = g.require_data_root()?;
-        let (train, _test) = sotl_data::load(&root, DatasetName::Cifar10)
-            .with_context(|| format!("cannot load CIFAR-10 from data root {}", root.display()))?;
-        Ok(train)
-    };
-    let synth = || -> Result<sotl_data::Dataset> {
-        let size = if cfg.data.image_size > 0 { cfg.data.image_size as usize } else { 32 };
-        let (train, _) = synthetic(&SyntheticConfig {
-            n_train: cfg.data.synthetic_images,
-            n_test: 8,
-            size,
-            noise: 0.5,
-            seed: cfg.data.split_seed,
-        })?;
-        Ok(train)
+    let cifar = || crate::common::load_cifar10_train(g);
+    let synth = || {
+        crate::common::synthetic_train(
+            cfg.data.synthetic_images,
+            cfg.data.image_size,
+            cfg.data.split_seed,
+        )
     };
     let (full, source) = match cfg.data.source {
         DataSource::Cifar10 => (cifar()?, "cifar10"),
