@@ -347,6 +347,15 @@ impl DartsSearch {
             .collect()
     }
 
+    /// The training loss as a function of explicit (possibly non-leaf) weights and alpha: what
+    /// the unrolled hypergradients differentiate.
+    fn functional_loss(&self) -> impl Fn(&[Tensor], &Tensor, &Batch) -> Tensor + '_ {
+        let relax = self.method.relaxation();
+        move |w, a, b| {
+            cross_entropy(&self.supernet.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
+        }
+    }
+
     /// Adds `g` to `alpha.grad()`.
     fn accumulate_alpha_grad(&self, g: &Tensor) {
         (&self.alpha * g.detach()).sum(self.kind).backward();
@@ -514,14 +523,9 @@ impl DartsSearch {
             self.reseed();
             let offset = self.cfg.unrolled_momentum_wd.then(|| self.virtual_step_offset());
             let (tb_dev, vb_dev) = (self.to_device(&tb), self.to_device(&vb));
-            let relax = self.method.relaxation();
-            let net = &self.supernet;
-            let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
-                cross_entropy(&net.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
-            };
             let g = darts_second_order_grad(
-                loss,
-                &net.params(),
+                self.functional_loss(),
+                &self.supernet.params(),
                 &self.alpha,
                 &tb_dev,
                 &vb_dev,
@@ -577,14 +581,9 @@ impl DartsSearch {
             self.a_opt.zero_grad();
             if exact {
                 self.reseed();
-                let relax = self.method.relaxation();
-                let net = &self.supernet;
-                let loss = |w: &[Tensor], a: &Tensor, b: &Batch| {
-                    cross_entropy(&net.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
-                };
                 let g = exact_sotl_grad(
-                    loss,
-                    &net.params(),
+                    self.functional_loss(),
+                    &self.supernet.params(),
                     &self.alpha,
                     &batches,
                     lr,
