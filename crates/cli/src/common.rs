@@ -19,8 +19,8 @@ pub struct Global {
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, global = true, default_value = "cpu")]
     pub device: String,
-    /// Intra-op threads for libtorch (default: libtorch's own choice).
-    #[arg(long, global = true)]
+    /// Intra-op threads for libtorch, at least 1 (default: libtorch's own choice).
+    #[arg(long, global = true, value_parser = clap::value_parser!(i32).range(1..))]
     pub threads: Option<i32>,
 }
 
@@ -132,4 +132,100 @@ pub fn synthetic_train(images: usize, image_size: i64, seed: u64) -> Result<sotl
         seed,
     })?;
     Ok(train)
+}
+
+/// Progress of a long loop on stderr: a bar on a terminal; when stderr is a file (cluster logs),
+/// one plain line every 30 seconds and one at the end instead.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    state: std::cell::RefCell<PlainState>,
+}
+
+struct PlainState {
+    prefix: String,
+    len: u64,
+    pos: u64,
+    msg: String,
+    start: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    /// A progress report over `len` units, labelled `prefix`.
+    pub fn new(len: u64, prefix: &str) -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(len);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(prefix.to_string());
+            bar
+        });
+        let now = std::time::Instant::now();
+        let state = PlainState {
+            prefix: prefix.to_string(),
+            len,
+            pos: 0,
+            msg: String::new(),
+            start: now,
+            last: now,
+        };
+        Progress { bar, state: std::cell::RefCell::new(state) }
+    }
+
+    /// Sets the position.
+    pub fn set_position(&self, pos: u64) {
+        match &self.bar {
+            Some(b) => b.set_position(pos),
+            None => {
+                self.state.borrow_mut().pos = pos;
+                self.maybe_print(false);
+            }
+        }
+    }
+
+    /// Advances by `n`.
+    pub fn inc(&self, n: u64) {
+        let pos = match &self.bar {
+            Some(b) => b.position() + n,
+            None => self.state.borrow().pos + n,
+        };
+        self.set_position(pos);
+    }
+
+    /// Sets the trailing message.
+    pub fn set_message(&self, msg: String) {
+        match &self.bar {
+            Some(b) => b.set_message(msg),
+            None => self.state.borrow_mut().msg = msg,
+        }
+    }
+
+    /// Ends the report (clears the bar; a final plain line when stderr is a file).
+    pub fn finish(&self) {
+        match &self.bar {
+            Some(b) => b.finish_and_clear(),
+            None => self.maybe_print(true),
+        }
+    }
+
+    fn maybe_print(&self, force: bool) {
+        let mut s = self.state.borrow_mut();
+        if force || s.last.elapsed().as_secs() >= 30 {
+            s.last = std::time::Instant::now();
+            eprintln!(
+                "{} {}/{} {:.0}s {}",
+                s.prefix,
+                s.pos,
+                s.len,
+                s.start.elapsed().as_secs_f64(),
+                s.msg
+            );
+        }
+    }
 }

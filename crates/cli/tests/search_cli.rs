@@ -29,15 +29,20 @@ sotl_window = 3
 val_every = 3
 mini_val_every = 3
 inherited_window = 2
+
+[evolution]
+population = 3
+sample_size = 2
+budget = 6
 "#;
 
-fn run(dir: &std::path::Path) -> (serde_json::Value, String) {
+fn run(dir: &std::path::Path, method: &str) -> (serde_json::Value, String) {
     let empty_root = dir.join("no-data");
     std::fs::create_dir_all(&empty_root).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
         .args(["--json", "--data-root"])
         .arg(&empty_root)
-        .args(["search", "--top", "3", "--config"])
+        .args(["search", "--method", method, "--top", "3", "--config"])
         .arg(dir.join("tiny.toml"))
         .arg("--out")
         .arg(dir.join("run"))
@@ -54,32 +59,102 @@ fn run(dir: &std::path::Path) -> (serde_json::Value, String) {
 fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tiny.toml"), TINY).unwrap();
-    let (first, stderr) = run(dir.path());
+    let (first, stderr) = run(dir.path(), "evolution");
     assert!(
         stderr.contains("EMBEDDED SYNTHETIC"),
         "the synthetic fallback must be announced: {stderr}"
     );
     assert_eq!(first["data"], "synthetic");
-    assert_eq!(first["pool_size"], 4);
+    assert_eq!(first["method"], "evolution");
+    assert!(first["budget"].as_str().unwrap().contains("6 evaluations"), "{}", first["budget"]);
     let chosen: sotl_space::Nb201Arch =
         first["chosen"].as_str().unwrap().parse().expect("chosen is an arch string");
     let top = first["top"].as_array().unwrap();
-    assert_eq!(top.len(), 3);
+    assert_eq!(top.len(), 3.min(first["candidates_finetuned"].as_u64().unwrap() as usize));
     assert_eq!(top[0]["arch"].as_str().unwrap(), chosen.to_string());
-    // Ranked best first by SoTL (higher = better).
+    // Ranked best first: lowest SoTL first.
     let sotl: Vec<f64> = top.iter().map(|r| r["sotl"].as_f64().unwrap()).collect();
-    assert!(sotl.windows(2).all(|w| w[0] >= w[1]), "{sotl:?}");
+    assert!(sotl.windows(2).all(|w| w[0] <= w[1]), "{sotl:?}");
     // No NB201 table under the empty root: no ground truth is invented.
     assert!(first["chosen_nb201_cifar10_test"].is_null());
-    for f in
-        ["config.json", "pool.json", "supernet.ot", "results.jsonl", "results.csv", "search.json"]
-    {
-        assert!(dir.path().join("run").join(f).exists(), "{f} missing");
+    let run_dir = dir.path().join("run");
+    for f in ["config.json", "supernet.ot", "evolution.jsonl", "evolution.json", "search.json"] {
+        assert!(run_dir.join(f).exists(), "{f} missing");
     }
-    // Rerunning with the same --out resumes from the finished files and gives the same answer.
-    let (second, _) = run(dir.path());
+    // A kill after the first finetuned candidate: the rerun finetunes only the rest and
+    // rebuilds the same file and the same answer.
+    let log = std::fs::read_to_string(run_dir.join("evolution.jsonl")).unwrap();
+    assert!(log.lines().count() >= 2, "{log}");
+    let first_line = format!("{}\n", log.lines().next().unwrap());
+    std::fs::write(run_dir.join("evolution.jsonl"), &first_line).unwrap();
+    let (second, _) = run(dir.path(), "evolution");
+    let archs = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| format!("{} {}", v["arch"], v["finetune"]))
+            .collect()
+    };
+    let rebuilt = std::fs::read_to_string(run_dir.join("evolution.jsonl")).unwrap();
+    assert_eq!(archs(&rebuilt), archs(&log), "the resumed run must rebuild the same results");
     assert_eq!(second["chosen"], first["chosen"]);
     assert_eq!(second["top"], first["top"]);
+    // The pool method reuses the trained supernet in the same folder.
+    let (pool, _) = run(dir.path(), "pool");
+    assert_eq!(pool["method"], "pool");
+    assert_eq!(pool["candidates_finetuned"], 4);
+    for f in ["pool.json", "results.jsonl", "results.csv"] {
+        assert!(run_dir.join(f).exists(), "{f} missing");
+    }
+}
+
+#[test]
+fn search_refuses_a_config_that_asks_for_another_trainer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!("{TINY}\n[train.trainer]\nkind = \"fairnas\"\n");
+    std::fs::write(dir.path().join("tiny.toml"), cfg).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["--data-root"])
+        .arg(dir.path())
+        .args(["search", "--config"])
+        .arg(dir.path().join("tiny.toml"))
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("trainer.kind = fairnas"), "{stderr}");
+}
+
+#[test]
+fn shipped_oneshot_configs_parse_and_validate() {
+    for (name, text) in [
+        ("oneshot-nb201-thesis.toml", include_str!("../../../configs/oneshot-nb201-thesis.toml")),
+        ("oneshot-cpu-fidelity.toml", include_str!("../../../configs/oneshot-cpu-fidelity.toml")),
+    ] {
+        let cfg: sotl_search::OneShotConfig =
+            toml::from_str(text).unwrap_or_else(|e| panic!("configs/{name}: {e}"));
+        cfg.validate().unwrap_or_else(|e| panic!("configs/{name}: {e}"));
+        assert!(cfg.pool.size >= 100, "{name}: a reported study needs a pool of at least 100");
+        assert_eq!(cfg.finetune.lr, None, "{name}: the finetuning lr must follow the trainer");
+        assert!(cfg.train.augment && cfg.finetune.augment, "{name}");
+        assert_eq!(cfg.finetune.eval_bn, sotl_search::EvalBn::Both, "{name}");
+    }
+    let thesis: sotl_search::OneShotConfig =
+        toml::from_str(include_str!("../../../configs/oneshot-nb201-thesis.toml")).unwrap();
+    assert_eq!(
+        (thesis.net.channels, thesis.net.cells_per_stage, thesis.train.epochs, thesis.pool.size),
+        (16, 5, 100, 200)
+    );
+    assert_eq!((thesis.finetune.steps, thesis.finetune.sotl_window), (300, 100));
+}
+
+#[test]
+fn shipped_darts_config_parses_and_validates() {
+    let text = include_str!("../../../configs/darts-scaled.toml");
+    let cfg: sotl_search::DartsRunConfig =
+        toml::from_str(text).expect("configs/darts-scaled.toml parses");
+    cfg.validate().expect("configs/darts-scaled.toml validates");
 }
 
 #[test]

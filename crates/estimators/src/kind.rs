@@ -6,13 +6,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Estimator, EstimatorError, ParamCount, Result, Sog, Sogn, Sotl, SotlEma, Sovl, TlMini, ValAcc,
-    ValAccMini, ValScope, Window,
+    Estimator, EstimatorError, ParamCount, Result, Sog, SogL1, Sogn, Sotl, SotlEma, Sovl, TlMini,
+    ValAcc, ValAccMini, ValScope, Window,
 };
 
 /// Accepted estimator syntax, for error messages and `--help`.
 pub const ESTIMATOR_SYNTAX: &str = "sotl[:WINDOW], sotl-e[:E], sotl-ema[:GAMMA], tlmini, valacc, \
-valacc-mini, sovl[:last=N], sovl-mini[:last=N], sog[:WINDOW], sogn[:WINDOW], params \
+valacc-mini, sovl[:last=N], sovl-mini[:last=N], sog[:WINDOW], sog-l1, sogn[:WINDOW], params \
 (WINDOW: all, last=N, first=N, epochs=E, steps=A..B)";
 
 /// Which estimator to use, with its parameters; builds the estimator with [`EstimatorKind::build`].
@@ -42,6 +42,8 @@ pub enum EstimatorKind {
     },
     /// [`Sog`] over a window.
     Sog(Window),
+    /// [`SogL1`] (the L1 norm of the accumulated gradient).
+    SogL1,
     /// [`Sogn`] over a window.
     Sogn(Window),
     /// [`ParamCount`].
@@ -82,6 +84,7 @@ impl EstimatorKind {
                 w.validate()?;
                 Box::new(Sog { window: w })
             }
+            EstimatorKind::SogL1 => Box::new(SogL1),
             EstimatorKind::Sogn(w) => {
                 w.validate()?;
                 Box::new(Sogn { window: w })
@@ -114,6 +117,7 @@ impl fmt::Display for EstimatorKind {
                 with_last(f, "sovl-mini", last)
             }
             EstimatorKind::Sog(w) => with_window(f, "sog", w),
+            EstimatorKind::SogL1 => f.write_str("sog-l1"),
             EstimatorKind::Sogn(w) => with_window(f, "sogn", w),
             EstimatorKind::Params => f.write_str("params"),
         }
@@ -178,6 +182,7 @@ impl FromStr for EstimatorKind {
             "sovl" => EstimatorKind::Sovl { scope: ValScope::Full, last: last(arg)? },
             "sovl-mini" => EstimatorKind::Sovl { scope: ValScope::Minibatch, last: last(arg)? },
             "sog" => EstimatorKind::Sog(window(arg)?),
+            "sog-l1" => no_arg(EstimatorKind::SogL1)?,
             "sogn" => EstimatorKind::Sogn(window(arg)?),
             "params" => no_arg(EstimatorKind::Params)?,
             _ => return Err(err(format!("no estimator is called {name:?}"))),
@@ -214,6 +219,7 @@ mod tests {
             EstimatorKind::SotlEma(0.9),
             EstimatorKind::Sovl { scope: ValScope::Minibatch, last: Some(5) },
             EstimatorKind::Sog(Window::LastSteps(10)),
+            EstimatorKind::SogL1,
         ]);
         for k in all {
             let s = k.to_string();

@@ -17,6 +17,10 @@ pub struct StepRecord {
     pub grad_sum: Option<f64>,
     /// L1 norm of the minibatch gradient (for SoGN), when measured.
     pub grad_l1: Option<f64>,
+    /// L1 norm of the gradients accumulated over every step so far, this one included,
+    /// `||sum_{s <= t} g_s||_1` (for SoG as the thesis author's code computes it), when measured.
+    #[serde(default)]
+    pub grad_acc_l1: Option<f64>,
 }
 
 /// How much of the validation set an evaluation used.
@@ -27,6 +31,17 @@ pub enum ValScope {
     Minibatch,
     /// The whole validation set.
     Full,
+}
+
+/// Which statistics the network's BatchNorm layers normalized with during an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BnStats {
+    /// The running statistics accumulated in training (`model.eval()`), the usual evaluation.
+    #[default]
+    Running,
+    /// The statistics of each evaluation batch (train-mode BN without updates).
+    Batch,
 }
 
 /// One validation measurement, taken after `step` steps had been applied.
@@ -42,6 +57,9 @@ pub struct ValRecord {
     pub acc: f64,
     /// Minibatch or whole set.
     pub scope: ValScope,
+    /// The BatchNorm statistics used (records written before this field: running).
+    #[serde(default)]
+    pub bn: BnStats,
 }
 
 /// Everything recorded while training one network: the input of every [`crate::Estimator`].

@@ -54,6 +54,42 @@ impl Estimator for Sog {
     }
 }
 
+/// Sum of Gradients as the thesis author's finetuning code computes it (`grad_accum` in the
+/// `analyze_grads` helper of the thesis' AutoDL-Projects fork): the gradients are accumulated
+/// dimension-wise over the trajectory and the accumulated vector is reduced by its L1 norm.
+///
+/// `score = ||sum_{t <= T} g_t||_1`, read from [`StepRecord::grad_acc_l1`] at the last step `T`
+/// of the record (or of the prefix viewed). Unlike [`Sog`], opposite signs in different
+/// dimensions do not cancel; within a dimension, zigzagging still does. Always from step 0, so it
+/// takes no window. Not negated (the thesis reads high values as better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SogL1;
+
+impl Estimator for SogL1 {
+    fn name(&self) -> String {
+        "SoG-L1".into()
+    }
+
+    fn score_view(&self, view: RecordView<'_>) -> Result<f64> {
+        let name = self.name();
+        let Some(last) = view.steps.last() else {
+            return Err(EstimatorError::MissingData {
+                estimator: name,
+                what: "any training step".into(),
+                hint: "score after at least one step".into(),
+            });
+        };
+        let v = grad_value(&name, last, "accumulated-gradient L1 norm", last.grad_acc_l1)?;
+        if v < 0.0 {
+            return Err(EstimatorError::BadRecord(format!(
+                "accumulated-gradient L1 norm at step {} is negative ({v})",
+                last.step
+            )));
+        }
+        Ok(v)
+    }
+}
+
 /// Sum of Gradient Norms (thesis Sec. 4.2.4): the running scalar sum of per-step gradient L1
 /// norms.
 ///

@@ -71,10 +71,18 @@ impl TrainingRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ValScope;
+    use crate::{BnStats, ValScope};
 
     fn step(step: usize, epoch: usize) -> StepRecord {
-        StepRecord { step, epoch, train_loss: 1.0, train_acc: None, grad_sum: None, grad_l1: None }
+        StepRecord {
+            step,
+            epoch,
+            train_loss: 1.0,
+            train_acc: None,
+            grad_sum: None,
+            grad_l1: None,
+            grad_acc_l1: None,
+        }
     }
 
     #[test]
@@ -82,8 +90,22 @@ mod tests {
         let rec = TrainingRecord {
             steps: (0..5).map(|s| step(s, 0)).collect(),
             vals: vec![
-                ValRecord { step: 2, epoch: 0, loss: 1.0, acc: 0.5, scope: ValScope::Full },
-                ValRecord { step: 4, epoch: 0, loss: 1.0, acc: 0.6, scope: ValScope::Full },
+                ValRecord {
+                    step: 2,
+                    epoch: 0,
+                    loss: 1.0,
+                    acc: 0.5,
+                    scope: ValScope::Full,
+                    bn: BnStats::Running,
+                },
+                ValRecord {
+                    step: 4,
+                    epoch: 0,
+                    loss: 1.0,
+                    acc: 0.6,
+                    scope: ValScope::Full,
+                    bn: BnStats::Running,
+                },
             ],
             steps_per_epoch: 5,
             param_count: None,

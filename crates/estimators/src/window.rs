@@ -185,6 +185,7 @@ mod tests {
                     train_acc: None,
                     grad_sum: None,
                     grad_l1: None,
+                    grad_acc_l1: None,
                 })
                 .collect(),
             steps_per_epoch: spe,

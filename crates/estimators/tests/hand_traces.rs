@@ -16,9 +16,17 @@ fn trace() -> TrainingRecord {
             train_acc: None,
             grad_sum: Some(gsum[i]),
             grad_l1: Some(gl1[i]),
+            grad_acc_l1: None,
         })
         .collect();
-    let val = |step, epoch, loss, acc, scope| ValRecord { step, epoch, loss, acc, scope };
+    let val = |step, epoch, loss, acc, scope| ValRecord {
+        step,
+        epoch,
+        loss,
+        acc,
+        scope,
+        bn: BnStats::Running,
+    };
     TrainingRecord {
         steps,
         vals: vec![

@@ -45,6 +45,14 @@ pub enum MetricsError {
         /// `"values"` or `"ranks"`.
         what: &'static str,
     },
+    /// Bootstrap settings that define no interval.
+    #[error("bootstrap with {resamples} resamples at level {level}: use at least 2 resamples and a level strictly between 0 and 1 (e.g. 1000 and 0.95)")]
+    BadBootstrap {
+        /// Resamples asked for.
+        resamples: usize,
+        /// Coverage asked for.
+        level: f64,
+    },
     /// A sparse-Kendall precision that is not a positive finite number.
     #[error("precision {0} must be a positive finite number (e.g. 0.1 for accuracies in percent)")]
     BadPrecision(f64),

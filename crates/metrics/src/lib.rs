@@ -5,6 +5,7 @@
 //! and `sotl-report` prints what these functions return. Every function checks its input (equal
 //! lengths, enough items, no NaN) and says what to fix instead of returning NaN.
 
+mod bootstrap;
 mod check;
 mod error;
 mod kendall;
@@ -13,6 +14,7 @@ mod spearman;
 mod summary;
 mod topk;
 
+pub use bootstrap::{Bootstrap, Interval};
 pub use error::{MetricsError, Result};
 pub use kendall::{kendall_tau_b, sparse_kendall_tau};
 pub use pearson::pearson;

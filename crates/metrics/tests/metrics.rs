@@ -3,8 +3,31 @@
 use proptest::prelude::*;
 use sotl_metrics::{
     average_ranks, kendall_tau_b, pearson, precision_at_k, sparse_kendall_tau, spearman,
-    top_k_mean, MetricsError, RankSummary,
+    top_k_mean, Bootstrap, MetricsError, RankSummary,
 };
+
+/// x = [1, 2, 3], y = [1, 3, 2], worked out by hand over all 27 ordered resamples: 3 repeat one
+/// item (rho undefined, left out); the 18 with two distinct items are perfectly ordered, rho = 1
+/// for items {0, 1} and {0, 2} (12 draws), -1 for {1, 2} (6 draws); the 6 permutations keep the
+/// original rho = 1 - 6 (0 + 1 + 1) / (3 (9 - 1)) = 0.5. So P(-1) = P(0.5) = 1/4, P(1) = 1/2:
+/// the 95% interval is [-1, 1] and the 40% interval (quantiles 0.3 and 0.7) is [0.5, 1].
+#[test]
+fn bootstrap_interval_matches_the_enumerated_distribution() {
+    let (x, y) = ([1.0, 2.0, 3.0], [1.0, 3.0, 2.0]);
+    let b = Bootstrap { resamples: 4000, level: 0.95, seed: 7 };
+    let i = b.spearman(&x, &y).unwrap();
+    assert_eq!((i.lo, i.hi), (-1.0, 1.0));
+    let i = Bootstrap { level: 0.4, ..b }.spearman(&x, &y).unwrap();
+    assert_eq!((i.lo, i.hi), (0.5, 1.0));
+    // Kendall's tau-b has the same distribution here (tau = 1/3 for the permutations, +-1 else).
+    let i = Bootstrap { level: 0.4, ..b }.kendall_tau_b(&x, &y).unwrap();
+    assert!((i.lo - 1.0 / 3.0).abs() < 1e-12 && i.hi == 1.0, "{i:?}");
+    // A perfectly monotone pool gives rho = 1 in every defined resample.
+    let i = b.spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]).unwrap();
+    assert_eq!((i.lo, i.hi), (1.0, 1.0));
+    // The same seed draws the same resamples.
+    assert_eq!(b.spearman(&x, &y).unwrap(), b.spearman(&x, &y).unwrap());
+}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12

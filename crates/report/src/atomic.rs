@@ -5,18 +5,24 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
 ///
-/// A run killed mid-write leaves the previous file (or none), never a truncated one.
+/// A run killed mid-write leaves the previous file (or none), never a truncated one; on an error
+/// the temporary file is removed and the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let named = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+    };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(named)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(named)?;
+    tmp.write_all(bytes).map_err(named)?;
+    tmp.as_file().sync_all().map_err(named)?;
+    tmp.persist(path).map_err(|e| named(e.error))?;
+    Ok(())
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
@@ -44,6 +50,24 @@ mod tests {
         let names: Vec<_> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_names_the_path_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("sotl-atomic-fail-{}", std::process::id()));
+        // The target is an existing non-empty folder: the final rename must fail.
+        let target = dir.join("results.json");
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        let err = write_json_atomic(&target, &[1]).unwrap_err();
+        assert!(err.to_string().contains("results.json"), "{err}");
+        let names: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("results.json")],
+            "temp file left: {names:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

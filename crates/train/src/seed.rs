@@ -33,6 +33,8 @@ pub enum Stream {
     ValOrder,
     /// Model initialization (for callers that build the model from the run seed).
     Init,
+    /// Data augmentation of a training minibatch (for callers that seed it per minibatch).
+    Augment,
 }
 
 impl Stream {
@@ -43,6 +45,7 @@ impl Stream {
             Stream::Eval => 0x4556_414c_0000_0001,
             Stream::ValOrder => 0x5641_4c4f_5244_0002,
             Stream::Init => 0x494e_4954_0000_0003,
+            Stream::Augment => 0x4155_474d_0000_0004,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sotl_estimators::{StepRecord, TrainingRecord, ValRecord, ValScope};
+use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
 use tch::{Device, Tensor};
 
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
@@ -381,6 +381,7 @@ impl<O: Optimizer> Trainer<O> {
             train_acc: out.accuracy,
             grad_sum,
             grad_l1,
+            grad_acc_l1: None,
         });
         self.step += 1;
         Ok(lr)
@@ -435,7 +436,7 @@ impl<O: Optimizer> Trainer<O> {
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteValLoss { step: self.step, value: loss });
         }
-        let r = ValRecord { step: self.step, epoch, loss, acc, scope };
+        let r = ValRecord { step: self.step, epoch, loss, acc, scope, bn: BnStats::Running };
         self.record.vals.push(r);
         Ok(r)
     }

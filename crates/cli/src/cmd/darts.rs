@@ -109,10 +109,8 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     let dims = train_imgs.images.size();
     net.in_channels = dims[1];
     net.image_size = dims[2];
-    let bench = g.data_root().and_then(|r| Nb201Bench::load(&r).ok());
-    if bench.is_none() {
-        eprintln!("note: no NAS-Bench-201 tables under the data root; ground-truth accuracies are left empty");
-    }
+    // Absent tables leave ground truth empty (with a note); corrupt ones are an error.
+    let bench = super::oneshot::load_bench(g)?;
 
     let mut summaries = Vec::new();
     for &method in &cfg.methods {

@@ -118,7 +118,7 @@ impl ConfigArgs {
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
     /// The supernet trainer.
-    #[arg(long, default_value = "spos")]
+    #[arg(long, default_value = "spos", value_parser = trainer_kind())]
     trainer: TrainerKind,
     /// Output folder (config.json, supernet.ot); rerun with the same folder to resume.
     #[arg(long, default_value = "runs/oneshot-train")]
@@ -143,7 +143,7 @@ struct RankArgs {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Trainers, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "spos,fairnas")]
+    #[arg(long, value_delimiter = ',', default_value = "spos,fairnas", value_parser = trainer_kind())]
     trainers: Vec<TrainerKind>,
     /// Number of supernet seeds (0..N, offset by --seed).
     #[arg(long, default_value_t = 3)]
@@ -153,6 +153,12 @@ struct RunArgs {
     out: PathBuf,
     #[command(flatten)]
     cfg: ConfigArgs,
+}
+
+/// Parses a trainer name; `--help` lists every name.
+fn trainer_kind() -> impl clap::builder::TypedValueParser<Value = TrainerKind> {
+    clap::builder::PossibleValuesParser::new(TrainerKind::ALL.map(TrainerKind::name))
+        .map(|s| s.parse::<TrainerKind>().expect("a listed trainer name parses"))
 }
 
 /// Runs `oneshot`.
@@ -181,7 +187,7 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
             load_supernet(&net, &a.supernet)?;
             let pool = pool_for(&cfg, a.pool.as_deref(), &out)?;
             let results = rank_in(&cfg, &net, &data, &pool, &out)?;
-            let bench = load_bench(g);
+            let bench = load_bench(g)?;
             let ranking = match &bench {
                 Some(b) => Some(write_run_ranking(&cfg, &results, b, &out, 0)?),
                 None => None,
@@ -307,7 +313,7 @@ pub fn train_in(g: &Global, cfg: &OneShotConfig, data: &Data, out: &Path) -> Res
         }
     }
     run.save(&ckpt)?;
-    bar.finish_and_clear();
+    bar.finish();
     Ok(TrainSummary {
         trainer: cfg.train.trainer.kind.to_string(),
         checkpoint: ckpt.display().to_string(),
@@ -345,7 +351,7 @@ pub fn rank_in(
     pool: &FinetunePool,
     out: &Path,
 ) -> Result<Vec<CandidateResult>> {
-    let mut ft = Finetuner::new(net, cfg.finetune)?;
+    let mut ft = Finetuner::new(net, cfg.finetune, cfg.train.trainer.kind)?;
     let bar = progress(pool.len() as u64, "finetune");
     let results = finetune_pool(
         &mut ft,
@@ -362,26 +368,34 @@ pub fn rank_in(
             ));
         },
     )?;
-    bar.finish_and_clear();
+    bar.finish();
     write_results_csv(&results, cfg.finetune.sotl_window, &out.join("results.csv"))?;
     Ok(results)
 }
 
 fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) -> Result<()> {
-    let mut s = String::from("index,arch,param_count,sotl_first_window,tlmini_inherited,valacc_inherited,valacc_mini_inherited,train_s,val_s,reset_s,inherited_s\n");
+    use sotl_estimators::{BnStats, ValScope};
+    let mut s = String::from("index,arch,param_count,sotl_first_window,tlmini_inherited,valacc_inherited_batch_bn,valacc_inherited_running_bn,valacc_mini_inherited_batch_bn,valacc_mini_inherited_running_bn,train_s,val_s,reset_s,inherited_s\n");
     for r in results {
         let sotl: f64 = r.finetune.steps.iter().take(window).map(|x| x.train_loss).sum();
-        let vi =
-            |scope| r.inherited.vals.iter().find(|v| v.scope == scope).map_or(f64::NAN, |v| v.acc);
+        let vi = |scope, bn| {
+            r.inherited
+                .vals
+                .iter()
+                .find(|v| v.scope == scope && v.bn == bn)
+                .map_or(String::new(), |v| v.acc.to_string())
+        };
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{:.4},{:.4},{:.6},{:.4}\n",
+            "{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.6},{:.4}\n",
             r.index,
             r.arch,
             r.param_count,
             sotl,
-            r.inherited.steps.first().map_or(f64::NAN, |x| x.train_loss),
-            vi(sotl_estimators::ValScope::Full),
-            vi(sotl_estimators::ValScope::Minibatch),
+            r.inherited.steps.first().map_or(String::new(), |x| x.train_loss.to_string()),
+            vi(ValScope::Full, BnStats::Batch),
+            vi(ValScope::Full, BnStats::Running),
+            vi(ValScope::Minibatch, BnStats::Batch),
+            vi(ValScope::Minibatch, BnStats::Running),
             r.timing.train_s,
             r.timing.val_s,
             r.timing.reset_s,
@@ -392,15 +406,26 @@ fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) ->
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// NAS-Bench-201 ground truth, if the data root has it (reporting only).
-pub fn load_bench(g: &Global) -> Option<Nb201Bench> {
-    let root = g.data_root()?;
+/// NAS-Bench-201 ground truth, if the data root has it (reporting only): `None` with a note when
+/// the tables are absent, an error when they are there but unreadable or corrupt.
+pub fn load_bench(g: &Global) -> Result<Option<Nb201Bench>> {
+    let Some(root) = g.data_root() else {
+        eprintln!("note: no data root, so no NAS-Bench-201 ground truth; skipping correlations");
+        return Ok(None);
+    };
     match Nb201Bench::load(&root) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            eprintln!("note: no NAS-Bench-201 ground truth ({e}); skipping correlations");
-            None
+        Ok(b) => Ok(Some(b)),
+        Err(sotl_bench::BenchError::Io { err, path })
+            if err.kind() == std::io::ErrorKind::NotFound =>
+        {
+            eprintln!(
+                "note: no NAS-Bench-201 ground truth ({} is absent); skipping correlations",
+                path.display()
+            );
+            Ok(None)
         }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context("the NAS-Bench-201 tables under the data root cannot be used")),
     }
 }
 
@@ -460,8 +485,8 @@ fn write_summary(runs: &[RunRanking], out: &Path) -> Result<SummaryTable> {
                 c.metric,
                 sotl_search::RankMetric::Sotl
                     | sotl_search::RankMetric::TlMini
-                    | sotl_search::RankMetric::ValAcc
-                    | sotl_search::RankMetric::ValAccMini
+                    | sotl_search::RankMetric::ValAcc(_)
+                    | sotl_search::RankMetric::ValAccMini(_)
             ) {
                 continue;
             }
@@ -503,7 +528,7 @@ fn run_many(g: &Global, a: RunArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let data = load_data(g, &base)?;
     let pool = pool_for(&base, None, &a.out)?;
-    let bench = load_bench(g);
+    let bench = load_bench(g)?;
     let mut runs = Vec::new();
     for &kind in &a.trainers {
         for s in 0..a.seeds {
@@ -562,16 +587,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).with_context(|| format!("malformed {}", path.display()))
 }
 
-/// A progress bar on stderr.
-pub fn progress(len: u64, prefix: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
+/// Progress on stderr (a bar on a terminal, periodic plain lines in a log file).
+pub fn progress(len: u64, prefix: &str) -> crate::common::Progress {
+    crate::common::Progress::new(len, prefix)
 }
 
 #[derive(Debug, Serialize)]

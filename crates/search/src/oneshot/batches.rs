@@ -4,6 +4,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sotl_data::Dataset;
+use sotl_train::{derive_seed, Stream};
 use tch::{Device, Kind, Tensor};
 
 use super::{OneShotError, OneShotResult};
@@ -22,6 +23,9 @@ pub struct DeviceImages {
     pub labels: Tensor,
     /// Number of classes.
     pub classes: usize,
+    /// `[1, C, 1, 1]`: a black pixel after standardization (`-mean / std`), what the reference
+    /// pipelines pad with, since they pad raw images before normalizing.
+    pub black: Tensor,
 }
 
 /// Per-channel mean and standard deviation used to standardize images (in `[0, 1]` units).
@@ -82,6 +86,7 @@ impl DeviceImages {
         }
         let mean = Tensor::from_slice(&stats.mean).to_kind(Kind::Float).view([1, -1, 1, 1]);
         let std = Tensor::from_slice(&stats.std).to_kind(Kind::Float).view([1, -1, 1, 1]);
+        let black = (-&mean / &std).to_device(device);
         let mut x = (ds.images.to_kind(Kind::Float) / 255.0 - mean) / std;
         if let Some(s) = size {
             if s <= 0 {
@@ -96,7 +101,28 @@ impl DeviceImages {
             images: x.to_device(device),
             labels: ds.labels.to_kind(Kind::Int64).to_device(device),
             classes: ds.classes.len().max(1),
+            black,
         })
+    }
+
+    /// Crop padding of the training augmentation for these images: 4 pixels at 32x32 (the
+    /// CIFAR recipe of NAS-Bench-201 and DARTS), 2 at 16x16 (NAS-Bench-201's ImageNet16-120
+    /// recipe), i.e. an eighth of the side, at least 1.
+    pub fn crop_padding(&self) -> i64 {
+        (self.images.size()[3] / 8).max(1)
+    }
+
+    /// The standard training augmentation of a batch `x` of these images: zero-pad (in raw pixel
+    /// terms: black) by [`DeviceImages::crop_padding`], crop back at a random offset, flip
+    /// horizontally with probability 1/2. Every random choice comes from `seed`.
+    ///
+    /// # Shapes
+    /// `x`: `[B, C, H, W]` float, standardized; result: same.
+    pub fn augment(&self, x: &Tensor, seed: u64) -> Tensor {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Shift so that black is 0, pad with zeros, shift back.
+        let shifted = x - &self.black;
+        sotl_data::random_crop_flip(&shifted, self.crop_padding(), true, &mut rng) + &self.black
     }
 
     /// Number of images.
@@ -184,10 +210,24 @@ impl BatchOrder {
         perm.narrow(0, (k * self.batch_size) as i64, self.batch_size as i64)
     }
 
-    /// The next minibatch of `data`.
+    /// The next minibatch of `data`, as stored (evaluation batches).
     pub fn next_batch(&mut self, data: &DeviceImages) -> (Tensor, Tensor) {
         let idx = self.next_indices(data.images.device());
         (data.images.index_select(0, &idx), data.labels.index_select(0, &idx))
+    }
+
+    /// The next training minibatch of `data`: augmented (random crop and flip, see
+    /// [`DeviceImages::augment`]) when `augment` is set. The augmentation of the minibatch at
+    /// position `p` is seeded by `(seed, p)` alone, so every candidate of a pool sees the same
+    /// augmented images in the same order, and a resumed run sees what an unbroken one would.
+    pub fn next_train_batch(&mut self, data: &DeviceImages, augment: bool) -> (Tensor, Tensor) {
+        let position = self.position as u64;
+        let (x, y) = self.next_batch(data);
+        if augment {
+            (data.augment(&x, derive_seed(self.seed, Stream::Augment, position)), y)
+        } else {
+            (x, y)
+        }
     }
 }
 

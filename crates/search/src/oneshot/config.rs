@@ -7,7 +7,8 @@ use sotl_nn::Nb201NetConfig;
 use tch::Device;
 
 use super::{
-    ChannelStats, DeviceImages, FinetuneConfig, OneShotError, OneShotResult, SupernetTrainConfig,
+    ChannelStats, DeviceImages, EvolutionConfig, FinetuneConfig, OneShotError, OneShotResult,
+    SupernetTrainConfig,
 };
 
 /// Which images to search on.
@@ -100,6 +101,8 @@ pub struct OneShotConfig {
     pub pool: PoolConfig,
     /// Finetune-and-rank.
     pub finetune: FinetuneConfig,
+    /// Evolutionary search over the supernet (`search --method evolution`).
+    pub evolution: EvolutionConfig,
     /// Ranking report.
     pub report: ReportConfig,
 }
@@ -109,6 +112,7 @@ impl OneShotConfig {
     pub fn validate(&self) -> OneShotResult<()> {
         self.train.validate()?;
         self.finetune.validate()?;
+        self.evolution.validate()?;
         self.net.validate()?;
         if self.pool.size < 2 {
             return Err(OneShotError::config(

@@ -5,19 +5,55 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sotl_estimators::{StepRecord, TrainingRecord, ValRecord, ValScope};
+use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
 use sotl_space::Nb201Arch;
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
 use super::sgd::{clip_grad_norm, PathSgd};
 use super::trainer::{accuracy, cross_entropy};
-use super::{BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet};
+use super::{
+    BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
+};
 
-/// How each candidate is finetuned and measured. Defaults follow thesis 4.2: batch 64, 300
-/// finetuning minibatches, SoTL over the first 100, whole-validation-set accuracy every 100
-/// minibatches, learning rate 0.01 as for SPOS (the thesis lowers it to 0.001 for the variants),
-/// constant, as TSE's finetuning.
+/// Which BatchNorm statistics evaluations of a candidate use.
+///
+/// The supernet's stem, reduction and final BNs keep running statistics, but those were
+/// accumulated over thousands of random paths and match no single candidate. Per-candidate batch
+/// statistics avoid that mismatch, as AutoDL-Projects' search networks do for every cell BN
+/// (`track_running_stats=False`) and as SPOS recalibrates BN statistics per candidate before
+/// evaluating it (Guo et al. 2020), so `batch` is the default; `both` measures the two side by
+/// side for studies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalBn {
+    /// Batch statistics of each evaluation batch (train-mode BN under `no_grad`, with the running
+    /// statistics put back afterwards).
+    #[default]
+    Batch,
+    /// The running statistics held by the supernet (inherited) or updated by finetuning.
+    Running,
+    /// Both, recorded side by side (twice the evaluation time).
+    Both,
+}
+
+impl EvalBn {
+    /// The BN modes evaluated, the primary one first.
+    pub fn modes(self) -> &'static [BnStats] {
+        match self {
+            EvalBn::Batch => &[BnStats::Batch],
+            EvalBn::Running => &[BnStats::Running],
+            EvalBn::Both => &[BnStats::Batch, BnStats::Running],
+        }
+    }
+}
+
+/// How each candidate is finetuned and measured. Defaults follow thesis 4.2 and its author's
+/// finetuning code: batch 64, 300 finetuning minibatches, SoTL over the first 100,
+/// whole-validation-set accuracy every 100 minibatches, a constant learning rate of 0.01 for SPOS
+/// and 0.001 for the SPOS variants, SGD with Nesterov momentum 0.9 and weight decay 5e-4 started
+/// afresh for each candidate, no gradient clipping, and the training augmentation (random crop,
+/// flip) on every finetuning batch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
@@ -25,16 +61,22 @@ pub struct FinetuneConfig {
     pub steps: usize,
     /// Minibatch size.
     pub batch_size: usize,
-    /// Constant learning rate.
-    pub lr: f64,
+    /// Constant learning rate; unset: 0.01 after SPOS, 0.001 after the SPOS variants (thesis
+    /// 4.2: "the supernet is significantly better trained, and using too high learning rates
+    /// causes catastrophic forgetting").
+    pub lr: Option<f64>,
     /// SGD momentum.
     pub momentum: f64,
     /// Nesterov momentum.
     pub nesterov: bool,
     /// L2 weight decay.
     pub weight_decay: f64,
-    /// Gradient-norm clip (0: off).
+    /// Gradient-norm clip (0: off, as the reference finetuning loop).
     pub grad_clip: f64,
+    /// Random crop and flip on every finetuning minibatch (evaluation batches never).
+    pub augment: bool,
+    /// BatchNorm statistics of the validation evaluations.
+    pub eval_bn: EvalBn,
     /// SoTL window: the first this many finetuning minibatches (thesis: 100).
     pub sotl_window: usize,
     /// Whole-validation-set evaluation every this many minibatches (and before finetuning).
@@ -55,11 +97,13 @@ impl Default for FinetuneConfig {
         FinetuneConfig {
             steps: 300,
             batch_size: 64,
-            lr: 0.01,
+            lr: None,
             momentum: 0.9,
             nesterov: true,
             weight_decay: 5e-4,
-            grad_clip: 5.0,
+            grad_clip: 0.0,
+            augment: true,
+            eval_bn: EvalBn::Batch,
             sotl_window: 100,
             val_every: 100,
             mini_val_every: 10,
@@ -71,6 +115,15 @@ impl Default for FinetuneConfig {
 }
 
 impl FinetuneConfig {
+    /// The learning rate in force after a supernet trained by `trainer`: `lr` when set, else
+    /// 0.01 for SPOS and 0.001 for every SPOS variant (thesis 4.2).
+    pub fn lr_for(&self, trainer: TrainerKind) -> f64 {
+        self.lr.unwrap_or(match trainer {
+            TrainerKind::Spos => 0.01,
+            _ => 0.001,
+        })
+    }
+
     /// Checks every value.
     pub fn validate(&self) -> OneShotResult<()> {
         let c = |field: &'static str, reason: String| OneShotError::Config { field, reason };
@@ -92,8 +145,10 @@ impl FinetuneConfig {
                 format!("is {}, more than the {} finetuning steps", self.sotl_window, self.steps),
             ));
         }
-        if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(c("finetune.lr", format!("is {}; expected >= 0", self.lr)));
+        if let Some(lr) = self.lr {
+            if !(lr.is_finite() && lr >= 0.0) {
+                return Err(c("finetune.lr", format!("is {lr}; expected >= 0")));
+            }
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(c(
@@ -161,11 +216,13 @@ pub struct Finetuner<'n, N: PathNet + ?Sized> {
     saved_buffers: Vec<Tensor>,
     dirty: Vec<usize>,
     opt: PathSgd,
+    lr: f64,
 }
 
 impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
-    /// Snapshots `net`'s current weights as the inheritance source.
-    pub fn new(net: &'n N, config: FinetuneConfig) -> OneShotResult<Self> {
+    /// Snapshots `net`'s current weights as the inheritance source; `trainer` trained them (it
+    /// sets the learning rate unless the config does, see [`FinetuneConfig::lr_for`]).
+    pub fn new(net: &'n N, config: FinetuneConfig, trainer: TrainerKind) -> OneShotResult<Self> {
         config.validate()?;
         let weights = net.weights();
         let buffers = net.buffers();
@@ -180,12 +237,18 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             buffers,
             dirty: Vec::new(),
             opt,
+            lr: config.lr_for(trainer),
         })
     }
 
     /// The config in force.
     pub fn config(&self) -> &FinetuneConfig {
         &self.config
+    }
+
+    /// The finetuning learning rate in force.
+    pub fn lr(&self) -> f64 {
+        self.lr
     }
 
     /// Puts the supernet back to the snapshot: weights the last candidate touched, all buffers,
@@ -230,10 +293,8 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
         // Validation before any update: the inherited weights, as the standard one-shot protocol.
         let t = Instant::now();
-        let mut vals = vec![
-            self.validate_full(arch, val, 0)?,
-            self.validate_mini(arch, &mut val_order, val, 0)?,
-        ];
+        let mut vals = Vec::new();
+        self.validate(arch, val, &mut val_order, 0, true, true, &mut vals)?;
         timing.val_s += t.elapsed().as_secs_f64();
 
         // No-finetuning losses over the same minibatches the finetuning will see.
@@ -241,7 +302,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
         tch::no_grad(|| -> OneShotResult<()> {
             for s in 0..cfg.inherited_window {
-                let (x, y) = train_order.next_batch(train);
+                let (x, y) = train_order.next_train_batch(train, cfg.augment);
                 let logits = self.net.forward_path(&x, arch);
                 let loss = finite(
                     cross_entropy(&logits, &y).double_value(&[]),
@@ -255,6 +316,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
                     train_acc: Some(accuracy(&logits, &y)),
                     grad_sum: None,
                     grad_l1: None,
+                    grad_acc_l1: None,
                 });
             }
             Ok(())
@@ -274,46 +336,55 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         train_order.seek(0);
         let mut steps = Vec::with_capacity(cfg.steps);
         let clip = (cfg.grad_clip > 0.0).then_some(cfg.grad_clip);
+        // Gradients summed over the steps so far, per path weight (for SoG-L1).
+        let mut acc: Vec<Option<Tensor>> = idx.iter().map(|_| None).collect();
         for s in 0..cfg.steps {
             let t = Instant::now();
-            let (x, y) = train_order.next_batch(train);
+            let (x, y) = train_order.next_train_batch(train, cfg.augment);
             let logits = self.net.forward_path(&x, arch);
             let loss = cross_entropy(&logits, &y);
             let loss_v = finite(loss.double_value(&[]), "finetuning loss", s)?;
-            let acc = accuracy(&logits.detach(), &y);
+            let train_acc = accuracy(&logits.detach(), &y);
             let inputs: Vec<&Tensor> = idx.iter().map(|&i| &self.weights[i]).collect();
             let g = Tensor::f_run_backward(&[&loss], &inputs, false, false)?;
             let mut grads: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
             let mut sum = Tensor::zeros([], (Kind::Double, x.device()));
             let mut l1 = Tensor::zeros([], (Kind::Double, x.device()));
-            for (&i, g) in idx.iter().zip(g) {
+            let mut acc_l1 = Tensor::zeros([], (Kind::Double, x.device()));
+            for ((&i, g), a) in idx.iter().zip(g).zip(acc.iter_mut()) {
                 if g.defined() {
                     sum += g.sum(Kind::Double);
                     l1 += g.abs().sum(Kind::Double);
+                    let next = match a.take() {
+                        Some(prev) => prev + &g,
+                        None => g.detach().copy(),
+                    };
                     grads[i] = Some(g);
+                    *a = Some(next);
+                }
+                if let Some(a) = a {
+                    acc_l1 += a.abs().sum(Kind::Double);
                 }
             }
             if let Some(max) = clip {
                 clip_grad_norm(&mut grads, max);
             }
-            self.opt.step(&self.weights, &grads, cfg.lr);
+            self.opt.step(&self.weights, &grads, self.lr);
             steps.push(StepRecord {
                 step: s,
                 epoch: s / per_epoch,
                 train_loss: loss_v,
-                train_acc: Some(acc),
+                train_acc: Some(train_acc),
                 grad_sum: Some(sum.double_value(&[])),
                 grad_l1: Some(l1.double_value(&[])),
+                grad_acc_l1: Some(acc_l1.double_value(&[])),
             });
             timing.train_s += t.elapsed().as_secs_f64();
             let done = s + 1;
             let t = Instant::now();
-            if done.is_multiple_of(cfg.val_every) {
-                vals.push(self.validate_full(arch, val, done)?);
-            }
-            if done.is_multiple_of(cfg.mini_val_every) {
-                vals.push(self.validate_mini(arch, &mut val_order, val, done)?);
-            }
+            let (full, mini) =
+                (done.is_multiple_of(cfg.val_every), done.is_multiple_of(cfg.mini_val_every));
+            self.validate(arch, val, &mut val_order, done, full, mini, &mut vals)?;
             timing.val_s += t.elapsed().as_secs_f64();
         }
         Ok(CandidateResult {
@@ -331,47 +402,80 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         })
     }
 
-    /// Loss and accuracy of `arch` on the whole of `val` (eval-mode BN), after `step` updates.
+    /// The evaluations due after `step` updates: the whole of `val` when `full`, the next
+    /// minibatch of `order` when `mini`, in every configured BN mode (the same minibatch for each
+    /// mode), appended to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn validate(
+        &self,
+        arch: &Nb201Arch,
+        val: &DeviceImages,
+        order: &mut BatchOrder,
+        step: usize,
+        full: bool,
+        mini: bool,
+        out: &mut Vec<ValRecord>,
+    ) -> OneShotResult<()> {
+        let modes = self.config.eval_bn.modes();
+        if full {
+            for &bn in modes {
+                out.push(self.validate_full(arch, val, step, bn)?);
+            }
+        }
+        if mini {
+            let (x, y) = order.next_batch(val);
+            for &bn in modes {
+                let (loss, acc) = self.evaluate(arch, &x, &y, bn);
+                let loss = finite(loss, "validation minibatch loss", step)?;
+                out.push(ValRecord { step, epoch: 0, loss, acc, scope: ValScope::Minibatch, bn });
+            }
+        }
+        Ok(())
+    }
+
+    /// Mean loss and accuracy of `arch` on one batch with `bn` statistics; leaves the network's
+    /// running statistics as they were.
+    fn evaluate(&self, arch: &Nb201Arch, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
+        tch::no_grad(|| {
+            let train_mode = bn == BnStats::Batch;
+            // Train-mode BN updates running statistics in place: keep them to put them back.
+            let kept: Vec<Tensor> = if train_mode {
+                self.buffers.iter().map(|b| b.detach().copy()).collect()
+            } else {
+                Vec::new()
+            };
+            let logits = self.net.forward_path_t(x, arch, train_mode);
+            let r = (cross_entropy(&logits, y).double_value(&[]), accuracy(&logits, y));
+            for (b, k) in self.buffers.iter().zip(&kept) {
+                b.shallow_clone().copy_(k);
+            }
+            r
+        })
+    }
+
+    /// Loss and accuracy of `arch` on the whole of `val`, in batches of `eval_batch_size`, with
+    /// `bn` statistics, after `step` updates.
     fn validate_full(
         &self,
         arch: &Nb201Arch,
         val: &DeviceImages,
         step: usize,
+        bn: BnStats,
     ) -> OneShotResult<ValRecord> {
         let n = val.len();
         let (mut loss, mut correct) = (0.0, 0.0);
-        tch::no_grad(|| {
-            let mut lo = 0;
-            while lo < n {
-                let hi = (lo + self.config.eval_batch_size).min(n);
-                let (x, y) = val.slice(lo, hi);
-                let logits = self.net.forward_path_t(&x, arch, false);
-                let m = (hi - lo) as f64;
-                loss += cross_entropy(&logits, &y).double_value(&[]) * m;
-                correct += accuracy(&logits, &y) * m;
-                lo = hi;
-            }
-        });
+        let mut lo = 0;
+        while lo < n {
+            let hi = (lo + self.config.eval_batch_size).min(n);
+            let (x, y) = val.slice(lo, hi);
+            let (l, a) = self.evaluate(arch, &x, &y, bn);
+            let m = (hi - lo) as f64;
+            loss += l * m;
+            correct += a * m;
+            lo = hi;
+        }
         let loss = finite(loss / n as f64, "validation loss", step)?;
-        Ok(ValRecord { step, epoch: 0, loss, acc: correct / n as f64, scope: ValScope::Full })
-    }
-
-    /// Loss and accuracy on the next validation minibatch of a fixed seeded order (the same
-    /// minibatches, in the same order, for every candidate).
-    fn validate_mini(
-        &self,
-        arch: &Nb201Arch,
-        order: &mut BatchOrder,
-        val: &DeviceImages,
-        step: usize,
-    ) -> OneShotResult<ValRecord> {
-        let (x, y) = order.next_batch(val);
-        let (loss, acc) = tch::no_grad(|| {
-            let logits = self.net.forward_path_t(&x, arch, false);
-            (cross_entropy(&logits, &y).double_value(&[]), accuracy(&logits, &y))
-        });
-        let loss = finite(loss, "validation minibatch loss", step)?;
-        Ok(ValRecord { step, epoch: 0, loss, acc, scope: ValScope::Minibatch })
+        Ok(ValRecord { step, epoch: 0, loss, acc: correct / n as f64, scope: ValScope::Full, bn })
     }
 }
 
@@ -387,6 +491,20 @@ fn finite(v: f64, what: &'static str, step: usize) -> OneShotResult<f64> {
 /// [`CandidateResult`] per line). A torn last line (a run killed mid-write) is dropped; any
 /// other malformed line, or a result that does not match `pool` at its position, is an error.
 pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<CandidateResult>> {
+    let out = read_results_any(path)?;
+    for (k, r) in out.iter().enumerate() {
+        if r.index != k || pool.archs.get(k) != Some(&r.arch) {
+            return Err(OneShotError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!("result {k} is for {} (index {}), but the pool has {:?} there: it belongs to another pool", r.arch, r.index, pool.archs.get(k).map(|a| a.to_string())),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// [`read_results`] without a pool to check against (indices must still count up from 0).
+fn read_results_any(path: &Path) -> OneShotResult<Vec<CandidateResult>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -414,15 +532,66 @@ pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<Candi
             }
         }
     }
-    for (k, r) in out.iter().enumerate() {
-        if r.index != k || pool.archs.get(k) != Some(&r.arch) {
-            return Err(OneShotError::Checkpoint {
-                path: path.to_path_buf(),
-                reason: format!("result {k} is for {} (index {}), but the pool has {:?} there: it belongs to another pool", r.arch, r.index, pool.archs.get(k).map(|a| a.to_string())),
-            });
-        }
+    if let Some((k, r)) = out.iter().enumerate().find(|(k, r)| r.index != *k) {
+        return Err(OneShotError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!("line {} holds result index {}, expected {k}: the file was edited or mixed with another run's; use another --out", k + 1, r.index),
+        });
     }
     Ok(out)
+}
+
+/// The append-only JSON-lines file of candidate results that makes finetuning resumable: each
+/// result is one line, flushed and synced, so a killed run loses at most the candidate in
+/// progress and resumes at the next one.
+pub struct ResultsLog {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl ResultsLog {
+    /// Opens (creating) the log at `path` and returns it with the results already in it; a
+    /// torn trailing line is removed first. `pool`, when given, must match them position by
+    /// position.
+    pub fn open(
+        path: &Path,
+        pool: Option<&FinetunePool>,
+    ) -> OneShotResult<(Self, Vec<CandidateResult>)> {
+        let results = match pool {
+            Some(p) => read_results(path, p)?,
+            None => read_results_any(path)?,
+        };
+        let io = |source| OneShotError::Io {
+            action: "cannot write results file",
+            path: path.to_path_buf(),
+            source,
+        };
+        // Rewrite what was read so a torn trailing line disappears before appending.
+        let mut text = String::new();
+        for r in &results {
+            text.push_str(&serde_json::to_string(r).expect("results serialize"));
+            text.push('\n');
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        sotl_report::write_atomic(path, text.as_bytes()).map_err(io)?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        Ok((ResultsLog { path: path.to_path_buf(), file }, results))
+    }
+
+    /// Appends one result durably.
+    pub fn append(&mut self, r: &CandidateResult) -> OneShotResult<()> {
+        let io = |source| OneShotError::Io {
+            action: "cannot write results file",
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_string(r).expect("results serialize");
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
 }
 
 /// Finetunes every candidate of `pool` not yet in `results_path`, appending each result as one
@@ -436,29 +605,10 @@ pub fn finetune_pool<N: PathNet + ?Sized>(
     results_path: &Path,
     mut progress: impl FnMut(usize, usize, &CandidateResult),
 ) -> OneShotResult<Vec<CandidateResult>> {
-    let mut results = read_results(results_path, pool)?;
-    let io = |source| OneShotError::Io {
-        action: "cannot write results file",
-        path: results_path.to_path_buf(),
-        source,
-    };
-    // Rewrite what was read so a torn trailing line disappears before appending.
-    let mut text = String::new();
-    for r in &results {
-        text.push_str(&serde_json::to_string(r).expect("results serialize"));
-        text.push('\n');
-    }
-    if let Some(dir) = results_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    sotl_report::write_atomic(results_path, text.as_bytes()).map_err(io)?;
-    let mut file = std::fs::OpenOptions::new().append(true).open(results_path).map_err(io)?;
+    let (mut log, mut results) = ResultsLog::open(results_path, Some(pool))?;
     for (k, arch) in pool.archs.iter().enumerate().skip(results.len()) {
         let r = finetuner.finetune(k, arch, train, val)?;
-        let mut line = serde_json::to_string(&r).expect("results serialize");
-        line.push('\n');
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_data().map_err(io)?;
+        log.append(&r)?;
         progress(k + 1, pool.len(), &r);
         results.push(r);
     }

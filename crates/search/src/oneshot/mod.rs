@@ -10,6 +10,7 @@
 mod batches;
 mod config;
 mod error;
+mod evolution;
 mod finetune;
 mod nb201;
 mod path_net;
@@ -23,8 +24,10 @@ mod trainer;
 pub use batches::{BatchOrder, ChannelStats, DeviceImages};
 pub use config::{prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig};
 pub use error::{OneShotError, OneShotResult};
+pub use evolution::{evolve, EvolutionConfig, EvolutionRun};
 pub use finetune::{
-    finetune_pool, read_results, CandidateResult, CandidateTiming, FinetuneConfig, Finetuner,
+    finetune_pool, read_results, CandidateResult, CandidateTiming, EvalBn, FinetuneConfig,
+    Finetuner, ResultsLog,
 };
 pub use nb201::Nb201PathNet;
 pub use path_net::PathNet;

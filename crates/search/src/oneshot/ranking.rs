@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 use sotl_estimators::{
-    Estimator, ParamCount, Sog, Sogn, Sotl, TlMini, TrainingRecord, ValAcc, ValAccMini, Window,
+    BnStats, Estimator, ParamCount, Sog, SogL1, Sogn, Sotl, TlMini, TrainingRecord, ValAcc,
+    ValAccMini, Window,
 };
-use sotl_metrics::RankSummary;
+use sotl_metrics::{spearman, Bootstrap, Interval, RankSummary};
 use sotl_space::Nb201Arch;
 
 use super::{CandidateResult, OneShotError, OneShotResult, TrainerKind};
@@ -21,12 +22,15 @@ pub enum RankMetric {
     Sotl,
     /// The latest minibatch training loss (negated).
     TlMini,
-    /// The latest whole-validation-set accuracy.
-    ValAcc,
-    /// The latest one-minibatch validation accuracy.
-    ValAccMini,
-    /// Sum of gradients over the finetuning steps so far.
+    /// The latest whole-validation-set accuracy, evaluated with these BN statistics.
+    ValAcc(BnStats),
+    /// The latest one-minibatch validation accuracy, evaluated with these BN statistics.
+    ValAccMini(BnStats),
+    /// Sum of gradients over the finetuning steps so far (dimension-wise sum of the summed
+    /// gradient).
     Sog,
+    /// L1 norm of the gradient summed over the finetuning steps so far (the thesis author's code).
+    SogL1,
     /// Sum of gradient L1 norms over the finetuning steps so far.
     Sogn,
     /// Parameter count.
@@ -35,26 +39,57 @@ pub enum RankMetric {
 
 impl RankMetric {
     /// Every metric, in table order.
-    pub const ALL: [RankMetric; 7] = [
+    pub const ALL: [RankMetric; 10] = [
         RankMetric::Sotl,
         RankMetric::TlMini,
-        RankMetric::ValAcc,
-        RankMetric::ValAccMini,
+        RankMetric::ValAcc(BnStats::Batch),
+        RankMetric::ValAcc(BnStats::Running),
+        RankMetric::ValAccMini(BnStats::Batch),
+        RankMetric::ValAccMini(BnStats::Running),
         RankMetric::Sog,
+        RankMetric::SogL1,
         RankMetric::Sogn,
         RankMetric::Params,
     ];
 
-    /// The thesis' label.
+    /// The thesis' label, with the BN statistics of validation metrics.
     pub fn label(self) -> &'static str {
         match self {
             RankMetric::Sotl => "SoTL",
             RankMetric::TlMini => "TLMini",
-            RankMetric::ValAcc => "ValAcc",
-            RankMetric::ValAccMini => "ValAccMini",
+            RankMetric::ValAcc(BnStats::Batch) => "ValAcc [batch BN]",
+            RankMetric::ValAcc(BnStats::Running) => "ValAcc [running BN]",
+            RankMetric::ValAccMini(BnStats::Batch) => "ValAccMini [batch BN]",
+            RankMetric::ValAccMini(BnStats::Running) => "ValAccMini [running BN]",
             RankMetric::Sog => "SoG",
+            RankMetric::SogL1 => "SoG-L1",
             RankMetric::Sogn => "SoGN",
             RankMetric::Params => "Params",
+        }
+    }
+
+    fn estimator(self, sotl_window: Window) -> Box<dyn Estimator> {
+        match self {
+            RankMetric::Sotl => Box::new(Sotl::new(sotl_window)),
+            RankMetric::TlMini => Box::new(TlMini),
+            RankMetric::ValAcc(_) => Box::new(ValAcc),
+            RankMetric::ValAccMini(_) => Box::new(ValAccMini),
+            RankMetric::Sog => Box::new(Sog { window: Window::All }),
+            RankMetric::SogL1 => Box::new(SogL1),
+            RankMetric::Sogn => Box::new(Sogn { window: Window::All }),
+            RankMetric::Params => Box::new(ParamCount),
+        }
+    }
+
+    /// `rec`, or for a validation metric a copy holding only its BN mode's evaluations.
+    fn record(self, rec: &TrainingRecord) -> std::borrow::Cow<'_, TrainingRecord> {
+        match self {
+            RankMetric::ValAcc(bn) | RankMetric::ValAccMini(bn) => {
+                let mut r = rec.clone();
+                r.vals.retain(|v| v.bn == bn);
+                std::borrow::Cow::Owned(r)
+            }
+            _ => std::borrow::Cow::Borrowed(rec),
         }
     }
 
@@ -62,41 +97,25 @@ impl RankMetric {
     /// SoTL sums the last `min(window, t)` losses, so at `t = window` it is SoTL over the first
     /// `window` minibatches.
     pub fn score_at(self, rec: &TrainingRecord, t: usize, window: usize) -> OneShotResult<f64> {
-        let est: Box<dyn Estimator> = match self {
-            RankMetric::Sotl => Box::new(Sotl::new(if t >= window {
-                Window::LastSteps(window)
-            } else {
-                Window::All
-            })),
-            RankMetric::TlMini => Box::new(TlMini),
-            RankMetric::ValAcc => Box::new(ValAcc),
-            RankMetric::ValAccMini => Box::new(ValAccMini),
-            RankMetric::Sog => Box::new(Sog { window: Window::All }),
-            RankMetric::Sogn => Box::new(Sogn { window: Window::All }),
-            RankMetric::Params => Box::new(ParamCount),
-        };
-        est.score_at(rec, t).map_err(|e| OneShotError::Report(e.to_string()))
+        let w = if t >= window { Window::LastSteps(window) } else { Window::All };
+        self.estimator(w)
+            .score_at(&self.record(rec), t)
+            .map_err(|e| OneShotError::Report(e.to_string()))
     }
 
     /// The metric at the inherited weights, with no finetuning: SoTL and TLMini from the
-    /// no-update loss pass, ValAcc(Mini) from the step-0 evaluations. SoG/SoGN need a training
-    /// trajectory and have no such value.
+    /// no-update loss pass, ValAcc(Mini) from the step-0 evaluations. The gradient metrics need a
+    /// training trajectory and have no such value.
     pub fn score_inherited(self, r: &CandidateResult) -> OneShotResult<f64> {
-        let rec = &r.inherited;
-        let est: Box<dyn Estimator> = match self {
-            RankMetric::Sotl => Box::new(Sotl::new(Window::All)),
-            RankMetric::TlMini => Box::new(TlMini),
-            RankMetric::ValAcc => Box::new(ValAcc),
-            RankMetric::ValAccMini => Box::new(ValAccMini),
-            RankMetric::Params => Box::new(ParamCount),
-            RankMetric::Sog | RankMetric::Sogn => {
-                return Err(OneShotError::Report(format!(
-                    "{} has no value without finetuning",
-                    self.label()
-                )))
-            }
-        };
-        est.score(rec).map_err(|e| OneShotError::Report(e.to_string()))
+        if matches!(self, RankMetric::Sog | RankMetric::SogL1 | RankMetric::Sogn) {
+            return Err(OneShotError::Report(format!(
+                "{} has no value without finetuning",
+                self.label()
+            )));
+        }
+        self.estimator(Window::All)
+            .score(&self.record(&r.inherited))
+            .map_err(|e| OneShotError::Report(e.to_string()))
     }
 }
 
@@ -130,23 +149,32 @@ impl TableRow {
     }
 
     /// The thesis' Table 4.1 rows ("SoTL is reported after 100 minibatches finetuning and the
-    /// remaining metrics are using the supernet weights directly"), then SoG, SoGN and Params,
-    /// then the finetuned counterparts after all `steps`.
+    /// remaining metrics are using the supernet weights directly"), validation metrics in both
+    /// BN modes, then SoG, SoG-L1, SoGN and Params, then the finetuned counterparts after all
+    /// `steps`. Rows whose data a run did not record (a BN mode not evaluated) come out empty.
     pub fn standard(sotl_window: usize, steps: usize) -> Vec<TableRow> {
+        use BnStats::{Batch, Running};
         let ft = Phase::Finetuned(sotl_window);
         let end = Phase::Finetuned(steps);
+        let inh = Phase::Inherited;
+        let row = |metric, phase| TableRow { metric, phase };
         vec![
-            TableRow { metric: RankMetric::Sotl, phase: ft },
-            TableRow { metric: RankMetric::TlMini, phase: Phase::Inherited },
-            TableRow { metric: RankMetric::ValAcc, phase: Phase::Inherited },
-            TableRow { metric: RankMetric::ValAccMini, phase: Phase::Inherited },
-            TableRow { metric: RankMetric::Sog, phase: ft },
-            TableRow { metric: RankMetric::Sogn, phase: ft },
-            TableRow { metric: RankMetric::Params, phase: Phase::Inherited },
-            TableRow { metric: RankMetric::Sotl, phase: Phase::Inherited },
-            TableRow { metric: RankMetric::TlMini, phase: end },
-            TableRow { metric: RankMetric::ValAcc, phase: end },
-            TableRow { metric: RankMetric::ValAccMini, phase: end },
+            row(RankMetric::Sotl, ft),
+            row(RankMetric::TlMini, inh),
+            row(RankMetric::ValAcc(Batch), inh),
+            row(RankMetric::ValAcc(Running), inh),
+            row(RankMetric::ValAccMini(Batch), inh),
+            row(RankMetric::ValAccMini(Running), inh),
+            row(RankMetric::Sog, ft),
+            row(RankMetric::SogL1, ft),
+            row(RankMetric::Sogn, ft),
+            row(RankMetric::Params, inh),
+            row(RankMetric::Sotl, inh),
+            row(RankMetric::TlMini, end),
+            row(RankMetric::ValAcc(Batch), end),
+            row(RankMetric::ValAcc(Running), end),
+            row(RankMetric::ValAccMini(Batch), end),
+            row(RankMetric::ValAccMini(Running), end),
         ]
     }
 
@@ -188,6 +216,15 @@ pub struct RowResult {
     pub row: TableRow,
     /// Spearman, Kendall and top-k mean, when defined.
     pub summary: Option<RankSummary>,
+    /// Percentile-bootstrap 95% interval of the Spearman correlation (resampling candidates).
+    pub spearman_ci: Option<Interval>,
+    /// Percentile-bootstrap 95% interval of Kendall's tau-b.
+    pub kendall_ci: Option<Interval>,
+    /// Spearman correlation of the metric with the candidates' parameter counts: near 1 means
+    /// it ranks by size, whatever its correlation with ground truth.
+    pub spearman_vs_params: Option<f64>,
+    /// Every candidate's score (pool order), for intervals over seeds; empty when undefined.
+    pub scores: Vec<f64>,
     /// Why `summary` is missing.
     pub note: Option<String>,
 }
@@ -222,6 +259,8 @@ pub struct RunRanking {
     pub rows: Vec<RowResult>,
     /// Correlation curves over finetuning.
     pub curves: Vec<Curve>,
+    /// Ground truth of every candidate (pool order), read after scoring.
+    pub truth: Vec<f64>,
 }
 
 /// Settings of a ranking report.
@@ -257,11 +296,36 @@ pub fn rank_report(
         let s = scores.map_err(|e| e.to_string())?;
         RankSummary::compute(&s, &gt, k).map_err(|e| e.to_string())
     };
+    let params: Vec<f64> = results.iter().map(|r| r.param_count as f64).collect();
+    let boot = Bootstrap::default();
     let rows = TableRow::standard(settings.sotl_window, settings.steps)
         .into_iter()
-        .map(|row| match summarize(row.scores(results, settings.sotl_window)) {
-            Ok(s) => RowResult { row, summary: Some(s), note: None },
-            Err(e) => RowResult { row, summary: None, note: Some(e) },
+        .map(|row| {
+            let scores = row.scores(results, settings.sotl_window);
+            let kept = scores.as_ref().map(Vec::clone).unwrap_or_default();
+            match summarize(scores) {
+                Ok(s) => {
+                    let scores = kept;
+                    RowResult {
+                        row,
+                        summary: Some(s),
+                        spearman_ci: boot.spearman(&scores, &gt).ok(),
+                        kendall_ci: boot.kendall_tau_b(&scores, &gt).ok(),
+                        spearman_vs_params: spearman(&scores, &params).ok(),
+                        scores,
+                        note: None,
+                    }
+                }
+                Err(e) => RowResult {
+                    row,
+                    summary: None,
+                    spearman_ci: None,
+                    kendall_ci: None,
+                    spearman_vs_params: None,
+                    scores: Vec::new(),
+                    note: Some(e),
+                },
+            }
         })
         .collect();
     let every = settings.curve_every.max(1);
@@ -290,7 +354,7 @@ pub fn rank_report(
             c
         })
         .collect();
-    Ok(RunRanking { trainer, seed, n: results.len(), k, rows, curves })
+    Ok(RunRanking { trainer, seed, n: results.len(), k, rows, curves, truth: gt })
 }
 
 /// Mean and population standard deviation (`ddof = 0`, as numpy's default) of the finite values.
@@ -325,6 +389,17 @@ pub struct SummaryCell {
     pub spearman_mean: f64,
     /// Spearman std over seeds.
     pub spearman_std: f64,
+    /// 95% bootstrap interval of the seed-mean Spearman (candidates resampled jointly across
+    /// seeds, which share the pool).
+    pub spearman_ci: Option<Interval>,
+    /// Kendall tau-b mean over seeds.
+    pub kendall_mean: f64,
+    /// Kendall tau-b std over seeds.
+    pub kendall_std: f64,
+    /// 95% bootstrap interval of the seed-mean Kendall tau-b.
+    pub kendall_ci: Option<Interval>,
+    /// Spearman with the parameter count, mean over seeds.
+    pub vs_params_mean: Option<f64>,
     /// Top-k mean ground truth, mean over seeds.
     pub top_k_mean: f64,
     /// Its std over seeds.
@@ -333,8 +408,35 @@ pub struct SummaryCell {
     pub seeds: usize,
 }
 
+/// The 95% bootstrap interval of the mean over runs of `stat(scores, truth)`: each resample of
+/// candidate positions is applied to every run (they share one pool).
+fn seed_mean_interval(
+    runs: &[(&[f64], &[f64])],
+    stat: fn(&[f64], &[f64]) -> sotl_metrics::Result<f64>,
+) -> Option<Interval> {
+    let n = runs.first()?.0.len();
+    if runs.iter().any(|(s, t)| s.len() != n || t.len() != n) {
+        return None;
+    }
+    let (mut xs, mut ys) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    Bootstrap::default()
+        .interval(n, |idx| {
+            let mut sum = 0.0;
+            for (s, t) in runs {
+                xs.clear();
+                ys.clear();
+                xs.extend(idx.iter().map(|&i| s[i]));
+                ys.extend(idx.iter().map(|&i| t[i]));
+                sum += stat(&xs, &ys).ok()?;
+            }
+            Some(sum / runs.len() as f64)
+        })
+        .ok()
+}
+
 impl SummaryTable {
-    /// Aggregates runs (any number of seeds per trainer) into the table.
+    /// Aggregates runs (any number of seeds per trainer) into the table; rows no run could
+    /// compute (e.g. a BN mode that was not evaluated) are left out.
     pub fn from_runs(runs: &[RunRanking]) -> Self {
         let mut trainers: Vec<TrainerKind> = Vec::new();
         for r in runs {
@@ -342,54 +444,92 @@ impl SummaryTable {
                 trainers.push(r.trainer);
             }
         }
-        let rows: Vec<String> = runs
+        let labels: Vec<String> = runs
             .first()
             .map(|r| r.rows.iter().map(|x| x.row.label()).collect())
             .unwrap_or_default();
         let k = runs.first().map_or(10, |r| r.k);
-        let cells = (0..rows.len())
-            .map(|ri| {
-                trainers
-                    .iter()
-                    .map(|t| {
-                        let sums: Vec<RankSummary> = runs
-                            .iter()
-                            .filter(|r| r.trainer == *t)
-                            .filter_map(|r| r.rows.get(ri).and_then(|x| x.summary))
-                            .collect();
-                        let sp: Vec<f64> = sums.iter().map(|s| s.spearman).collect();
-                        let tk: Vec<f64> = sums.iter().map(|s| s.top_k_mean).collect();
-                        let (sm, ss) = mean_std(&sp)?;
-                        let (tm, ts) = mean_std(&tk)?;
-                        Some(SummaryCell {
-                            spearman_mean: sm,
-                            spearman_std: ss,
-                            top_k_mean: tm,
-                            top_k_std: ts,
-                            seeds: sums.len(),
+        let mut rows = Vec::new();
+        let mut cells = Vec::new();
+        for (ri, label) in labels.into_iter().enumerate() {
+            let line: Vec<Option<SummaryCell>> = trainers
+                .iter()
+                .map(|t| {
+                    let mine: Vec<(&RunRanking, &RowResult)> = runs
+                        .iter()
+                        .filter(|r| r.trainer == *t)
+                        .filter_map(|r| {
+                            r.rows.get(ri).filter(|x| x.summary.is_some()).map(|x| (r, x))
                         })
+                        .collect();
+                    let sums: Vec<RankSummary> =
+                        mine.iter().filter_map(|(_, x)| x.summary).collect();
+                    let sp: Vec<f64> = sums.iter().map(|s| s.spearman).collect();
+                    let kt: Vec<f64> = sums.iter().map(|s| s.kendall_tau).collect();
+                    let tk: Vec<f64> = sums.iter().map(|s| s.top_k_mean).collect();
+                    let vp: Vec<f64> =
+                        mine.iter().filter_map(|(_, x)| x.spearman_vs_params).collect();
+                    let (sm, ss) = mean_std(&sp)?;
+                    let (km, ks) = mean_std(&kt)?;
+                    let (tm, ts) = mean_std(&tk)?;
+                    let pairs: Vec<(&[f64], &[f64])> = mine
+                        .iter()
+                        .map(|(r, x)| (x.scores.as_slice(), r.truth.as_slice()))
+                        .collect();
+                    Some(SummaryCell {
+                        spearman_mean: sm,
+                        spearman_std: ss,
+                        spearman_ci: seed_mean_interval(&pairs, spearman),
+                        kendall_mean: km,
+                        kendall_std: ks,
+                        kendall_ci: seed_mean_interval(&pairs, sotl_metrics::kendall_tau_b),
+                        vs_params_mean: mean_std(&vp).map(|(m, _)| m),
+                        top_k_mean: tm,
+                        top_k_std: ts,
+                        seeds: sums.len(),
                     })
-                    .collect()
-            })
-            .collect();
+                })
+                .collect();
+            if line.iter().any(Option::is_some) {
+                rows.push(label);
+                cells.push(line);
+            }
+        }
         SummaryTable { trainers, rows, cells, k }
     }
 
-    /// Markdown in the thesis' layout: Spearman columns per trainer, then top-k columns.
+    /// Markdown in the thesis' layout: per trainer the Spearman mean (std) [95% interval], the
+    /// Kendall tau-b likewise, the Spearman with the parameter count, then top-k columns.
     pub fn to_markdown(&self) -> String {
         let mut head = vec!["Metric".to_string()];
         head.extend(self.trainers.iter().map(|t| format!("Spearman {}", t.label())));
+        head.extend(self.trainers.iter().map(|t| format!("Kendall {}", t.label())));
+        head.extend(self.trainers.iter().map(|t| format!("vs params {}", t.label())));
         head.extend(self.trainers.iter().map(|t| format!("Top {} {}", self.k, t.label())));
         let mut out = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+        let ci = |i: Option<Interval>| {
+            i.map_or(String::new(), |i| format!(" [{:.2}, {:.2}]", i.lo, i.hi))
+        };
         for (label, cells) in self.rows.iter().zip(&self.cells) {
             let mut line = vec![label.clone()];
+            let na = || "n/a".to_string();
             line.extend(cells.iter().map(|c| {
-                c.map_or("n/a".into(), |c| {
-                    format!("{:.2} ({:.2})", c.spearman_mean, c.spearman_std)
+                c.map_or_else(na, |c| {
+                    format!("{:.2} ({:.2}){}", c.spearman_mean, c.spearman_std, ci(c.spearman_ci))
                 })
             }));
             line.extend(cells.iter().map(|c| {
-                c.map_or("n/a".into(), |c| format!("{:.2} ({:.2})", c.top_k_mean, c.top_k_std))
+                c.map_or_else(na, |c| {
+                    format!("{:.2} ({:.2}){}", c.kendall_mean, c.kendall_std, ci(c.kendall_ci))
+                })
+            }));
+            line.extend(
+                cells.iter().map(|c| {
+                    c.and_then(|c| c.vs_params_mean).map_or_else(na, |v| format!("{v:.2}"))
+                }),
+            );
+            line.extend(cells.iter().map(|c| {
+                c.map_or_else(na, |c| format!("{:.2} ({:.2})", c.top_k_mean, c.top_k_std))
             }));
             out.push_str(&format!("| {} |\n", line.join(" | ")));
         }
@@ -399,22 +539,32 @@ impl SummaryTable {
     /// CSV, one line per (metric, trainer).
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "metric,trainer,seeds,spearman_mean,spearman_std,top_k,top_k_mean,top_k_std\n",
+            "metric,trainer,seeds,spearman_mean,spearman_std,spearman_ci_lo,spearman_ci_hi,kendall_mean,kendall_std,kendall_ci_lo,kendall_ci_hi,spearman_vs_params,top_k,top_k_mean,top_k_std\n",
         );
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         for (label, cells) in self.rows.iter().zip(&self.cells) {
             for (t, c) in self.trainers.iter().zip(cells) {
                 match c {
                     Some(c) => out.push_str(&format!(
-                        "{label},{},{},{},{},{},{},{}\n",
+                        "{label},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                         t.name(),
                         c.seeds,
                         c.spearman_mean,
                         c.spearman_std,
+                        opt(c.spearman_ci.map(|i| i.lo)),
+                        opt(c.spearman_ci.map(|i| i.hi)),
+                        c.kendall_mean,
+                        c.kendall_std,
+                        opt(c.kendall_ci.map(|i| i.lo)),
+                        opt(c.kendall_ci.map(|i| i.hi)),
+                        opt(c.vs_params_mean),
                         self.k,
                         c.top_k_mean,
                         c.top_k_std
                     )),
-                    None => out.push_str(&format!("{label},{},0,,,{},,\n", t.name(), self.k)),
+                    None => {
+                        out.push_str(&format!("{label},{},0,,,,,,,,,,{},,\n", t.name(), self.k))
+                    }
                 }
             }
         }

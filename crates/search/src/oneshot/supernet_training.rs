@@ -15,7 +15,8 @@ use super::{
 
 /// Hyperparameters of supernet training. Defaults: NAS-Bench-201's one-shot setup (thesis
 /// Appendix B; AutoDL-Projects' `weight-sharing.config`): batch 64, SGD Nesterov momentum 0.9,
-/// lr 0.025 cosine-annealed to 0.001, weight decay 5e-4, gradient norm clipped to 5, 100 epochs.
+/// lr 0.025 cosine-annealed to 0.001, weight decay 5e-4, gradient norm clipped to 5, 100 epochs,
+/// random crop and flip on every training batch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SupernetTrainConfig {
@@ -40,6 +41,8 @@ pub struct SupernetTrainConfig {
     pub weight_decay: f64,
     /// Gradient-norm clip (0: off).
     pub grad_clip: f64,
+    /// Random crop and flip on every training minibatch.
+    pub augment: bool,
     /// Seed of path sampling and data order (weight init is seeded by the caller).
     pub seed: u64,
 }
@@ -57,6 +60,7 @@ impl Default for SupernetTrainConfig {
             nesterov: true,
             weight_decay: 5e-4,
             grad_clip: 5.0,
+            augment: true,
             seed: 0,
         }
     }
@@ -216,7 +220,8 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     pub fn step(&mut self, data: &DeviceImages) -> OneShotResult<StepStats> {
         let lr = self.lr();
         let k = self.state.trainer().minibatches_per_step();
-        let batches: Vec<(Tensor, Tensor)> = (0..k).map(|_| self.order.next_batch(data)).collect();
+        let batches: Vec<(Tensor, Tensor)> =
+            (0..k).map(|_| self.order.next_train_batch(data, self.config.augment)).collect();
         let stats = self.state.step(self.net, &batches, lr, &mut self.rng, self.step)?;
         self.step += 1;
         Ok(stats)

@@ -8,6 +8,7 @@ use sotl_space::{Nb201Arch, Nb201Op};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use super::trainer::cross_entropy;
 use super::*;
 
 /// A model whose every parametric op is one scalar: `logits[b, c] = s[c] + sum_e w[e, op_e] x[b, c]`
@@ -300,7 +301,7 @@ fn finetune_resets_the_supernet_exactly_and_is_repeatable() {
     let (_vs, net) = tiny_net(5);
     let w0 = snapshot(&net.weights());
     let b0 = snapshot(&net.buffers());
-    let mut ft = Finetuner::new(&net, tiny_finetune()).unwrap();
+    let mut ft = Finetuner::new(&net, tiny_finetune(), TrainerKind::Spos).unwrap();
     let arch: Nb201Arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|".parse().unwrap();
     let r1 = ft.finetune(0, &arch, &train, &val).unwrap();
     assert!(max_diff(&net.weights(), &w0) > 0.0, "finetuning changed nothing");
@@ -330,7 +331,7 @@ fn pool_run_resumes_at_the_next_candidate() {
     let dir = tempdir("pool");
     let pool = FinetunePool::sample(3, 4).unwrap();
     let (_vs, net) = tiny_net(6);
-    let mut ft = Finetuner::new(&net, tiny_finetune()).unwrap();
+    let mut ft = Finetuner::new(&net, tiny_finetune(), TrainerKind::Spos).unwrap();
     let full =
         finetune_pool(&mut ft, &pool, &train, &val, &dir.join("all.jsonl"), |_, _, _| {}).unwrap();
     assert_eq!(full.len(), 3);
@@ -363,7 +364,7 @@ fn ranking_report_on_a_known_ordering() {
     // Candidates whose SoTL is exactly the reverse of their ground truth, so SoTL has Spearman 1.
     let (train, val) = tiny_data();
     let (_vs, net) = tiny_net(7);
-    let mut ft = Finetuner::new(&net, tiny_finetune()).unwrap();
+    let mut ft = Finetuner::new(&net, tiny_finetune(), TrainerKind::Spos).unwrap();
     let pool = FinetunePool::sample(4, 1).unwrap();
     let results: Vec<CandidateResult> = pool
         .archs
@@ -396,6 +397,329 @@ fn ranking_report_on_a_known_ordering() {
     // Missing ground truth is an error, not a silently smaller table.
     let none = |_: &Nb201Arch| None;
     assert!(rank_report(TrainerKind::Spos, 0, &results, &none, &settings).is_err());
+}
+
+/// A [`PathNet`] that records every forward call's input and BN mode, delegating the maths.
+struct Spy<'n> {
+    inner: &'n Nb201PathNet,
+    calls: std::cell::RefCell<Vec<(Tensor, bool)>>,
+}
+
+impl PathNet for Spy<'_> {
+    fn forward_path_t(&self, x: &Tensor, arch: &Nb201Arch, train: bool) -> Tensor {
+        self.calls.borrow_mut().push((x.detach().copy(), train));
+        self.inner.forward_path_t(x, arch, train)
+    }
+    fn weights(&self) -> Vec<Tensor> {
+        self.inner.weights()
+    }
+    fn path_indices(&self, arch: &Nb201Arch) -> Vec<usize> {
+        self.inner.path_indices(arch)
+    }
+    fn buffers(&self) -> Vec<Tensor> {
+        self.inner.buffers()
+    }
+}
+
+fn probe_arch() -> Nb201Arch {
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn augmentation_pads_black_crops_and_flips_by_seed() {
+    let (train, _) = tiny_data();
+    assert_eq!(train.crop_padding(), 1, "an eighth of 8 pixels");
+    let x = train.images.narrow(0, 0, 16);
+    let a = train.augment(&x, 42);
+    assert_eq!(a.size(), x.size());
+    assert!(a.equal(&train.augment(&x, 42)), "same seed, same augmentation");
+    assert!(!a.equal(&train.augment(&x, 43)));
+    assert!(!a.equal(&x), "16 images came through unchanged");
+    // Every output pixel is an input pixel of the same image and channel (crop/flip move
+    // pixels) or the standardized black of the padding, -mean/std of its channel.
+    let black = Vec::<f32>::try_from(train.black.flatten(0, -1)).unwrap();
+    for i in 0..16 {
+        for c in 0..3 {
+            let src = Vec::<f32>::try_from(x.get(i).get(c).flatten(0, -1)).unwrap();
+            for v in Vec::<f32>::try_from(a.get(i).get(c).flatten(0, -1)).unwrap() {
+                // (x - black) + black may differ from x in the last bit.
+                let moved = src.iter().any(|s| (s - v).abs() < 1e-5);
+                assert!(moved || (v - black[c as usize]).abs() < 1e-5, "{v}");
+            }
+        }
+    }
+    // A training order serves the augmented batch; the plain order serves stored images.
+    let mut plain = BatchOrder::new(train.len(), 16, 9).unwrap();
+    let mut aug = BatchOrder::new(train.len(), 16, 9).unwrap();
+    let mut off = BatchOrder::new(train.len(), 16, 9).unwrap();
+    let (xp, yp) = plain.next_batch(&train);
+    let (xa, ya) = aug.next_train_batch(&train, true);
+    let (xo, _) = off.next_train_batch(&train, false);
+    assert!(yp.equal(&ya) && xo.equal(&xp));
+    assert!(!xa.equal(&xp));
+    assert!(
+        xa.equal(&train.augment(&xp, sotl_train::derive_seed(9, sotl_train::Stream::Augment, 0)))
+    );
+}
+
+#[test]
+fn finetuning_batches_are_augmented_and_evaluation_batches_are_not() {
+    let (train, val) = tiny_data();
+    let (_vs, net) = tiny_net(11);
+    let spy = Spy { inner: &net, calls: Default::default() };
+    let cfg = FinetuneConfig { eval_bn: EvalBn::Running, ..tiny_finetune() };
+    let mut ft = Finetuner::new(&spy, cfg, TrainerKind::Spos).unwrap();
+    ft.finetune(0, &probe_arch(), &train, &val).unwrap();
+    let calls = spy.calls.borrow();
+    // The order of calls: step-0 whole-set evaluation (val 64 images in batches of 40), a
+    // minibatch evaluation, then the 2 inherited-loss passes, then the 6 finetuning steps with
+    // their evaluations.
+    let (x0, t0) = &calls[0];
+    assert!(!t0, "evaluation in eval mode with eval_bn = running");
+    assert!(x0.equal(&val.slice(0, 40).0), "whole-set evaluation reads stored validation images");
+    let mut order = BatchOrder::new(
+        train.len(),
+        cfg.batch_size,
+        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
+    )
+    .unwrap();
+    let mut plain = BatchOrder::new(
+        train.len(),
+        cfg.batch_size,
+        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
+    )
+    .unwrap();
+    let train_calls: Vec<&Tensor> = calls.iter().filter(|(_, t)| *t).map(|(x, _)| x).collect();
+    assert_eq!(train_calls.len(), cfg.inherited_window + cfg.steps);
+    let expected = order.next_train_batch(&train, true).0;
+    let unaugmented = plain.next_batch(&train).0;
+    assert!(train_calls[0].equal(&expected), "the first training batch is the augmented one");
+    assert!(!train_calls[0].equal(&unaugmented));
+    // The first finetuning step sees the same augmented batch as the first inherited pass.
+    assert!(train_calls[cfg.inherited_window].equal(&expected));
+    // Every evaluation input is a block of stored validation images.
+    let val_rows: Vec<Vec<f32>> = (0..val.len() as i64)
+        .map(|i| Vec::<f32>::try_from(val.images.get(i).flatten(0, -1)).unwrap())
+        .collect();
+    for (x, _) in calls.iter().filter(|(_, t)| !*t) {
+        for i in 0..x.size()[0] {
+            let row = Vec::<f32>::try_from(x.get(i).flatten(0, -1)).unwrap();
+            assert!(
+                val_rows.contains(&row),
+                "an evaluation image is not a stored validation image"
+            );
+        }
+    }
+}
+
+#[test]
+fn evaluation_bn_statistics_follow_the_config() {
+    let (train, val) = tiny_data();
+    let (_vs, net) = tiny_net(12);
+    let arch = probe_arch();
+    let mut out = std::collections::HashMap::new();
+    for eval_bn in [EvalBn::Batch, EvalBn::Running, EvalBn::Both] {
+        let spy = Spy { inner: &net, calls: Default::default() };
+        let cfg = FinetuneConfig { eval_bn, inherited_window: 0, ..tiny_finetune() };
+        let mut ft = Finetuner::new(&spy, cfg, TrainerKind::Spos).unwrap();
+        let b0 = snapshot(&net.buffers());
+        let r = ft.finetune(0, &arch, &train, &val).unwrap();
+        // Step-0 evaluations come first: in batch mode they run the BNs in train mode, in
+        // running mode in eval mode, and either way leave the running statistics untouched.
+        let first = spy.calls.borrow()[0].1;
+        assert_eq!(first, eval_bn != EvalBn::Running, "{eval_bn:?}");
+        assert!(r.finetune.steps.len() == cfg.steps);
+        let modes: Vec<sotl_estimators::BnStats> =
+            r.finetune.vals.iter().filter(|v| v.step == 0).map(|v| v.bn).collect();
+        let want: Vec<sotl_estimators::BnStats> =
+            eval_bn.modes().iter().flat_map(|&m| [m]).collect();
+        assert!(want.iter().all(|m| modes.contains(m)) && modes.iter().all(|m| want.contains(m)));
+        ft.reset();
+        assert_eq!(max_diff(&net.buffers(), &b0), 0.0);
+        let acc = |bn| {
+            r.finetune
+                .vals
+                .iter()
+                .find(|v| v.step == 0 && v.bn == bn && v.scope == sotl_estimators::ValScope::Full)
+                .map(|v| v.acc)
+        };
+        out.insert(
+            format!("{eval_bn:?}"),
+            (acc(sotl_estimators::BnStats::Batch), acc(sotl_estimators::BnStats::Running)),
+        );
+    }
+    // `both` measures exactly what each single mode measures.
+    assert_eq!(out["Both"].0, out["Batch"].0);
+    assert_eq!(out["Both"].1, out["Running"].1);
+    // The batch-statistics evaluation does not disturb the running one: a fresh supernet's
+    // running statistics (mean 0, var 1) give a different accuracy than batch statistics.
+    assert!(out["Batch"].0.is_some() && out["Running"].1.is_some());
+}
+
+#[test]
+fn finetuning_learning_rate_follows_the_trainer() {
+    let cfg = FinetuneConfig::default();
+    assert_eq!(cfg.lr_for(TrainerKind::Spos), 0.01);
+    for k in [
+        TrainerKind::Fairnas,
+        TrainerKind::Multipath,
+        TrainerKind::Reptile,
+        TrainerKind::Metaprox,
+        TrainerKind::MultipathMetaprox,
+    ] {
+        assert_eq!(cfg.lr_for(k), 0.001, "{k}");
+    }
+    let fixed = FinetuneConfig { lr: Some(0.05), ..cfg };
+    assert_eq!(fixed.lr_for(TrainerKind::Fairnas), 0.05);
+    assert_eq!(cfg.grad_clip, 0.0, "the reference finetuning loop clips nothing");
+    // The Finetuner applies it: one plain SGD step moves each path weight by exactly -lr g.
+    let (train, val) = tiny_data();
+    let (_vs, net) = tiny_net(13);
+    let arch = probe_arch();
+    let w0 = snapshot(&net.weights());
+    let plain = FinetuneConfig {
+        steps: 1,
+        sotl_window: 1,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        inherited_window: 0,
+        augment: false,
+        ..tiny_finetune()
+    };
+    for (kind, lr) in [(TrainerKind::Spos, 0.01), (TrainerKind::Fairnas, 0.001)] {
+        let mut ft = Finetuner::new(&net, plain, kind).unwrap();
+        assert_eq!(ft.lr(), lr);
+        ft.finetune(0, &arch, &train, &val).unwrap();
+        let w1 = snapshot(&net.weights());
+        ft.reset();
+        // Independent replay of the gradient on the same first minibatch.
+        let mut order = BatchOrder::new(
+            train.len(),
+            plain.batch_size,
+            sotl_train::derive_seed(plain.seed, sotl_train::Stream::TrainOrder, 0),
+        )
+        .unwrap();
+        let (x, y) = order.next_batch(&train);
+        let idx = net.path_indices(&arch);
+        let ws = net.weights();
+        let loss = cross_entropy(&net.forward_path(&x, &arch), &y);
+        let inputs: Vec<&Tensor> = idx.iter().map(|&i| &ws[i]).collect();
+        let g = Tensor::run_backward(&[&loss], &inputs, false, false);
+        ft.reset();
+        for (&i, g) in idx.iter().zip(&g) {
+            if g.defined() {
+                let want = &w0[i] - g * lr;
+                let d = (&w1[i] - want).abs().max().double_value(&[]);
+                assert!(d < 1e-6, "{kind}: weight {i} off by {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sog_l1_is_the_l1_norm_of_the_summed_gradients() {
+    let (train, val) = tiny_data();
+    let (_vs, net) = tiny_net(14);
+    let arch = probe_arch();
+    let cfg = FinetuneConfig {
+        steps: 2,
+        sotl_window: 2,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        inherited_window: 0,
+        augment: false,
+        ..tiny_finetune()
+    };
+    let mut ft = Finetuner::new(&net, cfg, TrainerKind::Spos).unwrap();
+    let r = ft.finetune(0, &arch, &train, &val).unwrap();
+    ft.reset();
+    // Replay: g0 at the inherited weights, a plain SGD step, g1 there.
+    let mut order = BatchOrder::new(
+        train.len(),
+        cfg.batch_size,
+        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
+    )
+    .unwrap();
+    let idx = net.path_indices(&arch);
+    let ws = net.weights();
+    let inputs: Vec<&Tensor> = idx.iter().map(|&i| &ws[i]).collect();
+    let mut grads = Vec::new();
+    for _ in 0..2 {
+        let (x, y) = order.next_batch(&train);
+        let loss = cross_entropy(&net.forward_path(&x, &arch), &y);
+        let g = Tensor::run_backward(&[&loss], &inputs, false, false);
+        tch::no_grad(|| {
+            for (w, g) in inputs.iter().zip(&g) {
+                if g.defined() {
+                    let _ = w.shallow_clone().f_sub_(&(g * 0.01)).unwrap();
+                }
+            }
+        });
+        grads.push(g);
+    }
+    ft.reset();
+    let l1 = |ts: Vec<Tensor>| {
+        ts.iter().map(|t| t.abs().sum(Kind::Double).double_value(&[])).sum::<f64>()
+    };
+    let g0: Vec<Tensor> = grads[0].iter().filter(|g| g.defined()).map(|g| g.copy()).collect();
+    let g01: Vec<Tensor> =
+        grads[0].iter().zip(&grads[1]).filter(|(a, _)| a.defined()).map(|(a, b)| a + b).collect();
+    let (want0, want1) = (l1(g0), l1(g01));
+    let got: Vec<f64> = r.finetune.steps.iter().map(|s| s.grad_acc_l1.unwrap()).collect();
+    assert!((got[0] - want0).abs() < 1e-4 * want0, "{} vs {want0}", got[0]);
+    assert!((got[1] - want1).abs() < 1e-4 * want1, "{} vs {want1}", got[1]);
+    // It is not the sum of the per-step norms (SoGN) unless the gradients never change sign.
+    let sogn: f64 = r.finetune.steps.iter().map(|s| s.grad_l1.unwrap()).sum();
+    assert!(got[1] < sogn);
+    let score = RankMetric::SogL1.score_at(&r.finetune, 2, 2).unwrap();
+    assert_eq!(score, got[1]);
+}
+
+#[test]
+fn evolution_scores_by_sotl_and_resumes_after_a_kill() {
+    let (train, val) = tiny_data();
+    let (_vs, net) = tiny_net(15);
+    let dir = tempdir("evolve");
+    let cfg = EvolutionConfig { population: 3, sample_size: 2, budget: 8, seed: 4 };
+    let fcfg = FinetuneConfig { inherited_window: 0, ..tiny_finetune() };
+    let mut ft = Finetuner::new(&net, fcfg, TrainerKind::Spos).unwrap();
+    let path = dir.join("evo.jsonl");
+    let mut fresh = 0;
+    let run =
+        evolve(&mut ft, &cfg, &train, &val, &path, |_, _, f| fresh += usize::from(f)).unwrap();
+    assert_eq!(run.history.len(), 8);
+    assert_eq!(run.results.len(), fresh);
+    // Every fitness is the negated SoTL over the window of that cell's finetuning.
+    for e in &run.history {
+        let r = run.results.iter().find(|r| r.arch == e.arch).unwrap();
+        let sotl: f64 = r.finetune.steps[..fcfg.sotl_window].iter().map(|s| s.train_loss).sum();
+        assert!((e.value + sotl).abs() < 1e-12);
+    }
+    let best = run.history.iter().map(|e| e.value).fold(f64::MIN, f64::max);
+    assert_eq!(run.history[run.best].value, best);
+    // A kill after two finetunings: the rerun replays them from the file and finetunes the rest.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let two: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let cut = dir.join("cut.jsonl");
+    std::fs::write(&cut, two).unwrap();
+    let mut again = 0;
+    let resumed =
+        evolve(&mut ft, &cfg, &train, &val, &cut, |_, _, f| again += usize::from(f)).unwrap();
+    assert_eq!(again, fresh - 2);
+    assert_eq!(resumed.history, run.history);
+    // The rebuilt file holds the same results (wall-clock timings aside).
+    let strip = |t: &str| -> Vec<(Nb201Arch, sotl_estimators::TrainingRecord)> {
+        t.lines()
+            .map(|l| serde_json::from_str::<CandidateResult>(l).unwrap())
+            .map(|r| (r.arch, r.finetune))
+            .collect()
+    };
+    assert_eq!(strip(&std::fs::read_to_string(&cut).unwrap()), strip(&text));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
@@ -438,7 +762,7 @@ fn finetune_overhead() {
         inherited_window: 0,
         ..Default::default()
     };
-    let mut ft = Finetuner::new(&net, fcfg).unwrap();
+    let mut ft = Finetuner::new(&net, fcfg, TrainerKind::Spos).unwrap();
     let (mut plain, mut ours, mut total) = (0.0, 0.0, 0.0);
     for _ in 0..3 {
         ft.reset();
