@@ -16,15 +16,16 @@ fn bootstrap_interval_matches_the_enumerated_distribution() {
     let (x, y) = ([1.0, 2.0, 3.0], [1.0, 3.0, 2.0]);
     let b = Bootstrap { resamples: 4000, level: 0.95, seed: 7 };
     let i = b.spearman(&x, &y).unwrap();
-    assert_eq!((i.lo, i.hi), (-1.0, 1.0));
+    assert!((i.lo + 1.0).abs() < 1e-12 && (i.hi - 1.0).abs() < 1e-12, "{i:?}");
     let i = Bootstrap { level: 0.4, ..b }.spearman(&x, &y).unwrap();
-    assert_eq!((i.lo, i.hi), (0.5, 1.0));
+    // rho = 0.5 comes out of the Pearson formula on ranks with a last-bit rounding error.
+    assert!((i.lo - 0.5).abs() < 1e-12 && (i.hi - 1.0).abs() < 1e-12, "{i:?}");
     // Kendall's tau-b has the same distribution here (tau = 1/3 for the permutations, +-1 else).
     let i = Bootstrap { level: 0.4, ..b }.kendall_tau_b(&x, &y).unwrap();
-    assert!((i.lo - 1.0 / 3.0).abs() < 1e-12 && i.hi == 1.0, "{i:?}");
+    assert!((i.lo - 1.0 / 3.0).abs() < 1e-12 && (i.hi - 1.0).abs() < 1e-12, "{i:?}");
     // A perfectly monotone pool gives rho = 1 in every defined resample.
     let i = b.spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]).unwrap();
-    assert_eq!((i.lo, i.hi), (1.0, 1.0));
+    assert!((i.lo - 1.0).abs() < 1e-12 && (i.hi - 1.0).abs() < 1e-12, "{i:?}");
     // The same seed draws the same resamples.
     assert_eq!(b.spearman(&x, &y).unwrap(), b.spearman(&x, &y).unwrap());
 }

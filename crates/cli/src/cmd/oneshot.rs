@@ -157,6 +157,7 @@ struct RunArgs {
 
 /// Parses a trainer name; `--help` lists every name.
 fn trainer_kind() -> impl clap::builder::TypedValueParser<Value = TrainerKind> {
+    use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(TrainerKind::ALL.map(TrainerKind::name))
         .map(|s| s.parse::<TrainerKind>().expect("a listed trainer name parses"))
 }

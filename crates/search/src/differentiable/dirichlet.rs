@@ -63,6 +63,7 @@ mod tests {
 
     #[test]
     fn samples_lie_on_the_simplex_and_average_to_the_mean() {
+        let _lock = sotl_train::torch_rng_lock();
         tch::manual_seed(11);
         let beta =
             Tensor::from_slice(&[0.5f64, 1.0, 2.0, 4.0, 0.7]).view([1, 5]).repeat([20000, 1]);
@@ -78,6 +79,7 @@ mod tests {
     #[test]
     fn pathwise_gradient_matches_the_gradient_of_the_mean() {
         // ∇_β E[x_0] = ∇_β (β_0 / Σβ): estimated by averaging pathwise gradients of many samples.
+        let _lock = sotl_train::torch_rng_lock();
         tch::manual_seed(5);
         let n = 40000;
         let beta0 = [1.5f64, 0.8, 3.0];

@@ -455,6 +455,10 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
     /// Loss and accuracy of `arch` on the whole of `val`, in batches of `eval_batch_size`, with
     /// `bn` statistics, after `step` updates.
+    ///
+    /// The batches follow one fixed seeded permutation of `val`, the same for every candidate:
+    /// stored splits are ordered by class, and batch statistics of a storage-order slice would
+    /// come from one or two classes.
     fn validate_full(
         &self,
         arch: &Nb201Arch,
@@ -463,11 +467,24 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         bn: BnStats,
     ) -> OneShotResult<ValRecord> {
         let n = val.len();
+        let perm = {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let mut idx: Vec<i64> = (0..n as i64).collect();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(
+                self.config.seed,
+                Stream::Eval,
+                0,
+            ));
+            idx.shuffle(&mut rng);
+            Tensor::from_slice(&idx).to_device(val.images.device())
+        };
         let (mut loss, mut correct) = (0.0, 0.0);
         let mut lo = 0;
         while lo < n {
             let hi = (lo + self.config.eval_batch_size).min(n);
-            let (x, y) = val.slice(lo, hi);
+            let idx = perm.narrow(0, lo as i64, (hi - lo) as i64);
+            let (x, y) = (val.images.index_select(0, &idx), val.labels.index_select(0, &idx));
             let (l, a) = self.evaluate(arch, &x, &y, bn);
             let m = (hi - lo) as f64;
             loss += l * m;

@@ -63,6 +63,7 @@ impl PathNet for Toy {
 }
 
 fn toy_batch(seed: i64) -> (Tensor, Tensor) {
+    let _lock = sotl_train::torch_rng_lock();
     tch::manual_seed(seed);
     let x = Tensor::randn([8, 2, 1, 1], (Kind::Double, Device::Cpu));
     let y = Tensor::randint(2, [8], (Kind::Int64, Device::Cpu));
@@ -198,6 +199,9 @@ fn tiny_data() -> (DeviceImages, DeviceImages) {
 }
 
 fn tiny_net(seed: i64) -> (VarStore, Nb201PathNet) {
+    // libtorch's generator is global: hold the lock so a test running beside this one cannot
+    // draw between the seeding and the initialization.
+    let _lock = sotl_train::torch_rng_lock();
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let net = Nb201PathNet::new(&vs, &tiny_cfg()).unwrap();
@@ -478,7 +482,15 @@ fn finetuning_batches_are_augmented_and_evaluation_batches_are_not() {
     // their evaluations.
     let (x0, t0) = &calls[0];
     assert!(!t0, "evaluation in eval mode with eval_bn = running");
-    assert!(x0.equal(&val.slice(0, 40).0), "whole-set evaluation reads stored validation images");
+    // The whole-set evaluation covers every validation image once, in a shuffled order (stored
+    // splits are class-sorted, which would bias batch statistics).
+    assert!(!x0.equal(&val.slice(0, 40).0), "whole-set evaluation in storage order");
+    let full: Vec<Tensor> = calls[..2].iter().map(|(x, _)| x.shallow_clone()).collect();
+    let seen = Tensor::cat(&full, 0);
+    assert_eq!(seen.size()[0], val.len() as i64);
+    let sorted =
+        |t: &Tensor| t.sum_dim_intlist(&[1i64, 2, 3][..], false, Kind::Double).sort(0, false).0;
+    assert!((sorted(&seen) - sorted(&val.images)).abs().max().double_value(&[]) < 1e-9);
     let mut order = BatchOrder::new(
         train.len(),
         cfg.batch_size,
