@@ -59,11 +59,11 @@ pub struct SearchArgs {
 
 /// The default budget, about 4 minutes on 2 idle CPU cores (under the 5 the main job allows):
 /// the thesis' one-shot protocol scaled down in network and image size but not in data. An SPOS
-/// supernet (C=8, N=1, 16x16 images) trained for 25 epochs on the whole 25 000-image train half
-/// with augmentation, then regularized evolution over 40 evaluations, each a 100-minibatch
-/// finetuning at lr 0.01 scored by SoTL over those 100 (thesis 4.2). Smaller budgets (4 000
-/// images, 10 epochs) left the supernet so undertrained that the lowest SoTL went to
-/// parameter-free cells.
+/// supernet (C=8, N=1, 16x16 images) trained for 20 epochs on the whole 25 000-image train half
+/// with augmentation (about 21 ms a step with 2 threads), then regularized evolution over 30
+/// evaluations, each a 100-minibatch finetuning at lr 0.01 scored by SoTL over those 100
+/// (thesis 4.2). Smaller budgets (4 000 images, 10 epochs) left the supernet so undertrained
+/// that the lowest SoTL went to parameter-free cells.
 pub fn default_budget() -> OneShotConfig {
     let mut c = OneShotConfig::default();
     c.data.source = DataSource::Auto;
@@ -73,9 +73,9 @@ pub fn default_budget() -> OneShotConfig {
     c.data.synthetic_images = 4_000;
     c.net.channels = 8;
     c.net.cells_per_stage = 1;
-    c.train.epochs = 25;
-    c.pool.size = 40;
-    c.evolution.budget = 40;
+    c.train.epochs = 20;
+    c.pool.size = 30;
+    c.evolution.budget = 30;
     c.finetune.steps = 100;
     c.finetune.sotl_window = 100;
     c.finetune.val_every = 100;

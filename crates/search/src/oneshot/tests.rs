@@ -570,6 +570,30 @@ fn evaluation_bn_statistics_follow_the_config() {
     assert!(out["Batch"].0.is_some() && out["Running"].1.is_some());
 }
 
+/// Finetuning with plain SGD (no momentum, decay or augmentation), for hand replays.
+fn plain_finetune(steps: usize) -> FinetuneConfig {
+    FinetuneConfig {
+        steps,
+        sotl_window: steps,
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        inherited_window: 0,
+        augment: false,
+        ..tiny_finetune()
+    }
+}
+
+/// The finetuning minibatch order of `cfg` over `train`, as the Finetuner draws it.
+fn finetune_order(cfg: &FinetuneConfig, train: &DeviceImages) -> BatchOrder {
+    BatchOrder::new(
+        train.len(),
+        cfg.batch_size,
+        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
+    )
+    .unwrap()
+}
+
 #[test]
 fn finetuning_learning_rate_follows_the_trainer() {
     let cfg = FinetuneConfig::default();
@@ -591,16 +615,7 @@ fn finetuning_learning_rate_follows_the_trainer() {
     let (_vs, net) = tiny_net(13);
     let arch = probe_arch();
     let w0 = snapshot(&net.weights());
-    let plain = FinetuneConfig {
-        steps: 1,
-        sotl_window: 1,
-        momentum: 0.0,
-        nesterov: false,
-        weight_decay: 0.0,
-        inherited_window: 0,
-        augment: false,
-        ..tiny_finetune()
-    };
+    let plain = plain_finetune(1);
     for (kind, lr) in [(TrainerKind::Spos, 0.01), (TrainerKind::Fairnas, 0.001)] {
         let mut ft = Finetuner::new(&net, plain, kind).unwrap();
         assert_eq!(ft.lr(), lr);
@@ -608,12 +623,7 @@ fn finetuning_learning_rate_follows_the_trainer() {
         let w1 = snapshot(&net.weights());
         ft.reset();
         // Independent replay of the gradient on the same first minibatch.
-        let mut order = BatchOrder::new(
-            train.len(),
-            plain.batch_size,
-            sotl_train::derive_seed(plain.seed, sotl_train::Stream::TrainOrder, 0),
-        )
-        .unwrap();
+        let mut order = finetune_order(&plain, &train);
         let (x, y) = order.next_batch(&train);
         let idx = net.path_indices(&arch);
         let ws = net.weights();
@@ -636,26 +646,12 @@ fn sog_l1_is_the_l1_norm_of_the_summed_gradients() {
     let (train, val) = tiny_data();
     let (_vs, net) = tiny_net(14);
     let arch = probe_arch();
-    let cfg = FinetuneConfig {
-        steps: 2,
-        sotl_window: 2,
-        momentum: 0.0,
-        nesterov: false,
-        weight_decay: 0.0,
-        inherited_window: 0,
-        augment: false,
-        ..tiny_finetune()
-    };
+    let cfg = plain_finetune(2);
     let mut ft = Finetuner::new(&net, cfg, TrainerKind::Spos).unwrap();
     let r = ft.finetune(0, &arch, &train, &val).unwrap();
     ft.reset();
     // Replay: g0 at the inherited weights, a plain SGD step, g1 there.
-    let mut order = BatchOrder::new(
-        train.len(),
-        cfg.batch_size,
-        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
-    )
-    .unwrap();
+    let mut order = finetune_order(&cfg, &train);
     let idx = net.path_indices(&arch);
     let ws = net.weights();
     let inputs: Vec<&Tensor> = idx.iter().map(|&i| &ws[i]).collect();
