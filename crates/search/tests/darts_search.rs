@@ -2,7 +2,7 @@
 //! restore, resuming, the skip-collapse warning, and every method running an epoch.
 
 use sotl_nn::Nb201NetConfig;
-use sotl_search::{DartsConfig, DartsMethod, DartsSearch, SearchSplits};
+use sotl_search::{DartsConfig, DartsMethod, DartsSearch, DrnasRegularizer, SearchSplits};
 use sotl_space::{Nb201Arch, Nb201Op};
 use sotl_train::{Batch, BatchSource, TensorBatches};
 use tch::{Device, Kind, Tensor};
@@ -215,4 +215,30 @@ fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
         DartsSearch::new(DartsMethod::Darts1, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
     let mut tr = source(3, 8);
     assert!(s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).is_err());
+}
+
+#[test]
+fn sotl_drnas_applies_the_kl_prior_to_alpha() {
+    let _serial = serial();
+    tch::set_num_threads(1);
+    // At alpha = 1 every concentration is elu(1) + 1 = 2, and the KL to Dir(1) has, per entry,
+    // dKL/dbeta = (beta - 1) psi'(beta) - (5 beta - 5) psi'(5 beta) = psi'(2) - 5 psi'(10)
+    // = 0.64493 - 0.52583 = 0.1191 > 0 (elu' = 1 there). Scaled by 1e3 it outweighs the data
+    // gradient, so the one architecture step of this epoch (16 images, batch 4, T = 4) must lower
+    // every entry, by Adam's first-step size lr = 0.05.
+    let c =
+        DartsConfig { epochs: 1, drnas_reg: DrnasRegularizer::Kl, drnas_kl_scale: 1e3, ..cfg() };
+    let mut s =
+        DartsSearch::new(DartsMethod::SotlDrnas, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+    let start = Tensor::ones([6, 5], (Kind::Double, Device::Cpu));
+    s.set_alpha(&start).unwrap();
+    let (mut tr, mut va) = (source(1, 16), source(2, 16));
+    s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
+    let moved = s.alpha() - &start;
+    let (lo, hi) = (moved.min().double_value(&[]), moved.max().double_value(&[]));
+    assert!(hi < 0.0, "an entry rose by {hi}: the KL prior did not reach alpha");
+    assert!(
+        (lo + 0.05).abs() < 1e-3 && (hi + 0.05).abs() < 1e-3,
+        "steps {lo}..{hi}, expected -0.05"
+    );
 }

@@ -379,6 +379,20 @@ impl DartsSearch {
         Ok(value)
     }
 
+    /// Adds the gradient of the relaxation's regularizer (DrNAS' KL, when configured) to
+    /// `alpha.grad()`.
+    fn accumulate_regularizer_grad(&self) -> DartsResult<()> {
+        if let Some(r) = self.method.relaxation().regularizer(
+            &self.alpha,
+            self.cfg.drnas_reg,
+            self.cfg.drnas_kl_scale,
+        ) {
+            let g = grads(&r, &[&self.alpha], false)?.remove(0);
+            self.accumulate_alpha_grad(&g);
+        }
+        Ok(())
+    }
+
     fn alpha_step(&mut self, step: usize) -> DartsResult<()> {
         let g = self.alpha.grad();
         if g.defined() {
@@ -600,6 +614,9 @@ impl DartsSearch {
                     progress(StepProgress { epoch: self.epoch, done, total, loss });
                 }
             }
+            // DrNAS' KL toward the Dirichlet prior enters every architecture step, as in the
+            // first-order methods (with `drnas_reg = "kl"` Adam's weight decay is off).
+            self.accumulate_regularizer_grad()?;
             self.alpha_step(end - 1)?;
             self.restore_weights(&saved)?;
             if let Some(st) = saved_opt {
