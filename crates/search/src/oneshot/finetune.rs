@@ -217,6 +217,8 @@ pub struct Finetuner<'n, N: PathNet + ?Sized> {
     dirty: Vec<usize>,
     opt: PathSgd,
     lr: f64,
+    /// The whole-set evaluation order, made once per validation-set size.
+    eval_perm: std::cell::RefCell<Option<(usize, Tensor)>>,
 }
 
 impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
@@ -238,6 +240,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             dirty: Vec::new(),
             opt,
             lr: config.lr_for(trainer),
+            eval_perm: std::cell::RefCell::new(None),
         })
     }
 
@@ -419,13 +422,13 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         let modes = self.config.eval_bn.modes();
         if full {
             for &bn in modes {
-                out.push(self.validate_full(arch, val, step, bn)?);
+                out.push(self.keeping_running_stats(|| self.validate_full(arch, val, step, bn))?);
             }
         }
         if mini {
             let (x, y) = order.next_batch(val);
             for &bn in modes {
-                let (loss, acc) = self.evaluate(arch, &x, &y, bn);
+                let (loss, acc) = self.keeping_running_stats(|| self.evaluate(arch, &x, &y, bn));
                 let loss = finite(loss, "validation minibatch loss", step)?;
                 out.push(ValRecord { step, epoch: 0, loss, acc, scope: ValScope::Minibatch, bn });
             }
@@ -433,24 +436,43 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         Ok(())
     }
 
-    /// Mean loss and accuracy of `arch` on one batch with `bn` statistics; leaves the network's
-    /// running statistics as they were.
-    fn evaluate(&self, arch: &Nb201Arch, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
+    /// Runs `f` and puts the network's running statistics back as they were: a batch-statistics
+    /// evaluation runs the BNs in train mode, which updates them in place.
+    fn keeping_running_stats<T>(&self, f: impl FnOnce() -> T) -> T {
+        let kept: Vec<Tensor> = self.buffers.iter().map(|b| b.detach().copy()).collect();
+        let r = f();
         tch::no_grad(|| {
-            let train_mode = bn == BnStats::Batch;
-            // Train-mode BN updates running statistics in place: keep them to put them back.
-            let kept: Vec<Tensor> = if train_mode {
-                self.buffers.iter().map(|b| b.detach().copy()).collect()
-            } else {
-                Vec::new()
-            };
-            let logits = self.net.forward_path_t(x, arch, train_mode);
-            let r = (cross_entropy(&logits, y).double_value(&[]), accuracy(&logits, y));
             for (b, k) in self.buffers.iter().zip(&kept) {
                 b.shallow_clone().copy_(k);
             }
-            r
+        });
+        r
+    }
+
+    /// Mean loss and accuracy of `arch` on one batch with `bn` statistics (call it inside
+    /// [`Finetuner::keeping_running_stats`]).
+    fn evaluate(&self, arch: &Nb201Arch, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
+        tch::no_grad(|| {
+            let logits = self.net.forward_path_t(x, arch, bn == BnStats::Batch);
+            (cross_entropy(&logits, y).double_value(&[]), accuracy(&logits, y))
         })
+    }
+
+    /// The fixed seeded permutation of `n` validation images (made once, then reused).
+    fn eval_order(&self, n: usize, device: tch::Device) -> Tensor {
+        let mut cached = self.eval_perm.borrow_mut();
+        if let Some((_, t)) = cached.as_ref().filter(|(m, _)| *m == n) {
+            return t.shallow_clone();
+        }
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut idx: Vec<i64> = (0..n as i64).collect();
+        let mut rng =
+            rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, Stream::Eval, 0));
+        idx.shuffle(&mut rng);
+        let t = Tensor::from_slice(&idx).to_device(device);
+        *cached = Some((n, t.shallow_clone()));
+        t
     }
 
     /// Loss and accuracy of `arch` on the whole of `val`, in batches of `eval_batch_size`, with
@@ -467,18 +489,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         bn: BnStats,
     ) -> OneShotResult<ValRecord> {
         let n = val.len();
-        let perm = {
-            use rand::seq::SliceRandom;
-            use rand::SeedableRng;
-            let mut idx: Vec<i64> = (0..n as i64).collect();
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(
-                self.config.seed,
-                Stream::Eval,
-                0,
-            ));
-            idx.shuffle(&mut rng);
-            Tensor::from_slice(&idx).to_device(val.images.device())
-        };
+        let perm = self.eval_order(n, val.images.device());
         let (mut loss, mut correct) = (0.0, 0.0);
         let mut lo = 0;
         while lo < n {
