@@ -8,15 +8,14 @@ use sotl_bench::*;
 use sotl_space::{Nb201Arch, Nb201Op};
 
 #[test]
-fn published_values_load_fast_and_every_arch_round_trips() {
-    let Some(root) = common::shared("published_values_load_fast_and_every_arch_round_trips") else {
+fn published_values_load_and_every_arch_round_trips() {
+    let Some(root) = common::shared("published_values_load_and_every_arch_round_trips") else {
         return;
     };
+    // Load time is a benchmark's business, not a test's: reported, never asserted.
     let t0 = Instant::now();
     let b = Nb201Bench::load(&root).unwrap();
-    let secs = t0.elapsed().as_secs_f64();
-    println!("loaded both NAS-Bench-201 tables in {secs:.3} s");
-    assert!(secs < 1.0, "loading took {secs} s");
+    println!("loaded both NAS-Bench-201 tables in {:.3} s", t0.elapsed().as_secs_f64());
     assert_eq!(b.len(), 15_625);
     let gt = Nb201Query::ground_truth(Nb201Dataset::Cifar10);
     let (best, acc) = b.best(gt).unwrap();

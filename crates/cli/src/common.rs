@@ -22,6 +22,12 @@ pub struct Global {
     /// Intra-op threads for libtorch, at least 1 (default: libtorch's own choice).
     #[arg(long, global = true, value_parser = clap::value_parser!(i32).range(1..))]
     pub threads: Option<i32>,
+    /// More messages on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr, and no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 impl Global {
@@ -51,6 +57,34 @@ impl Global {
     /// The libtorch device named by `--device`.
     pub fn device(&self) -> Result<tch::Device> {
         parse_device(&self.device)
+    }
+
+    /// The environment handed to the experiment drivers: device, data root, and progress on
+    /// stderr (bars on a terminal, plain lines in a log file, nothing with `--quiet`).
+    pub fn env(&self) -> Result<sotl_experiments::Env> {
+        let progress: std::sync::Arc<dyn sotl_experiments::ProgressSink> = if self.quiet {
+            std::sync::Arc::new(sotl_experiments::Silent)
+        } else {
+            std::sync::Arc::new(StderrProgress)
+        };
+        Ok(sotl_experiments::Env { device: self.device()?, data_root: self.data_root(), progress })
+    }
+
+    /// Sends `tracing` messages to stderr at the level `-v`/`-q` ask for (default: info).
+    pub fn init_logging(&self) {
+        let level = match (self.quiet, self.verbose) {
+            (true, _) => tracing::Level::WARN,
+            (false, 0) => tracing::Level::INFO,
+            (false, 1) => tracing::Level::DEBUG,
+            (false, _) => tracing::Level::TRACE,
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .without_time()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init();
     }
 
     /// Applies `--threads` to libtorch.
@@ -113,25 +147,31 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     Ok(())
 }
 
-/// The CIFAR-10 training set from the data root (whatever format is there).
-pub fn load_cifar10_train(g: &Global) -> Result<sotl_data::Dataset> {
-    let root = g.require_data_root()?;
-    let (train, _test) = sotl_data::load(&root, sotl_data::DatasetName::Cifar10)
-        .with_context(|| format!("cannot load CIFAR-10 from data root {}", root.display()))?;
-    Ok(train)
+/// The CLI's progress sink: a [`Progress`] on stderr for each loop of a driver.
+struct StderrProgress;
+
+impl sotl_experiments::ProgressSink for StderrProgress {
+    fn start(&self, len: u64, prefix: &str) -> Box<dyn sotl_experiments::Progress> {
+        Box::new(Progress::new(len, prefix))
+    }
 }
 
-/// The embedded synthetic training set used when no dataset is found (`image_size` 0 = 32).
-pub fn synthetic_train(images: usize, image_size: i64, seed: u64) -> Result<sotl_data::Dataset> {
-    let size = if image_size > 0 { image_size as usize } else { 32 };
-    let (train, _) = sotl_data::synthetic(&sotl_data::SyntheticConfig {
-        n_train: images,
-        n_test: 8,
-        size,
-        noise: 0.5,
-        seed,
-    })?;
-    Ok(train)
+impl sotl_experiments::Progress for Progress {
+    fn set_length(&self, len: u64) {
+        match &self.bar {
+            Some(b) => b.set_length(len),
+            None => self.state.borrow_mut().len = len,
+        }
+    }
+    fn set_position(&self, pos: u64) {
+        Progress::set_position(self, pos)
+    }
+    fn set_message(&self, msg: String) {
+        Progress::set_message(self, msg)
+    }
+    fn finish(&self) {
+        Progress::finish(self)
+    }
 }
 
 /// Progress of a long loop on stderr: a bar on a terminal; when stderr is a file (cluster logs),
@@ -187,15 +227,6 @@ impl Progress {
                 self.maybe_print(false);
             }
         }
-    }
-
-    /// Advances by `n`.
-    pub fn inc(&self, n: u64) {
-        let pos = match &self.bar {
-            Some(b) => b.position() + n,
-            None => self.state.borrow().pos + n,
-        };
-        self.set_position(pos);
     }
 
     /// Sets the trailing message.

@@ -46,6 +46,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    cli.global.init_logging();
     let result = match cli.command {
         Command::Doctor(a) => cmd::doctor::run(a, &cli.global),
         Command::Arch(a) => cmd::arch::run(a, &cli.global),

@@ -73,10 +73,14 @@ fn darts_runs_writes_outputs_reuses_finished_seeds_and_refuses_another_config() 
     let s2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(summary[0]["genotype"], s2[0]["genotype"]);
 
-    // Another configuration in the same folder is refused with a clear message.
+    // Another configuration in the same folder is refused with a clear message, and the
+    // folder keeps its config.
+    let before = std::fs::read_to_string(out.join("config.json")).unwrap();
     let other = run(&["--epochs", "3"]);
     assert!(!other.status.success());
-    assert!(String::from_utf8_lossy(&other.stderr).contains("different configuration"));
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("different config") && err.contains("config.json"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("config.json")).unwrap(), before);
 
     // A bad method name is refused.
     let bad = run(&["--method", "darts3"]);

@@ -74,8 +74,8 @@ fn hypergrad_trains_an_mlp_on_mnist_and_resumes() {
     let first = run();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    // 784-1000-10 MLP: 784*1000 + 1000 + 1000*10 + 10 weights.
-    assert_eq!(v["params"], 795_010);
+    // The default 784-1000-1000-10 MLP: 785 000 + 1 001 000 + 10 010 weights and biases.
+    assert_eq!(v["params"], 1_796_010);
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     for r in runs {

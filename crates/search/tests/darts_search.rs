@@ -242,3 +242,62 @@ fn sotl_drnas_applies_the_kl_prior_to_alpha() {
         "steps {lo}..{hi}, expected -0.05"
     );
 }
+
+#[test]
+fn drnas_warms_up_each_stage_then_prunes_to_the_top_ops_and_resumes_with_the_mask() {
+    let _serial = serial();
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("search.ckpt");
+    // 4 epochs = stages [0, 2) and [2, 4); warm-up round(2 * 0.5) = 1 epoch at the start of each.
+    let c =
+        DartsConfig { epochs: 4, drnas_progressive_keep: 2, drnas_warmup_fraction: 0.5, ..cfg() };
+    assert_eq!(c.drnas_stages(), [(0, 2), (2, 4)]);
+    let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+    let (mut tr, mut va) = (source(1, 16), source(2, 16));
+    let mut s =
+        DartsSearch::new(DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+    let mut epoch = |s: &mut DartsSearch| {
+        let before = s.alpha().copy();
+        s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
+        diff(s.alpha(), &before)
+    };
+    assert_eq!(epoch(&mut s), 0.0, "epoch 1 is a warm-up epoch: alpha must not move");
+    assert!(s.op_mask().is_none());
+    assert!(epoch(&mut s) > 0.0, "epoch 2 updates alpha");
+    let at_boundary = s.alpha().copy();
+    assert_eq!(epoch(&mut s), 0.0, "epoch 3 warms up the second stage");
+    // Pruned on entering stage 2: the two largest alphas of every edge at that moment.
+    let mask = s.op_mask().expect("stage 2 prunes").copy();
+    let m = Vec::<f64>::try_from(mask.reshape([-1])).unwrap();
+    let a = Vec::<f64>::try_from(at_boundary.reshape([-1])).unwrap();
+    for (mr, ar) in m.chunks(5).zip(a.chunks(5)) {
+        assert_eq!(mr.iter().sum::<f64>(), 2.0);
+        let lowest_kept = (0..5).filter(|&k| mr[k] == 1.0).map(|k| ar[k]).fold(f64::MAX, f64::min);
+        let highest_pruned =
+            (0..5).filter(|&k| mr[k] == 0.0).map(|k| ar[k]).fold(f64::MIN, f64::max);
+        assert!(lowest_kept >= highest_pruned, "{ar:?} {mr:?}");
+    }
+    s.save(&ck).unwrap();
+    assert!(epoch(&mut s) > 0.0, "epoch 4 updates alpha");
+    // The genotype uses kept ops only.
+    let g = s.genotype();
+    for (e, op) in g.ops.iter().enumerate() {
+        assert_eq!(m[e * 5 + op.index()], 1.0, "edge {e} chose pruned {op:?}");
+    }
+    // Resuming after epoch 3 restores the mask and finishes exactly as the unbroken run.
+    let mut r =
+        DartsSearch::resume(&ck, DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double)
+            .unwrap();
+    assert_eq!(diff(r.op_mask().unwrap(), &mask), 0.0);
+    let (mut tr2, mut va2) = (source(1, 16), source(2, 16));
+    r.run_epoch(&mut SearchSplits { train: &mut tr2, val: Some(&mut va2) }, &mut |_| {}).unwrap();
+    assert_eq!(diff(r.alpha(), s.alpha()), 0.0);
+    // Softmax methods ignore the DrNAS schedule: DARTS moves alpha in its first epoch.
+    let mut d =
+        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+    let before = d.alpha().copy();
+    let (mut tr3, mut va3) = (source(1, 16), source(2, 16));
+    d.run_epoch(&mut SearchSplits { train: &mut tr3, val: Some(&mut va3) }, &mut |_| {}).unwrap();
+    assert!(diff(d.alpha(), &before) > 0.0 && d.op_mask().is_none());
+}

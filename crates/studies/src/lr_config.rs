@@ -73,8 +73,9 @@ enum_strings!(HyperObjective, "objective", "sotl" => Sotl, "val" => Val);
 /// - the hyper learning rate applies to `eta` itself, not `log eta` (thesis: "update the learning
 ///   rate with SGD"; the negative-eta rule only makes sense in that parameterization);
 /// - the hypergradient is of the *sum* (not mean) of the T losses, as SoTL is defined (Eq. 3.1);
-/// - `val_size` training images are held out as the validation set for both objectives, so they
-///   train on the same images.
+/// - `val_size` training images are held out as the validation set of the `val` objective only;
+///   SoTL needs no validation data, so SoTL runs train on the whole training set (thesis 4.1.1:
+///   all 60 000 MNIST images).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HypergradConfig {
@@ -98,12 +99,12 @@ pub struct HypergradConfig {
     pub hyper_lr: f64,
     /// Maximum hypergradient norm.
     pub clip: f64,
-    /// Training images held out for validation.
+    /// Training images held out for validation (objective `val` only; SoTL trains on all).
     pub val_size: usize,
     /// Use only the first this-many training images (0 = all): quick runs and tests.
     pub train_limit: usize,
-    /// MLP hidden widths. The thesis says one hidden layer of 1000 units but also 1.8M
-    /// parameters, which is Baydin's two-layer 784-1000-1000-10 net; `[1000]` follows the text.
+    /// MLP hidden widths. The thesis' MLP has 1.8M parameters, which is Baydin et al.'s
+    /// 784-1000-1000-10 net (one hidden layer of 1000 would have 0.8M).
     pub mlp_hidden: Vec<i64>,
     /// VGG block widths (VGG16: 64,128,256,512,512; the default is CPU-sized).
     pub vgg_channels: Vec<i64>,
@@ -130,7 +131,7 @@ impl Default for HypergradConfig {
             clip: 10.0,
             val_size: 10_000,
             train_limit: 0,
-            mlp_hidden: vec![1000],
+            mlp_hidden: vec![1000, 1000],
             vgg_channels: vec![16, 32, 64],
             vgg_convs_per_block: 1,
             vgg_fc: 128,
@@ -220,6 +221,15 @@ impl HypergradConfig {
                 fc: self.vgg_fc,
                 classes: 10,
             }),
+        }
+    }
+
+    /// Training images held out as validation data: `val_size` for the `val` objective, none for
+    /// SoTL, which trains on every image.
+    pub fn held_out(&self) -> usize {
+        match self.objective {
+            HyperObjective::Val => self.val_size,
+            HyperObjective::Sotl => 0,
         }
     }
 

@@ -67,8 +67,8 @@ fn check_images(what: &str, images: &Tensor, labels: &Tensor, chw: (i64, i64, i6
 }
 
 impl LrData {
-    /// Splits a training set into train/validation (a seeded permutation, `cfg.val_size` held
-    /// out; `cfg.train_limit` applied first) and moves everything to `device`.
+    /// Splits a training set into train/validation (a seeded permutation, `cfg.held_out()`
+    /// images held out; `cfg.train_limit` applied first) and moves everything to `device`.
     pub fn new(
         train: (&Tensor, &Tensor),
         test: (&Tensor, &Tensor),
@@ -82,17 +82,16 @@ impl LrData {
         if cfg.train_limit > 0 {
             n = n.min(cfg.train_limit);
         }
-        if n < cfg.val_size + cfg.batch_size {
+        let held = cfg.held_out();
+        if n < held + cfg.batch_size {
             return Err(StudiesError::Config(format!(
-                "{n} training images cannot hold val_size {} plus one batch of {}",
-                cfg.val_size, cfg.batch_size
+                "{n} training images cannot hold val_size {held} plus one batch of {}",
+                cfg.batch_size
             )));
         }
         let order = Tensor::from_slice(&epoch_batches(n, n, cfg.seed, u64::MAX)[0]);
-        let (val_idx, train_idx) = (
-            order.narrow(0, 0, cfg.val_size as i64),
-            order.narrow(0, cfg.val_size as i64, (n - cfg.val_size) as i64),
-        );
+        let (val_idx, train_idx) =
+            (order.narrow(0, 0, held as i64), order.narrow(0, held as i64, (n - held) as i64));
         let pick = |t: &Tensor, i: &Tensor| t.index_select(0, i).to_device(device);
         Ok(Self {
             train_images: pick(train.0, &train_idx),

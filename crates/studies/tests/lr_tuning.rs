@@ -68,9 +68,14 @@ fn recorded_eta_trace_follows_the_update_rule() {
     for objective in [HyperObjective::Sotl, HyperObjective::Val] {
         let c = HypergradConfig { eta0: 0.2, hyper_lr: 1.0, clip: 0.5, objective, ..cfg() };
         let run = train(&c, 2);
-        // 384 training images / 32 = 12 batches = blocks of 5, 5, 2 per epoch.
+        // SoTL trains on all 480 images: 15 batches of 32 = blocks of 5, 5, 5 per epoch. The
+        // validation objective holds out 96: 384 / 32 = 12 batches = blocks of 5, 5, 2.
         assert_eq!(run.eta_trace.len(), 6, "{objective}");
-        assert_eq!(run.step, 24);
+        let steps_per_epoch = match objective {
+            HyperObjective::Sotl => 15,
+            HyperObjective::Val => 12,
+        };
+        assert_eq!(run.step, 2 * steps_per_epoch, "{objective}");
         let mut prev = c.eta0;
         for p in &run.eta_trace {
             let want = eta_update(prev, p.hypergrad, c.hyper_lr, c.clip);
@@ -128,6 +133,23 @@ fn resumed_run_equals_uninterrupted_run() {
     let err = LrRun::load(net.as_ref(), &dir, "t5", Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn default_study_is_the_thesis_mlp_on_every_training_image() {
+    let d = HypergradConfig::default();
+    // 784-1000-1000-10: 785 000 + 1 001 000 + 10 010 weights and biases.
+    assert_eq!(d.build_net().num_params(), 1_796_010);
+    let (xi, yi) = synthetic(480, 1);
+    let (xt, yt) = synthetic(200, 2);
+    // SoTL needs no validation data: all 480 images train.
+    let c = cfg();
+    let sotl = LrData::new((&xi, &yi), (&xt, &yt), &c, Device::Cpu).unwrap();
+    assert_eq!((sotl.train_images.size()[0], sotl.val_images.size()[0]), (480, 0));
+    // The validation baseline holds out val_size = 96.
+    let v = HypergradConfig { objective: HyperObjective::Val, ..cfg() };
+    let val = LrData::new((&xi, &yi), (&xt, &yt), &v, Device::Cpu).unwrap();
+    assert_eq!((val.train_images.size()[0], val.val_images.size()[0]), (384, 96));
 }
 
 #[test]

@@ -33,14 +33,17 @@ struct Meta {
 
 impl DartsSearch {
     /// Writes the whole state after the last completed epoch to `path`, atomically: weights
-    /// (with BN running statistics), alpha, both optimizers' state, the random-stream position
-    /// and the trajectory.
+    /// (with BN running statistics), alpha, DrNAS' pruning mask, both optimizers' state, the
+    /// random-stream position and the trajectory.
     pub fn save(&self, path: &Path) -> DartsResult<()> {
         let mut tensors = Vec::new();
         for (n, t) in self.snapshot_weights() {
             tensors.push((format!("w/{n}"), t));
         }
         tensors.push(("alpha".to_string(), self.alpha.detach().copy()));
+        if let Some(m) = &self.op_mask {
+            tensors.push(("op_mask".to_string(), m.copy()));
+        }
         let w_st = self.w_opt.state();
         let a_st = self.a_opt.state();
         tensors.extend(w_st.tensors.into_iter().map(|(n, t)| (format!("wopt/{n}"), t)));
@@ -102,6 +105,7 @@ impl DartsSearch {
         let mut s = DartsSearch::new(method, cfg, net_cfg, seed, device, kind)?;
         let mut weights = Vec::new();
         let mut alpha = None;
+        let mut op_mask = None;
         let mut w_st = OptimizerState { tensors: Vec::new(), counters: meta.w_opt_counters };
         let mut a_st = OptimizerState { tensors: Vec::new(), counters: meta.a_opt_counters };
         for (name, t) in tensors {
@@ -114,6 +118,8 @@ impl DartsSearch {
                 a_st.tensors.push((n.to_string(), t));
             } else if name == "alpha" {
                 alpha = Some(t);
+            } else if name == "op_mask" {
+                op_mask = Some(t);
             } else {
                 return Err(ck(format!("unexpected tensor {name:?}")));
             }
@@ -130,6 +136,7 @@ impl DartsSearch {
         s.set_alpha(&alpha).map_err(|e| ck(e.to_string()))?;
         s.w_opt.load_state(w_st).map_err(|e| ck(e.to_string()))?;
         s.a_opt.load_state(a_st).map_err(|e| ck(e.to_string()))?;
+        s.op_mask = op_mask;
         s.epoch = meta.epoch;
         s.rng_step = meta.rng_step;
         s.trajectory = meta.trajectory;

@@ -62,6 +62,16 @@ pub struct DartsConfig {
     pub drnas_reg: DrnasRegularizer,
     /// DrNAS: scale of the KL regularizer (with `drnas_reg = "kl"`).
     pub drnas_kl_scale: f64,
+    /// DrNAS' progressive search (its `train_search_progressive.py`): the epochs run in two equal
+    /// stages and, at the start of the second, each edge keeps only its this-many ops of largest
+    /// alpha (the reference keeps 3 of 5). 0 = one stage, no pruning. Dirichlet methods only.
+    /// (The reference also samples a quarter, then half, of the channels per op to save GPU
+    /// memory; this supernet always uses all channels, the reference's `k = 1`.)
+    pub drnas_progressive_keep: usize,
+    /// DrNAS: the fraction of each stage's epochs, at its start, in which only the weights train
+    /// (the reference updates alpha only `if epoch >= 10` of each 50-epoch stage: 0.2).
+    /// Dirichlet methods only.
+    pub drnas_warmup_fraction: f64,
     /// Measure the dominant eigenvalue of `∇²_α L` every this many epochs (0 = never); the last
     /// epoch is always measured when this is non-zero.
     pub eigen_every: usize,
@@ -96,6 +106,8 @@ impl Default for DartsConfig {
             sotl_restore_optimizer: false,
             drnas_reg: DrnasRegularizer::L2,
             drnas_kl_scale: 1e-3,
+            drnas_progressive_keep: 3,
+            drnas_warmup_fraction: 0.2,
             eigen_every: 5,
             eigen_batches: 2,
             power_iteration: PowerIterationConfig { max_iters: 20, tol: 1e-3, seed: 0 },
@@ -141,6 +153,23 @@ impl DartsConfig {
         if !rate(self.drnas_kl_scale) {
             return bad("drnas_kl_scale", format!("must be >= 0, got {}", self.drnas_kl_scale));
         }
+        if self.drnas_progressive_keep > 5 {
+            return bad(
+                "drnas_progressive_keep",
+                format!(
+                    "ops kept per edge must be 1..=5 (0 = no pruning), got {}",
+                    self.drnas_progressive_keep
+                ),
+            );
+        }
+        if !(self.drnas_warmup_fraction.is_finite()
+            && (0.0..1.0).contains(&self.drnas_warmup_fraction))
+        {
+            return bad(
+                "drnas_warmup_fraction",
+                format!("must be in [0, 1), got {}", self.drnas_warmup_fraction),
+            );
+        }
         if self.eigen_every > 0 && self.eigen_batches == 0 {
             return bad("eigen_batches", "must be at least 1 when eigen_every > 0".into());
         }
@@ -160,6 +189,22 @@ impl DartsConfig {
             .validate()
             .map_err(|e| DartsError::Config { field: "arch_*", reason: e.to_string() })?;
         Ok(())
+    }
+
+    /// The epochs `[start, end)` of each stage of a Dirichlet search: two equal halves (the first
+    /// the shorter when `epochs` is odd) with progressive pruning, else one (also when a single
+    /// epoch cannot be split).
+    pub fn drnas_stages(&self) -> Vec<(usize, usize)> {
+        if self.drnas_progressive_keep == 0 || self.epochs < 2 {
+            return vec![(0, self.epochs)];
+        }
+        let mid = self.epochs / 2;
+        vec![(0, mid), (mid, self.epochs)]
+    }
+
+    /// Warm-up epochs (weights only) at the start of a Dirichlet stage of `len` epochs.
+    pub fn drnas_warmup_epochs(&self, len: usize) -> usize {
+        ((len as f64 * self.drnas_warmup_fraction).round() as usize).min(len.saturating_sub(1))
     }
 
     /// The weights' SGD settings (lr set by the schedule).

@@ -19,7 +19,7 @@ pub use config::DartsConfig;
 pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsample};
 pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
-pub use relaxation::{DrnasRegularizer, Relaxation};
+pub use relaxation::{top_k_mask, DrnasRegularizer, Relaxation};
 pub use run::{run_or_resume, search_batches, DartsRunConfig};
 pub use search::{DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress};
 

@@ -30,26 +30,34 @@ pub enum DrnasRegularizer {
 }
 
 impl Relaxation {
-    /// The mix used in a training forward pass: softmax, or one Dirichlet sample.
-    pub fn mix(&self, alpha: &Tensor) -> EdgeMix {
-        EdgeMix::Soft(self.weights(alpha))
+    /// The mix used in a training forward pass: softmax, or one Dirichlet sample, restricted to
+    /// the ops `mask` keeps.
+    pub fn mix(&self, alpha: &Tensor, mask: Option<&Tensor>) -> EdgeMix {
+        EdgeMix::Soft(self.weights(alpha, mask))
     }
 
-    /// The op weights of a training forward pass, `[6, 5]`, differentiable in alpha.
-    pub fn weights(&self, alpha: &Tensor) -> Tensor {
-        match self {
+    /// The op weights of a training forward pass, `[6, 5]`, differentiable in alpha. With a
+    /// `mask` (`[6, 5]`, 1 = kept, 0 = pruned) pruned ops get weight 0 and each row is
+    /// renormalized over the kept ones: for the softmax that is the softmax of the kept alphas,
+    /// for a Dirichlet sample a draw of `Dir(β_kept)` (a Dirichlet's renormalized sub-vector is
+    /// Dirichlet), which is how DrNAS' progressive stage samples after pruning.
+    pub fn weights(&self, alpha: &Tensor, mask: Option<&Tensor>) -> Tensor {
+        let w = match self {
             Relaxation::Softmax => alpha.softmax(-1, alpha.kind()),
             Relaxation::Dirichlet => dirichlet_rsample(&concentration(alpha)),
-        }
+        };
+        masked(w, mask)
     }
 
-    /// Deterministic op weights: the softmax, or the Dirichlet mean `β / Σβ`. Used for the Hessian
-    /// diagnostic and for reporting, so neither draws random numbers.
-    pub fn expected_weights(&self, alpha: &Tensor) -> Tensor {
-        match self {
+    /// Deterministic op weights: the softmax, or the Dirichlet mean `β / Σβ` (masked as in
+    /// [`Self::weights`]). Used for the Hessian diagnostic and for reporting, so neither draws
+    /// random numbers.
+    pub fn expected_weights(&self, alpha: &Tensor, mask: Option<&Tensor>) -> Tensor {
+        let w = match self {
             Relaxation::Softmax => alpha.softmax(-1, alpha.kind()),
             Relaxation::Dirichlet => dirichlet_mean(&concentration(alpha)),
-        }
+        };
+        masked(w, mask)
     }
 
     /// The regularization term added to the architecture loss, if any: DrNAS' KL with `scale`.
@@ -64,15 +72,45 @@ impl Relaxation {
     }
 
     /// Per-edge op weights as plain rows (expected weights, see [`Self::expected_weights`]).
-    pub fn weight_rows(&self, alpha: &Tensor) -> Vec<[f64; 5]> {
+    pub fn weight_rows(&self, alpha: &Tensor, mask: Option<&Tensor>) -> Vec<[f64; 5]> {
         let w = tch::no_grad(|| {
-            self.expected_weights(alpha).to_kind(Kind::Double).to_device(tch::Device::Cpu)
+            self.expected_weights(alpha, mask).to_kind(Kind::Double).to_device(tch::Device::Cpu)
         });
         let flat = Vec::<f64>::try_from(w.reshape([-1])).unwrap_or_default();
         flat.chunks(5)
             .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(f64::NAN)))
             .collect()
     }
+}
+
+/// Zeroes the pruned ops of each row and renormalizes the rest.
+fn masked(w: Tensor, mask: Option<&Tensor>) -> Tensor {
+    match mask {
+        None => w,
+        Some(m) => {
+            let kind = w.kind();
+            let w = w * m.to_kind(kind);
+            &w / w.sum_dim_intlist(-1, true, kind)
+        }
+    }
+}
+
+/// DrNAS' pruning between progressive stages: on every edge (row of `alpha`, `[E, K]`), keep
+/// the `keep` ops with the largest alpha (ties to the lower index), as the reference code's
+/// `prune` does with `topk`. Returns a `[E, K]` mask of 1 (kept) and 0 (pruned) in alpha's kind.
+pub fn top_k_mask(alpha: &Tensor, keep: usize) -> Tensor {
+    let a = tch::no_grad(|| alpha.detach().to_kind(Kind::Double).to_device(tch::Device::Cpu));
+    let k = a.size()[1] as usize;
+    let flat = Vec::<f64>::try_from(a.reshape([-1])).unwrap_or_default();
+    let mut mask = vec![0.0f64; flat.len()];
+    for (e, row) in flat.chunks(k).enumerate() {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&i, &j| row[j].total_cmp(&row[i]).then(i.cmp(&j)));
+        for &i in order.iter().take(keep) {
+            mask[e * k + i] = 1.0;
+        }
+    }
+    Tensor::from_slice(&mask).view([-1, k as i64]).to_kind(alpha.kind()).to_device(alpha.device())
 }
 
 #[cfg(test)]
@@ -83,7 +121,7 @@ mod tests {
     fn softmax_rows_and_dirichlet_mean_rows_sum_to_one() {
         let alpha = Tensor::from_slice(&[0.3f64, -1.0, 2.0, 0.0, -0.5]).view([1, 5]).repeat([6, 1]);
         for r in [Relaxation::Softmax, Relaxation::Dirichlet] {
-            let rows = r.weight_rows(&alpha);
+            let rows = r.weight_rows(&alpha, None);
             assert_eq!(rows.len(), 6);
             for row in rows {
                 assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -92,7 +130,40 @@ mod tests {
         // ELU(0) + 1 = 1 and ELU(2) + 1 = 3: the Dirichlet mean of (1, 3) is (1/4, 3/4).
         let a = Tensor::from_slice(&[0.0f64, 2.0]).view([1, 2]);
         let m =
-            Vec::<f64>::try_from(Relaxation::Dirichlet.expected_weights(&a).reshape([-1])).unwrap();
+            Vec::<f64>::try_from(Relaxation::Dirichlet.expected_weights(&a, None).reshape([-1]))
+                .unwrap();
         assert!((m[0] - 0.25).abs() < 1e-12 && (m[1] - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pruning_keeps_the_top_alphas_and_renormalizes_over_them() {
+        let alpha = Tensor::from_slice(&[0.3f64, -1.0, 2.0, 0.0, -0.5, 1.0, 1.0, 1.0, 0.0, 0.0])
+            .view([2, 5]);
+        let mask = top_k_mask(&alpha, 3);
+        // Row 0: 2.0 (op 2), 0.3 (op 0), 0.0 (op 3); row 1: the three 1.0s.
+        assert_eq!(
+            Vec::<f64>::try_from(mask.reshape([-1])).unwrap(),
+            [1., 0., 1., 1., 0., 1., 1., 1., 0., 0.]
+        );
+        // Softmax over the kept ops of row 0: e^0.3, e^2, e^0 normalized; pruned ops get 0.
+        let w = Relaxation::Softmax.expected_weights(&alpha, Some(&mask));
+        let w = Vec::<f64>::try_from(w.reshape([-1])).unwrap();
+        let z = 0.3f64.exp() + 2f64.exp() + 1.0;
+        let want = [0.3f64.exp() / z, 0.0, 2f64.exp() / z, 1.0 / z, 0.0];
+        for (g, h) in w[..5].iter().zip(want) {
+            assert!((g - h).abs() < 1e-12, "{w:?}");
+        }
+        // Dirichlet mean over the kept concentrations ELU(α)+1 of row 1: (2, 2, 2) / 6.
+        let m = Relaxation::Dirichlet.expected_weights(&alpha, Some(&mask));
+        let m = Vec::<f64>::try_from(m.reshape([-1])).unwrap();
+        for (g, h) in m[5..].iter().zip([1. / 3., 1. / 3., 1. / 3., 0., 0.]) {
+            assert!((g - h).abs() < 1e-12, "{m:?}");
+        }
+        // A Dirichlet sample puts no weight on pruned ops and stays on the simplex.
+        tch::manual_seed(0);
+        let x = Relaxation::Dirichlet.weights(&alpha, Some(&mask));
+        let x = Vec::<f64>::try_from(x.reshape([-1])).unwrap();
+        assert!(x[1] == 0.0 && x[4] == 0.0 && x[8] == 0.0 && x[9] == 0.0, "{x:?}");
+        assert!((x[..5].iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 }

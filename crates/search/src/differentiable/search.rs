@@ -14,7 +14,7 @@ use sotl_train::{
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
 
-use super::{DartsConfig, DartsMethod, Relaxation, UpdateRule};
+use super::{top_k_mask, DartsConfig, DartsMethod, Relaxation, UpdateRule};
 use crate::hypergrad::{
     cross_entropy, darts_second_order_grad, exact_sotl_grad, grads, VirtualStep,
 };
@@ -96,6 +96,8 @@ pub struct DartsSearch {
     /// Group index of each supernet parameter (`supernet.params()` order -> `w_opt` order).
     pub(super) group_index: Vec<usize>,
     pub(super) epoch: usize,
+    /// DrNAS' progressive pruning: `[6, 5]`, 1 = op kept, 0 = pruned; `None` before pruning.
+    pub(super) op_mask: Option<Tensor>,
     pub(super) rng_step: u64,
     pub(super) trajectory: Vec<TrajectoryPoint>,
 }
@@ -178,6 +180,7 @@ impl DartsSearch {
             a_opt,
             group_index,
             epoch: 0,
+            op_mask: None,
             rng_step: 0,
             trajectory: Vec::new(),
         })
@@ -242,7 +245,9 @@ impl DartsSearch {
 
     /// The current discretized cell (argmax of alpha on every edge).
     pub fn genotype(&self) -> Nb201Arch {
-        sotl_diagnostics::discretize(&self.method.relaxation().weight_rows(&self.alpha))
+        sotl_diagnostics::discretize(
+            &self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref()),
+        )
     }
 
     /// The result so far.
@@ -296,8 +301,8 @@ impl DartsSearch {
     fn mix(&self, alpha_grad: AlphaGrad) -> EdgeMix {
         let relax = self.method.relaxation();
         match alpha_grad {
-            AlphaGrad::Live => relax.mix(&self.alpha),
-            AlphaGrad::Detached => relax.mix(&self.alpha.detach()),
+            AlphaGrad::Live => relax.mix(&self.alpha, self.op_mask.as_ref()),
+            AlphaGrad::Detached => relax.mix(&self.alpha.detach(), self.op_mask.as_ref()),
         }
     }
 
@@ -352,7 +357,8 @@ impl DartsSearch {
     fn functional_loss(&self) -> impl Fn(&[Tensor], &Tensor, &Batch) -> Tensor + '_ {
         let relax = self.method.relaxation();
         move |w, a, b| {
-            cross_entropy(&self.supernet.forward_with(w, &b.inputs, &relax.mix(a)), &b.targets)
+            let mix = relax.mix(a, self.op_mask.as_ref());
+            cross_entropy(&self.supernet.forward_with(w, &b.inputs, &mix), &b.targets)
         }
     }
 
@@ -427,7 +433,9 @@ impl DartsSearch {
         let lr = self.weight_lr();
         self.w_opt.set_lr(lr);
         let n = data.train.batches_per_epoch();
+        let warming_up = self.enter_drnas_stage();
         let (train_losses, arch_losses) = match self.method.update_rule() {
+            _ if warming_up => (self.epoch_weights_only(data, n, progress)?, Vec::new()),
             UpdateRule::FirstOrder => self.epoch_first_order(data, n, progress)?,
             UpdateRule::SecondOrder => self.epoch_second_order(data, n, lr, progress)?,
             UpdateRule::SovlAccumulate => self.epoch_sovl(data, n, progress)?,
@@ -435,7 +443,7 @@ impl DartsSearch {
             UpdateRule::SotlExact => self.epoch_sotl(data, n, lr, true, progress)?,
         };
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-        let rows = self.method.relaxation().weight_rows(&self.alpha);
+        let rows = self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref());
         let mut point = TrajectoryPoint::from_op_weights(
             self.epoch + 1,
             rows,
@@ -453,6 +461,46 @@ impl DartsSearch {
         self.trajectory.push(point.clone());
         self.epoch += 1;
         Ok(EpochReport { point, collapse })
+    }
+
+    /// DrNAS' progressive schedule at the start of an epoch: prunes each edge to its top
+    /// `drnas_progressive_keep` ops when the second stage begins, and says whether this epoch is
+    /// a warm-up epoch of its stage (weights only). Always `false` for softmax methods.
+    fn enter_drnas_stage(&mut self) -> bool {
+        if self.method.relaxation() != Relaxation::Dirichlet {
+            return false;
+        }
+        let stages = self.cfg.drnas_stages();
+        let Some(&(start, end)) = stages.iter().find(|(s, e)| (*s..*e).contains(&self.epoch))
+        else {
+            return false;
+        };
+        if start > 0 && self.op_mask.is_none() {
+            self.op_mask = Some(top_k_mask(&self.alpha, self.cfg.drnas_progressive_keep));
+        }
+        self.epoch < start + self.cfg.drnas_warmup_epochs(end - start)
+    }
+
+    /// The mask of DrNAS' progressive pruning, once the second stage has begun.
+    pub fn op_mask(&self) -> Option<&Tensor> {
+        self.op_mask.as_ref()
+    }
+
+    /// An epoch of weight steps only, alpha fixed (DrNAS' warm-up).
+    fn epoch_weights_only(
+        &mut self,
+        data: &mut SearchSplits<'_>,
+        n: usize,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<Vec<f64>> {
+        let mut tl = Vec::with_capacity(n);
+        for i in 0..n {
+            let tb = data.train.batch(self.epoch, i)?;
+            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
+            tl.push(loss);
+            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        }
+        Ok(tl)
     }
 
     fn epoch_first_order(
@@ -651,7 +699,7 @@ impl DartsSearch {
         let relax = self.method.relaxation();
         let mut loss: Option<Tensor> = None;
         for b in &batches {
-            let mix = EdgeMix::Soft(relax.expected_weights(&a));
+            let mix = EdgeMix::Soft(relax.expected_weights(&a, self.op_mask.as_ref()));
             let l = cross_entropy(&self.supernet.forward(&b.inputs, &mix), &b.targets) / k as f64;
             loss = Some(match loss {
                 None => l,

@@ -33,8 +33,8 @@ pub use nb201::Nb201PathNet;
 pub use path_net::PathNet;
 pub use pool::FinetunePool;
 pub use ranking::{
-    ground_truth, mean_std, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings,
-    RowResult, RunRanking, SummaryCell, SummaryTable, TableRow,
+    ground_truth, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult,
+    RunRanking, SummaryCell, SummaryTable, TableRow,
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::{clip_grad_norm, PathSgd};

@@ -10,6 +10,7 @@ use sotl_estimators::{
     ValAccMini, Window,
 };
 use sotl_metrics::{spearman, Bootstrap, Interval, RankSummary};
+use sotl_report::mean_std;
 use sotl_space::Nb201Arch;
 
 use super::{CandidateResult, OneShotError, OneShotResult, TrainerKind};
@@ -355,17 +356,6 @@ pub fn rank_report(
         })
         .collect();
     Ok(RunRanking { trainer, seed, n: results.len(), k, rows, curves, truth: gt })
-}
-
-/// Mean and population standard deviation (`ddof = 0`, as numpy's default) of the finite values.
-pub fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
-    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    let m = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
-    Some((m, var.sqrt()))
 }
 
 /// A Table 4.1-style summary: rows are metrics, columns trainers; each cell holds the Spearman

@@ -1,0 +1,212 @@
+//! The learning-rate study (thesis Section 4.1.1, Figure 4.1): one run per unroll length T,
+//! each resumable from its checkpoint, then accuracy / learning-rate tables and plots.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use sotl_data::{DataRoot, DatasetName};
+use sotl_report::{plot_lines, LinePlot, Series, Table};
+use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, HypergradConfig, LrData, LrRun};
+
+use crate::{Env, RunDir};
+
+/// One T's results (results.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// The unroll length.
+    pub t: usize,
+    /// End-of-epoch numbers.
+    pub epochs: Vec<EpochRecord>,
+    /// Every learning-rate update.
+    pub eta_trace: Vec<EtaPoint>,
+}
+
+/// What the study produced.
+#[derive(Debug)]
+pub struct HypergradStudy {
+    /// Parameters of the network.
+    pub params: i64,
+    /// One per T, in config order.
+    pub runs: Vec<RunResult>,
+    /// Test accuracy and eta per epoch (also accuracy.md / accuracy.csv).
+    pub table: Table,
+}
+
+/// Runs (or resumes) the study: with `out`, config.json, per-T checkpoints, accuracy.{md,csv,svg},
+/// eta.{csv,svg} and results.json go there; `epochs` and `ts` may change between invocations
+/// (each T has its own checkpoint, and more epochs extend it), nothing else.
+pub fn run_hypergrad(
+    env: &Env,
+    cfg: &HypergradConfig,
+    out: Option<&Path>,
+) -> Result<HypergradStudy> {
+    cfg.validate()?;
+    let dir = match out {
+        Some(o) => Some(RunDir::claim_compatible(o, cfg, |old: &HypergradConfig, new| {
+            &HypergradConfig { epochs: new.epochs, ts: new.ts.clone(), ..old.clone() } == new
+        })?),
+        None => None,
+    };
+    let name = match cfg.dataset {
+        DatasetKind::Mnist => DatasetName::Mnist,
+        DatasetKind::Cifar10 => DatasetName::Cifar10,
+    };
+    let device = env.device;
+    let (train, test) = DataRoot::new(env.require_data_root()?).load(name)?;
+    let data =
+        LrData::new((&train.images, &train.labels), (&test.images, &test.labels), cfg, device)?;
+    drop((train, test));
+    let net = cfg.build_net();
+    tracing::info!(
+        "hypergrad: {} ({} params) on {}: {} train / {} val / {} test images, objective {}, T in {:?}, {} epochs",
+        cfg.model,
+        net.num_params(),
+        cfg.dataset,
+        data.train_images.size()[0],
+        data.val_images.size()[0],
+        data.test_images.size()[0],
+        cfg.objective,
+        cfg.ts,
+        cfg.epochs
+    );
+    let ckpt_dir = match &dir {
+        Some(d) => Some(d.child("checkpoints")?),
+        None => None,
+    };
+    let mut results = Vec::new();
+    for &t in &cfg.ts {
+        let tag = format!("t{t}");
+        let mut run = match &ckpt_dir {
+            Some(d) => LrRun::load(net.as_ref(), d.root(), &tag, device)?,
+            None => None,
+        }
+        .unwrap_or_else(|| LrRun::new(net.as_ref(), cfg, t, device));
+        if run.t != t {
+            bail!("checkpoint {tag} holds a run with T = {}; pick another --out", run.t);
+        }
+        if run.epoch > 0 {
+            tracing::info!("T={t}: resuming after epoch {}", run.epoch);
+        }
+        while run.epoch < cfg.epochs {
+            let bar = env.progress(0, &format!("T={t} epoch {}/{}", run.epoch + 1, cfg.epochs));
+            bar.set_message(format!("eta {:.5}", run.eta));
+            let rec = run.run_epoch(net.as_ref(), &data, cfg, &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish();
+            tracing::info!(
+                "T={t} epoch {:>3}: test acc {:.2}% loss {:.4} | train loss {:.4} | eta {:.5} | {:.1}s",
+                rec.epoch, rec.test_acc, rec.test_loss, rec.train_loss, rec.eta, rec.seconds
+            );
+            if let Some(d) = &ckpt_dir {
+                run.save(d.root(), &tag)?;
+            }
+        }
+        // A run already past --epochs (resumed with fewer) reports only the epochs asked for.
+        let epochs: Vec<EpochRecord> = run.history.iter().take(cfg.epochs).cloned().collect();
+        let last_step = epochs.last().map(|_| steps_through(&run, cfg.epochs)).unwrap_or(0);
+        let eta_trace = run.eta_trace.iter().filter(|p| p.step <= last_step).copied().collect();
+        results.push(RunResult { t, epochs, eta_trace });
+    }
+    let table = accuracy_table(cfg, &results)?;
+    if let Some(d) = &dir {
+        write_outputs(d, cfg, &table, &results)?;
+        tracing::info!("wrote {}", d.root().display());
+    }
+    Ok(HypergradStudy { params: net.num_params(), runs: results, table })
+}
+
+/// The global step at the end of epoch `epochs` (every epoch has the same number of steps).
+fn steps_through(run: &LrRun, epochs: usize) -> usize {
+    run.step.checked_div(run.epoch).map_or(0, |per_epoch| per_epoch * epochs.min(run.epoch))
+}
+
+/// Test accuracy per epoch (rows) and T (columns), plus the final eta.
+fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table> {
+    let mut header = vec!["epoch".to_string()];
+    header.extend(results.iter().map(|r| format!("T={} acc%", r.t)));
+    header.extend(results.iter().map(|r| format!("T={} eta", r.t)));
+    let mut table = Table::new(
+        format!(
+            "{} on {}: test accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {})",
+            cfg.model, cfg.dataset, cfg.objective, cfg.eta0, cfg.hyper_lr
+        ),
+        header,
+    );
+    for e in 0..cfg.epochs {
+        let mut row = vec![(e + 1).to_string()];
+        row.extend(
+            results
+                .iter()
+                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.2}", x.test_acc))),
+        );
+        row.extend(
+            results
+                .iter()
+                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.5}", x.eta))),
+        );
+        table.push_row(row)?;
+    }
+    Ok(table)
+}
+
+fn write_outputs(
+    dir: &RunDir,
+    cfg: &HypergradConfig,
+    table: &Table,
+    results: &[RunResult],
+) -> Result<()> {
+    table.write_markdown(&dir.path("accuracy.md"))?;
+    table.write_csv(&dir.path("accuracy.csv"))?;
+    let mut eta = csv::Writer::from_writer(Vec::new());
+    eta.write_record(["t", "step", "eta", "hypergrad", "halved"])?;
+    for r in results {
+        for p in &r.eta_trace {
+            eta.write_record([
+                r.t.to_string(),
+                p.step.to_string(),
+                p.eta.to_string(),
+                p.hypergrad.to_string(),
+                p.halved.to_string(),
+            ])?;
+        }
+    }
+    dir.write_bytes("eta.csv", &eta.into_inner()?)?;
+    dir.write_json("results.json", results)?;
+    let acc = LinePlot {
+        title: format!(
+            "{} on {}: test accuracy ({} hypergradients)",
+            cfg.model, cfg.dataset, cfg.objective
+        ),
+        x_label: "epoch".into(),
+        y_label: "test accuracy (%)".into(),
+        series: results
+            .iter()
+            .map(|r| Series {
+                name: format!("T={}", r.t),
+                points: r.epochs.iter().map(|e| (e.epoch as f64, e.test_acc)).collect(),
+            })
+            .collect(),
+    };
+    let eta = LinePlot {
+        title: format!("{} on {}: learning rate", cfg.model, cfg.dataset),
+        x_label: "weight step".into(),
+        y_label: "eta".into(),
+        series: results
+            .iter()
+            .map(|r| Series {
+                name: format!("T={}", r.t),
+                points: std::iter::once((0.0, cfg.eta0))
+                    .chain(r.eta_trace.iter().map(|p| (p.step as f64, p.eta)))
+                    .collect(),
+            })
+            .collect(),
+    };
+    if results.iter().any(|r| !r.epochs.is_empty()) {
+        plot_lines(&dir.path("accuracy.svg"), &acc)?;
+        plot_lines(&dir.path("eta.svg"), &eta)?;
+    }
+    Ok(())
+}
