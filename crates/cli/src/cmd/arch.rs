@@ -39,10 +39,10 @@ struct InfoArgs {
     #[arg(long)]
     classes: Option<i64>,
     /// Channels of the first stage (config key channels; default 16).
-    #[arg(long = "C", value_name = "C")]
+    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
     channels: Option<i64>,
     /// Cells per stage (config key cells_per_stage; default 5).
-    #[arg(long = "N", value_name = "N")]
+    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
     cells: Option<usize>,
     /// Input height and width, a multiple of 4 (config key image_size; default 32).
     #[arg(long)]

@@ -46,10 +46,10 @@ struct Nb201PerfArgs {
     #[arg(long)]
     batch: Option<usize>,
     /// Channels of the first stage (config `channels`, default 16).
-    #[arg(long = "C", value_name = "C")]
+    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
     channels: Option<i64>,
     /// Cells per stage (config `cells_per_stage`, default 5).
-    #[arg(long = "N", value_name = "N")]
+    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
     cells: Option<usize>,
     /// Seed of weights, batches and (without --spos-archs) the SPOS cells (config `seed`, default 0).
     #[arg(long)]

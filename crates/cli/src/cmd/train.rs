@@ -57,10 +57,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SIDE")]
     resize: Option<i64>,
     /// Channels of the first stage (config `channels`, default 16).
-    #[arg(long = "C", value_name = "C")]
+    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
     channels: Option<i64>,
     /// Cells per stage (config `cells_per_stage`, default 5).
-    #[arg(long = "N", value_name = "N")]
+    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
     cells: Option<usize>,
     /// Run seed (config `seed`, default 0).
     #[arg(long)]
