@@ -89,7 +89,8 @@ fn rea_and_rs_write_runs_and_summaries() {
     // Another config into the same folder is refused.
     let o = sotl_nas(dir.path(), &root, &["bench", "nb201", "rea", "--runs", "5", "--seed", "4"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("another configuration"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("different config") && err.contains("another --out"), "{err}");
     // A config file with flag overrides, and RS into its own folder.
     std::fs::write(
         dir.path().join("rs.toml"),

@@ -1,11 +1,12 @@
 //! The experiment layer: what a study needs around the algorithms. A run folder ([`RunDir`]:
 //! claim, config check, resume, atomic outputs), the data and ground truth a study reads
-//! ([`data`], [`truth`]), and one driver per study or job ([`oneshot`], [`search`], [`darts`], [`hypergrad`], [`fourier`]).
+//! ([`data`], [`truth`]), and one driver per study or job ([`oneshot`], [`search`], [`darts`], [`hypergrad`], [`fourier`], [`baselines`]).
 //!
 //! Drivers take an [`Env`] (device, data root, progress sink) and an output path and return
 //! values; the CLI decides where a run goes and how progress is shown, then prints what comes
 //! back. Errors are `anyhow` chains whose outer context names the file or setting to fix.
 
+pub mod baselines;
 pub mod darts;
 pub mod data;
 mod env;

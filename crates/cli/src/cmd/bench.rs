@@ -1,15 +1,15 @@
 //! `sotl-nas bench nb201 ...`: NAS-Bench-201 ground-truth queries and query-based baselines.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sotl_bench::{
-    run_one, run_seed, summarize, Nb201Bench, Nb201Dataset, Nb201Entry, QueryBaseline,
-    RandomSearchConfig, RegularizedEvolutionConfig, RunResult, RunsConfig, Summary,
+    Nb201Dataset, Nb201Entry, QueryBaseline, RandomSearchConfig, RegularizedEvolutionConfig,
+    RunsConfig,
 };
+use sotl_experiments::baselines::{require_bench, run_baseline};
 use sotl_space::Nb201Arch;
 
 use crate::common::{load_config, print_json, Global};
@@ -132,11 +132,6 @@ pub fn run(args: BenchArgs, g: &Global) -> Result<()> {
     }
 }
 
-fn load_bench(g: &Global) -> Result<Nb201Bench> {
-    let root = g.require_data_root()?;
-    Ok(Nb201Bench::load(&root)?)
-}
-
 #[derive(Serialize)]
 struct QueryOut {
     index: usize,
@@ -145,7 +140,7 @@ struct QueryOut {
 }
 
 fn query(a: QueryArgs, g: &Global) -> Result<()> {
-    let bench = load_bench(g)?;
+    let bench = require_bench(&g.env()?)?;
     let arch = match (&a.arch, a.index) {
         (Some(s), _) => s.parse::<Nb201Arch>()?,
         (None, Some(i)) => bench.arch_at(i)?,
@@ -194,107 +189,22 @@ fn apply_common(
     }
 }
 
-/// `config.json` of a baseline run folder.
-#[derive(Serialize, serde::Deserialize, PartialEq)]
-#[serde(bound(deserialize = "C: DeserializeOwned + Default"))]
-struct SavedConfig<C> {
-    algorithm: String,
-    config: RunsConfig<C>,
-}
-
-#[derive(Serialize)]
-struct BaselineOut<'a> {
-    algorithm: &'a str,
-    dataset: Nb201Dataset,
-    runs: usize,
-    seed: u64,
-    budget: usize,
-    summary: Summary,
-    out: String,
-    reused_runs: usize,
-    wall_seconds: f64,
-}
-
 fn baseline<C>(cfg: RunsConfig<C>, flags: &RunFlags, g: &Global) -> Result<()>
 where
     C: QueryBaseline + Serialize + DeserializeOwned + PartialEq + Copy + Default,
 {
-    let t0 = Instant::now();
-    cfg.validate()?;
-    let algo = cfg.search.name();
-    let out =
-        flags.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/bench-nb201-{algo}")));
-    let bench = load_bench(g)?;
-
-    let saved = SavedConfig { algorithm: algo.to_string(), config: cfg };
-    let config_path = out.join("config.json");
-    if config_path.exists() {
-        let text = std::fs::read_to_string(&config_path)
-            .with_context(|| format!("cannot read {}", config_path.display()))?;
-        let prev: Option<SavedConfig<C>> = serde_json::from_str(&text).ok();
-        if prev.as_ref() != Some(&saved) {
-            bail!(
-                "{} holds a run with another configuration; pass another --out DIR or delete that folder",
-                out.display()
-            );
-        }
-    }
-    sotl_report::write_json_atomic(&config_path, &saved)
-        .with_context(|| format!("cannot write {}", config_path.display()))?;
-
-    let bar = indicatif::ProgressBar::new(cfg.runs as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("{algo} {}", cfg.search.dataset().name()));
-    let mut results = Vec::with_capacity(cfg.runs);
-    let mut reused = 0;
-    for r in 0..cfg.runs {
-        let seed = run_seed(cfg.seed, r);
-        let path = out.join(format!("run-{r:03}.json"));
-        let res = match previous_run(&path, algo, seed) {
-            Some(prev) => {
-                reused += 1;
-                prev
-            }
-            None => {
-                let res = run_one(&bench, &cfg.search, r, seed)?;
-                sotl_report::write_json_atomic(&path, &res)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                res
-            }
-        };
-        results.push(res);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-
-    let summary = summarize(&results)?;
-    let summary_path = out.join("summary.json");
-    sotl_report::write_json_atomic(&summary_path, &summary)
-        .with_context(|| format!("cannot write {}", summary_path.display()))?;
-    let md_path = out.join("summary.md");
-    sotl_report::write_atomic(&md_path, markdown(algo, &cfg, &summary).as_bytes())
-        .with_context(|| format!("cannot write {}", md_path.display()))?;
-
-    let o = BaselineOut {
-        algorithm: algo,
-        dataset: cfg.search.dataset(),
-        runs: cfg.runs,
-        seed: cfg.seed,
-        budget: cfg.search.budget(),
-        summary,
-        out: out.display().to_string(),
-        reused_runs: reused,
-        wall_seconds: t0.elapsed().as_secs_f64(),
-    };
+    let out = flags
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/bench-nb201-{}", cfg.search.name())));
+    let o = run_baseline(&g.env()?, cfg, &out)?;
     if g.json {
         return print_json(&o);
     }
+    let s = &o.summary;
     println!(
-        "{algo} on {}: {} runs x {} queries, seed {}",
+        "{} on {}: {} runs x {} queries, seed {}",
+        o.algorithm,
         o.dataset.name(),
         o.runs,
         o.budget,
@@ -302,48 +212,16 @@ where
     );
     println!(
         "200-epoch test accuracy of the picks: {:.2} +- {:.2} % (min {:.2}, max {:.2})",
-        summary.mean_test_accuracy,
-        summary.std_test_accuracy,
-        summary.min_test_accuracy,
-        summary.max_test_accuracy
+        s.mean_test_accuracy, s.std_test_accuracy, s.min_test_accuracy, s.max_test_accuracy
     );
     println!(
         "mean selection value (minibench {}_valid): {:.2} %",
         o.dataset.column_prefix(),
-        summary.mean_selection
+        s.mean_selection
     );
     println!(
         "wrote {} ({} run file(s), summary.json, summary.md) in {:.2} s",
         o.out, o.runs, o.wall_seconds
     );
     Ok(())
-}
-
-/// A finished run in the output folder, if it is the same algorithm and seed.
-fn previous_run(path: &Path, algo: &str, seed: u64) -> Option<RunResult> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let r: RunResult = serde_json::from_str(&text).ok()?;
-    (r.algorithm == algo && r.seed == seed).then_some(r)
-}
-
-fn markdown<C: QueryBaseline + Serialize>(algo: &str, cfg: &RunsConfig<C>, s: &Summary) -> String {
-    let search = serde_json::to_string(&cfg.search).unwrap_or_default();
-    format!(
-        "# NAS-Bench-201 {algo} on {dataset}\n\n\
-         Selection: minibench `{prefix}_valid`; reported: 200-epoch `{prefix}_test` of the pick.\n\n\
-         | runs | queries/run | seed | mean test acc (%) | std | min | max | mean selection (%) |\n\
-         | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
-         | {runs} | {budget} | {seed} | {mean:.2} | {std:.2} | {min:.2} | {max:.2} | {sel:.2} |\n\n\
-         Search config: `{search}`\n",
-        dataset = cfg.search.dataset().name(),
-        prefix = cfg.search.dataset().column_prefix(),
-        runs = s.runs,
-        budget = cfg.search.budget(),
-        seed = cfg.seed,
-        mean = s.mean_test_accuracy,
-        std = s.std_test_accuracy,
-        min = s.min_test_accuracy,
-        max = s.max_test_accuracy,
-        sel = s.mean_selection,
-    )
 }
