@@ -1,7 +1,10 @@
 //! The one data path of every NAS-Bench-201 study: the configured dataset (CIFAR-10 from the data
 //! root, or the embedded synthetic set) -> train/valid split -> device images.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
+use sotl_data::{DataRoot, Dataset, DatasetName};
 use sotl_search::{prepare_data, DataConfig, DataSource, DeviceImages};
 
 use crate::Env;
@@ -23,16 +26,37 @@ pub fn has_cifar10(env: &Env) -> bool {
     })
 }
 
+/// Where decoded image folders are cached, the one location for every command:
+/// `$XDG_CACHE_HOME/sotl-nas/datasets`, else `~/.cache/sotl-nas/datasets`.
+pub fn dataset_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("sotl-nas").join("datasets"))
+}
+
+/// `(train, test)` of a dataset from the data root (whatever format is there; the generated
+/// synthetic set needs no root), with decoded image folders cached in [`dataset_cache_dir`].
+pub fn load_dataset(env: &Env, name: DatasetName) -> Result<(Dataset, Dataset)> {
+    let root = match name {
+        DatasetName::Synthetic => DataRoot::new(env.data_root.clone().unwrap_or_default()),
+        _ => DataRoot::new(env.require_data_root()?),
+    };
+    let root = match dataset_cache_dir() {
+        Some(d) => root.with_cache_dir(d),
+        None => root,
+    };
+    root.load(name)
+        .with_context(|| format!("cannot load {name} from data root {}", root.root.display()))
+}
+
 /// The CIFAR-10 training set from the data root (whatever format is there).
-pub fn cifar10_train(env: &Env) -> Result<sotl_data::Dataset> {
-    let root = env.require_data_root()?;
-    let (train, _test) = sotl_data::load(root, sotl_data::DatasetName::Cifar10)
-        .with_context(|| format!("cannot load CIFAR-10 from data root {}", root.display()))?;
-    Ok(train)
+pub fn cifar10_train(env: &Env) -> Result<Dataset> {
+    Ok(load_dataset(env, DatasetName::Cifar10)?.0)
 }
 
 /// The embedded synthetic training set used when no dataset is found (`image_size` 0 = 32).
-pub fn synthetic_train(images: usize, image_size: i64, seed: u64) -> Result<sotl_data::Dataset> {
+pub fn synthetic_train(images: usize, image_size: i64, seed: u64) -> Result<Dataset> {
     let size = if image_size > 0 { image_size as usize } else { 32 };
     let (train, _) = sotl_data::synthetic(&sotl_data::SyntheticConfig {
         n_train: images,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use sotl_data::{DataRoot, DatasetName};
+use sotl_data::DatasetName;
 use sotl_report::{plot_lines, LinePlot, Series, Table};
 use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, HypergradConfig, LrData, LrRun};
 
@@ -53,7 +53,7 @@ pub fn run_hypergrad(
         DatasetKind::Cifar10 => DatasetName::Cifar10,
     };
     let device = env.device;
-    let (train, test) = DataRoot::new(env.require_data_root()?).load(name)?;
+    let (train, test) = crate::data::load_dataset(env, name)?;
     let data =
         LrData::new((&train.images, &train.labels), (&test.images, &test.labels), cfg, device)?;
     drop((train, test));

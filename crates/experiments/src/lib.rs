@@ -1,6 +1,6 @@
 //! The experiment layer: what a study needs around the algorithms. A run folder ([`RunDir`]:
 //! claim, config check, resume, atomic outputs), the data and ground truth a study reads
-//! ([`data`], [`truth`]), and one driver per study or job ([`oneshot`], [`search`], [`darts`], [`hypergrad`], [`fourier`], [`baselines`]).
+//! ([`data`], [`truth`]), and one driver per study or job ([`oneshot`], [`search`], [`darts`], [`hypergrad`], [`fourier`], [`baselines`], [`standalone`]).
 //!
 //! Drivers take an [`Env`] (device, data root, progress sink) and an output path and return
 //! values; the CLI decides where a run goes and how progress is shown, then prints what comes
@@ -15,6 +15,7 @@ pub mod hypergrad;
 pub mod oneshot;
 mod run_dir;
 pub mod search;
+pub mod standalone;
 pub mod truth;
 
 pub use env::{Env, Progress, ProgressSink, Silent};

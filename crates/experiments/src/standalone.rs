@@ -1,0 +1,238 @@
+//! Standalone training of one NAS-Bench-201 network with NAS-Bench-201's hyperparameters
+//! (`sotl-nas train`): resumable, per-epoch records, a summary.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sotl_data::{
+    resize, stratified_sample, Augment, Dataset, DatasetName, Loader, LoaderConfig, Normalization,
+    ResizeMode,
+};
+use sotl_nn::{Nb201NetConfig, Nb201Network};
+use sotl_space::Nb201Arch;
+use sotl_train::{
+    epochs_csv, torch_rng_lock, Batch, BatchOutput, EpochSummary, Event, ParamGroup, Sgd,
+    TrainRunConfig, Trainer,
+};
+use tch::nn::VarStore;
+
+use crate::{Env, RunDir};
+
+/// What a finished run reports (summary.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// The cell.
+    pub arch: String,
+    /// The dataset.
+    pub dataset: DatasetName,
+    /// Parameters of the network.
+    pub param_count: i64,
+    /// Forward MFLOPs per image.
+    pub mflops: f64,
+    /// Training images used.
+    pub train_images: usize,
+    /// Test images used.
+    pub test_images: usize,
+    /// Image side.
+    pub image_size: i64,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Steps run.
+    pub steps: usize,
+    /// Mean training loss of the last epoch.
+    pub final_train_loss: Option<f64>,
+    /// Training accuracy of the last epoch (fraction).
+    pub final_train_acc: Option<f64>,
+    /// Test loss at the last evaluation.
+    pub final_test_loss: Option<f64>,
+    /// Test accuracy at the last evaluation (fraction).
+    pub final_test_acc: Option<f64>,
+    /// Seconds of training over all invocations.
+    pub seconds: f64,
+    /// The step a resumed run continued from.
+    pub resumed_from_step: Option<usize>,
+    /// The run folder, if any.
+    pub out: Option<String>,
+}
+
+/// Trains the network of `cfg.arch`; with `out`, resumably (config.json, checkpoint.ot,
+/// epochs.json/csv written after every epoch, record.json and summary.json at the end).
+pub fn train_standalone(
+    env: &Env,
+    cfg: &TrainRunConfig,
+    out: Option<&Path>,
+) -> Result<TrainSummary> {
+    let device = env.device;
+    cfg.validate()?;
+    let arch_str = cfg.arch.clone().unwrap_or_default();
+    let arch: Nb201Arch = arch_str.parse().with_context(|| format!("bad --arch {arch_str:?}"))?;
+    let dir = match out {
+        Some(o) => Some(RunDir::claim(o, cfg)?),
+        None => None,
+    };
+    let (train_set, test_set) = load_data(env, cfg)?;
+    let [c, h, _] = train_set.image_shape();
+    let train_idx = pick(&train_set, cfg.subset, cfg.seed)?;
+    let test_idx = pick(&test_set, cfg.test_subset, cfg.seed)?;
+    let (train_set, test_set) = (train_set.to_device(device), test_set.to_device(device));
+    let norm = Normalization::for_dataset(cfg.dataset);
+    // NAS-Bench-201 trains with PyTorch's DataLoader defaults: the last partial batch is kept.
+    let train_cfg = LoaderConfig {
+        drop_last: false,
+        ..LoaderConfig::train(
+            cfg.batch_size,
+            cfg.seed,
+            Augment::for_dataset(cfg.dataset),
+            norm.clone(),
+        )
+    };
+    let mut train = Loader::new(&train_set, &train_idx, train_cfg)?;
+    let mut test = Loader::new(&test_set, &test_idx, LoaderConfig::eval(cfg.batch_size, norm))?;
+
+    let net_cfg = Nb201NetConfig {
+        channels: cfg.channels,
+        cells_per_stage: cfg.cells_per_stage,
+        num_classes: train_set.num_classes() as i64,
+        in_channels: c,
+        image_size: h,
+    };
+    let vs = VarStore::new(device);
+    let net = {
+        let _rng = torch_rng_lock();
+        tch::manual_seed(sotl_train::torch_seed(cfg.seed, sotl_train::Stream::Init, 0));
+        Nb201Network::new(&vs.root(), &arch, &net_cfg)?
+    };
+    let opt = Sgd::new(ParamGroup::from_var_store(&vs)?, cfg.sgd())?;
+    let mut trainer = Trainer::new(cfg.trainer(), opt, vs.variables().into_iter().collect())?;
+    trainer.set_param_count(net.param_count() as u64);
+    if let Some(d) = &dir {
+        trainer = trainer.with_checkpoint(d.path("checkpoint.ot"));
+    }
+    let resumed = if trainer.resume_if_present()? { Some(trainer.step()) } else { None };
+    if let Some(s) = resumed {
+        tracing::info!("resuming from the checkpoint after step {s}");
+    }
+    tracing::info!(
+        "training {arch} (C={}, N={}, {} params) on {} {} train / {} test images of {c}x{h}x{h} for {} epochs",
+        cfg.channels,
+        cfg.cells_per_stage,
+        net.param_count(),
+        cfg.dataset,
+        train_idx.len(),
+        test_idx.len(),
+        cfg.epochs
+    );
+
+    let total = (cfg.epochs * sotl_train::BatchSource::batches_per_epoch(&train)) as u64;
+    let bar = env.progress(total, "train");
+    bar.set_position(trainer.step() as u64);
+    let mut done = trainer.step() as u64;
+    let mut objective = |b: &Batch, train: bool| {
+        Ok(BatchOutput::classification(&net.forward_t(&b.inputs, train), &b.targets))
+    };
+    let mut write_err: Option<anyhow::Error> = None;
+    let mut epochs_so_far: Vec<EpochSummary> = trainer.epochs().to_vec();
+    let status = trainer.run(
+        &mut train,
+        Some(&mut test),
+        &mut objective,
+        &mut |e| match e {
+            Event::Step { record, lr, .. } => {
+                done += 1;
+                bar.set_position(done);
+                bar.set_message(format!(
+                    "epoch {} loss {:.4} lr {:.4}",
+                    record.epoch, record.train_loss, lr
+                ));
+            }
+            Event::Epoch(s) => {
+                tracing::info!("{}", epoch_line(s));
+                epochs_so_far.push(s.clone());
+                if let (Some(d), None) = (&dir, &write_err) {
+                    write_err = write_epochs(d, &epochs_so_far).err();
+                }
+            }
+            Event::Val(_) | Event::Checkpoint { .. } => {}
+        },
+        None,
+    );
+    bar.finish();
+    let status = status?;
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    debug_assert_eq!(status, sotl_train::RunStatus::Finished);
+
+    let (record, epochs) = trainer.into_record();
+    let last = epochs.last();
+    let last_eval = epochs.iter().rev().find(|e| e.val_acc.is_some());
+    let summary = TrainSummary {
+        arch: arch.to_string(),
+        dataset: cfg.dataset,
+        param_count: net.param_count(),
+        mflops: net.mflops(),
+        train_images: train_idx.len(),
+        test_images: test_idx.len(),
+        image_size: h,
+        epochs: epochs.len(),
+        steps: record.steps.len(),
+        final_train_loss: last.map(|e| e.train_loss),
+        final_train_acc: last.and_then(|e| e.train_acc),
+        final_test_loss: last_eval.and_then(|e| e.val_loss),
+        final_test_acc: last_eval.and_then(|e| e.val_acc),
+        seconds: epochs.iter().map(|e| e.seconds).sum::<f64>(),
+        resumed_from_step: resumed,
+        out: out.map(|o| o.display().to_string()),
+    };
+    if let Some(d) = &dir {
+        write_epochs(d, &epochs)?;
+        d.write_json("record.json", &record)?;
+        d.write_json("summary.json", &summary)?;
+    }
+    Ok(summary)
+}
+
+/// Loads (train, test) for the configured dataset, resized when asked.
+fn load_data(env: &Env, cfg: &TrainRunConfig) -> Result<(Dataset, Dataset)> {
+    let (mut train, mut test) = crate::data::load_dataset(env, cfg.dataset)?;
+    if cfg.dataset == DatasetName::Synthetic {
+        tracing::info!("using the generated synthetic dataset (no files)");
+    }
+    if let Some(side) = cfg.resize {
+        let [_, h, w] = train.image_shape();
+        let mode = if side < h.min(w) { ResizeMode::Area } else { ResizeMode::Bilinear };
+        train = resize(&train, side, side, mode)?;
+        test = resize(&test, side, side, mode)?;
+    }
+    Ok((train, test))
+}
+
+/// All indices of `data`, or a seeded stratified subset of `n`.
+fn pick(data: &Dataset, n: Option<usize>, seed: u64) -> Result<Vec<i64>> {
+    let all: Vec<i64> = (0..data.len() as i64).collect();
+    match n {
+        Some(n) if n < data.len() => Ok(stratified_sample(&data.labels_vec(), &all, n, seed)?),
+        _ => Ok(all),
+    }
+}
+
+fn epoch_line(s: &EpochSummary) -> String {
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.2}%", 100.0 * v));
+    format!(
+        "epoch {:>3}  lr {:.5}  train loss {:.4} acc {}  test loss {} acc {}  ({:.1} s)",
+        s.epoch,
+        s.lr,
+        s.train_loss,
+        pct(s.train_acc),
+        s.val_loss.map_or("-".to_string(), |v| format!("{v:.4}")),
+        pct(s.val_acc),
+        s.seconds
+    )
+}
+
+/// epochs.json and epochs.csv of a run folder.
+fn write_epochs(dir: &RunDir, epochs: &[EpochSummary]) -> Result<()> {
+    dir.write_json("epochs.json", epochs)?;
+    dir.write_bytes("epochs.csv", epochs_csv(epochs).as_bytes())
+}
