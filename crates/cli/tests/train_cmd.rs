@@ -72,7 +72,7 @@ fn train_writes_records_and_resumes() {
     let other = train(&out, &["--seed", "5"]);
     assert!(!other.status.success());
     let err = String::from_utf8_lossy(&other.stderr);
-    assert!(err.contains("other settings") && err.contains("--out"), "{err}");
+    assert!(err.contains("different config") && err.contains("--out"), "{err}");
 }
 
 #[test]
