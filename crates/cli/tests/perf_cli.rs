@@ -79,6 +79,7 @@ fn perf_nb201_bad_input_is_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("missing.json") && err.contains("cannot read"), "{err}");
     let o = sotl_nas(dir.path(), &["perf", "nb201", "--steps", "0"]);
+    assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("steps"),
         "{}",

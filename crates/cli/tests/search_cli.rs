@@ -85,9 +85,17 @@ fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
     // rebuilds the same file and the same answer.
     let log = std::fs::read_to_string(run_dir.join("evolution.jsonl")).unwrap();
     assert!(log.lines().count() >= 2, "{log}");
-    let first_line = format!("{}\n", log.lines().next().unwrap());
-    std::fs::write(run_dir.join("evolution.jsonl"), &first_line).unwrap();
-    let (second, _) = run(dir.path(), "evolution");
+    // The kept record carries a sentinel timing that no real finetuning produces: a rerun that
+    // recomputed it instead of resuming would overwrite it.
+    let mut kept: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    kept["timing"]["train_s"] = serde_json::json!(12345.0);
+    std::fs::write(run_dir.join("evolution.jsonl"), format!("{kept}\n")).unwrap();
+    let (second, stderr2) = run(dir.path(), "evolution");
+    assert!(stderr2.contains("resuming"), "the finished supernet must be resumed: {stderr2}");
+    let resumed = std::fs::read_to_string(run_dir.join("evolution.jsonl")).unwrap();
+    let kept_back: serde_json::Value =
+        serde_json::from_str(resumed.lines().next().unwrap()).unwrap();
+    assert_eq!(kept_back["timing"]["train_s"], 12345.0, "the kept candidate was finetuned again");
     let archs = |t: &str| -> Vec<String> {
         t.lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

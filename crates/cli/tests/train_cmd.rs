@@ -89,6 +89,7 @@ fn train_rejects_bad_input_clearly() {
         .args(["train", "--dataset", "synthetic"])
         .output()
         .unwrap();
+    assert!(!no_arch.status.success());
     assert!(String::from_utf8_lossy(&no_arch.stderr).contains("--arch"));
 
     let cfg = dir.path().join("c.toml");
@@ -105,5 +106,6 @@ fn train_rejects_bad_input_clearly() {
         .args(["train", "--arch", BEST, "--dataset", "synthetic", "--resize", "10"])
         .output()
         .unwrap();
+    assert!(!resize.status.success());
     assert!(String::from_utf8_lossy(&resize.stderr).contains("multiple of 4"));
 }

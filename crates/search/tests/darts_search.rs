@@ -208,13 +208,18 @@ fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
             (s.alpha() - before).abs().max().double_value(&[]) > 0.0,
             "{method}: alpha unchanged"
         );
-        assert!(s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).is_err());
+        // Its one epoch has run: another is refused for that reason.
+        let err =
+            s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("already run"), "{method}: {err}");
     }
-    // A method that needs validation data refuses to run without it.
+    // A method that needs validation data refuses to run without it, saying so.
     let mut s =
         DartsSearch::new(DartsMethod::Darts1, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
     let mut tr = source(3, 8);
-    assert!(s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).is_err());
+    let err =
+        s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("validation split"), "{err}");
 }
 
 #[test]

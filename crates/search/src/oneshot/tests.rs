@@ -365,7 +365,10 @@ fn pool_run_resumes_at_the_next_candidate() {
 
 #[test]
 fn ranking_report_on_a_known_ordering() {
-    // Candidates whose SoTL is exactly the reverse of their ground truth, so SoTL has Spearman 1.
+    // Ground truth fixed by the SoTL order with the two best swapped: by score rank 1..4 the
+    // truths are 92, 94, 90, 88. Hand values: rank differences d = (1, 1, 0, 0), so Spearman
+    // = 1 - 6 * 2 / (4 * 15) = 0.8; one discordant pair of 6, so Kendall tau = (5 - 1) / 6;
+    // the top 2 by SoTL have truths 92 and 94, mean 93.
     let (train, val) = tiny_data();
     let (_vs, net) = tiny_net(7);
     let mut ft = Finetuner::new(&net, tiny_finetune(), TrainerKind::Spos).unwrap();
@@ -378,25 +381,28 @@ fn ranking_report_on_a_known_ordering() {
         .collect();
     let sotl = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(3) };
     let scores = sotl.scores(&results, 3).unwrap();
-    let truth_of = |a: &Nb201Arch| {
-        let i = pool.archs.iter().position(|p| p == a)?;
-        Some(90.0 + scores[i])
-    };
-    let settings = ReportSettings { sotl_window: 3, steps: 6, k: 2, curve_every: 2 };
+    let mut by_score: Vec<usize> = (0..4).collect();
+    by_score.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    assert!(scores[by_score[0]] > scores[by_score[1]] && scores[by_score[2]] > scores[by_score[3]]);
+    let mut truth = [0.0; 4];
+    for (rank, &i) in by_score.iter().enumerate() {
+        truth[i] = [92.0, 94.0, 90.0, 88.0][rank];
+    }
+    let truth_of = |a: &Nb201Arch| Some(truth[pool.archs.iter().position(|p| p == a)?]);
+    let settings = ReportSettings { sotl_window: 3, steps: 6, k: 2, curve_every: 1 };
     let run = rank_report(TrainerKind::Spos, 0, &results, &truth_of, &settings).unwrap();
     let row = run.rows.iter().find(|r| r.row == sotl).unwrap();
     let s = row.summary.unwrap();
-    assert!((s.spearman - 1.0).abs() < 1e-12 && (s.kendall_tau - 1.0).abs() < 1e-12);
-    let mut best: Vec<f64> = scores.iter().map(|s| 90.0 + s).collect();
-    best.sort_by(|a, b| b.total_cmp(a));
-    assert!((s.top_k_mean - (best[0] + best[1]) / 2.0).abs() < 1e-9);
-    // The SoTL curve at t = 3 is the same number.
+    assert!((s.spearman - 0.8).abs() < 1e-12, "{}", s.spearman);
+    assert!((s.kendall_tau - 4.0 / 6.0).abs() < 1e-12, "{}", s.kendall_tau);
+    assert!((s.top_k_mean - 93.0).abs() < 1e-12, "{}", s.top_k_mean);
+    // The SoTL curve at t = 3 is the same ranking, so the same number.
     let c = run.curves.iter().find(|c| c.metric == RankMetric::Sotl).unwrap();
-    let k = c.steps.iter().position(|&t| t == 4).unwrap();
-    assert!(c.spearman[k].is_finite());
+    let k = c.steps.iter().position(|&t| t == 3).expect("curve_every 1 measures t = 3");
+    assert!((c.spearman[k] - 0.8).abs() < 1e-12, "{:?}", c.spearman);
     let table = SummaryTable::from_runs(&[run.clone(), RunRanking { seed: 1, ..run }]);
     let md = table.to_markdown();
-    assert!(md.contains("| SoTL (ft 3) | 1.00 (0.00)"), "{md}");
+    assert!(md.contains("| SoTL (ft 3) | 0.80 (0.00)"), "{md}");
     assert!(table.to_csv().lines().count() > 1);
     // Missing ground truth is an error, not a silently smaller table.
     let none = |_: &Nb201Arch| None;
