@@ -33,11 +33,7 @@ impl BenchInputs {
     }
 }
 
-/// Mean cross-entropy of `logits` `[B, classes]` against `targets` `[B]` (PyTorch's
-/// `CrossEntropyLoss()`).
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
-    logits.log_softmax(-1, Kind::Float).nll_loss(targets)
-}
+pub use sotl_train::cross_entropy;
 
 /// The loss value read back (the reference's `loss.item()`), or an error when it is not finite.
 pub(crate) fn checked_loss(row: &'static str, step: usize, loss: &Tensor) -> Result<f64> {

@@ -37,11 +37,4 @@ pub(crate) fn uniform_init(shape: &[i64], fan_in: i64, kind: Kind, device: Devic
     Tensor::empty(shape, (kind, device)).uniform_(-bound, bound)
 }
 
-/// Mean cross-entropy of `logits` against class `labels`, in the logits' own precision
-/// (tch's `cross_entropy_for_logits` computes in f32, which would spoil f64 gradient checks).
-///
-/// # Shapes
-/// `logits`: `[B, classes]`, `labels`: int64 `[B]` -> `[]`.
-pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    logits.log_softmax(-1, logits.kind()).nll_loss(labels)
-}
+pub use sotl_train::cross_entropy;

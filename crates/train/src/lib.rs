@@ -32,7 +32,7 @@ pub use batch::{Batch, BatchSource, TensorBatches, Transform};
 pub use checkpoint::{load_checkpoint, save_checkpoint, META};
 pub use clip::clip_grad_norm;
 pub use error::{Result, TrainError};
-pub use objective::{BatchOutput, Objective};
+pub use objective::{cross_entropy, BatchOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerState};
 pub use params::ParamGroup;
 pub use run_config::TrainRunConfig;

@@ -13,10 +13,18 @@ pub struct BatchOutput {
     pub accuracy: Option<f64>,
 }
 
+/// The one cross-entropy: mean over the batch of `-log softmax(logits)[target]`, for `logits`
+/// `[B, K]` and class indices `targets` `[B]` (PyTorch's `CrossEntropyLoss()`), computed in the
+/// logits' own float kind (tch's `cross_entropy_for_logits` always computes in f32, which would
+/// spoil f64 gradient checks; for f32 logits the two are the same operations).
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    logits.log_softmax(-1, logits.kind()).nll_loss(targets)
+}
+
 impl BatchOutput {
     /// Mean cross-entropy and top-1 accuracy of `logits` `[B, K]` against `targets` `[B]`.
     pub fn classification(logits: &Tensor, targets: &Tensor) -> Self {
-        let loss = logits.cross_entropy_for_logits(targets);
+        let loss = cross_entropy(logits, targets);
         let correct = tch::no_grad(|| {
             logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
         });

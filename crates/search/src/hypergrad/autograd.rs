@@ -36,9 +36,4 @@ pub fn leaves(ts: &[Tensor]) -> Vec<Tensor> {
     ts.iter().map(|t| t.detach().copy().set_requires_grad(true)).collect()
 }
 
-/// Mean cross-entropy of `logits` `[B, K]` against class indices `targets` `[B]`, in the logits'
-/// own float kind (tch's `cross_entropy_for_logits` computes in f32, which would spoil f64
-/// gradient checks).
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
-    logits.log_softmax(-1, logits.kind()).nll_loss(targets)
-}
+pub use sotl_train::cross_entropy;

@@ -285,11 +285,7 @@ impl Trainer {
     }
 }
 
-/// Mean cross-entropy of `logits` against `labels`, in the logits' own precision (tch's
-/// `cross_entropy_for_logits` computes in f32 whatever the input).
-pub(crate) fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    logits.log_softmax(-1, logits.kind()).nll_loss(labels)
-}
+pub(crate) use sotl_train::cross_entropy;
 
 /// Loss of path `arch` on `(x, y)` and the gradients of `loss * scale` for the path's weights
 /// (`None` elsewhere, and for path weights the graph did not reach).
