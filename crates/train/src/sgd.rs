@@ -54,7 +54,7 @@ impl SgdConfig {
     }
 }
 
-/// SGD with PyTorch's `torch.optim.SGD` semantics.
+/// SGD with PyTorch's `torch.optim.SGD` semantics: the one SGD of the workspace.
 ///
 /// For each parameter `p` with a defined gradient `g` (undefined ones are skipped entirely):
 ///
@@ -68,10 +68,20 @@ impl SgdConfig {
 ///
 /// Nesterov form from Sutskever et al. (2013) as implemented by PyTorch; the update is one
 /// in-place sequence per tensor under `no_grad`, and `p.grad()` itself is left unchanged.
+///
+/// Two ways to step: [`Optimizer::step`] reads each parameter's `.grad()`; [`Sgd::step_with`]
+/// takes the gradients as a list, where `None` means "not on this step's path": that parameter
+/// gets no update at all (no weight decay, no momentum, its buffer keeps its value), exactly what
+/// `torch.optim.SGD` does for a parameter whose `.grad` is `None`, which is how single-path
+/// supernets train. [`Sgd::reset`] forgets all momentum in place, so finetuning many candidates
+/// allocates no optimizer memory per candidate.
 pub struct Sgd {
     cfg: SgdConfig,
     group: ParamGroup,
+    /// Momentum buffers, allocated on a parameter's first update and kept across resets.
     momentum: Vec<Option<Tensor>>,
+    /// Whether each buffer holds momentum (false before the first update and after a reset).
+    started: Vec<bool>,
 }
 
 impl std::fmt::Debug for Sgd {
@@ -85,7 +95,8 @@ impl Sgd {
     pub fn new(group: ParamGroup, cfg: SgdConfig) -> Result<Self> {
         cfg.validate()?;
         let momentum = (0..group.len()).map(|_| None).collect();
-        Ok(Sgd { cfg, group, momentum })
+        let started = vec![false; group.len()];
+        Ok(Sgd { cfg, group, momentum, started })
     }
 
     /// The hyperparameters in force (lr as last set).
@@ -93,43 +104,127 @@ impl Sgd {
         &self.cfg
     }
 
-    /// The momentum buffer of parameter `i` (group order), if it has one yet.
+    /// The momentum buffer of parameter `i` (group order), if it holds momentum.
     pub fn momentum_buffer(&self, i: usize) -> Option<&Tensor> {
-        self.momentum.get(i).and_then(Option::as_ref)
+        self.momentum.get(i).and_then(Option::as_ref).filter(|_| self.started[i])
+    }
+
+    /// Forgets all momentum, in place (the buffers stay allocated).
+    pub fn reset(&mut self) {
+        self.started.iter_mut().for_each(|s| *s = false);
+    }
+
+    /// The momentum as one tensor per parameter (zeros where none is held; nothing when momentum
+    /// is off) and whether each holds momentum: a checkpoint layout independent of parameter
+    /// names.
+    pub fn momentum_dense(&self) -> (Vec<Tensor>, Vec<bool>) {
+        if self.cfg.momentum == 0.0 {
+            return (Vec::new(), self.started.clone());
+        }
+        let bufs = self
+            .group
+            .params()
+            .iter()
+            .zip(&self.momentum)
+            .zip(&self.started)
+            .map(|((p, b), &on)| match b {
+                Some(b) if on => b.copy(),
+                _ => p.zeros_like().detach(),
+            })
+            .collect();
+        (bufs, self.started.clone())
+    }
+
+    /// Restores what [`Sgd::momentum_dense`] returned.
+    pub fn load_momentum_dense(&mut self, buffers: &[Tensor], started: &[bool]) -> Result<()> {
+        let n = self.group.len();
+        let want = if self.cfg.momentum == 0.0 { 0 } else { n };
+        if started.len() != n || buffers.len() != want {
+            return Err(TrainError::Config(format!(
+                "optimizer state has {} buffers for {} parameters; expected {want} for {n}",
+                buffers.len(),
+                started.len()
+            )));
+        }
+        for (i, b) in buffers.iter().enumerate() {
+            let p = &self.group.params()[i];
+            if b.size() != p.size() {
+                return Err(TrainError::Config(format!(
+                    "momentum buffer shape {:?} != {:?}",
+                    b.size(),
+                    p.size()
+                )));
+            }
+            self.momentum[i] = Some(b.to_device(p.device()).to_kind(p.kind()).detach().copy());
+        }
+        self.started = started.to_vec();
+        Ok(())
+    }
+
+    /// One step with explicit gradients, `grads[i]` for parameter `i` in group order; `None` (or
+    /// an undefined tensor) leaves parameter `i` and its momentum untouched.
+    pub fn step_with(&mut self, grads: &[Option<Tensor>]) -> Result<()> {
+        if grads.len() != self.group.len() {
+            return Err(TrainError::Config(format!(
+                "{} gradients for {} parameters",
+                grads.len(),
+                self.group.len()
+            )));
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (i, g) in grads.iter().enumerate() {
+                if let Some(g) = g.as_ref().filter(|g| g.defined()) {
+                    self.update(i, g)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The update of parameter `i` with gradient `g` (callers hold `no_grad`).
+    fn update(&mut self, i: usize, g: &Tensor) -> Result<()> {
+        let SgdConfig { lr, momentum: mu, dampening: tau, weight_decay: wd, nesterov } = self.cfg;
+        let p = &self.group.params()[i];
+        let mut d = if wd != 0.0 { (p * wd).f_add_(g)? } else { g.f_detach_copy()? };
+        if mu != 0.0 {
+            let buf = match (self.momentum[i].take(), self.started[i]) {
+                (Some(mut b), true) => {
+                    let _ = b.f_mul_scalar_(mu)?;
+                    if tau == 0.0 {
+                        let _ = b.f_add_(&d)?;
+                    } else {
+                        let _ = b.f_add_(&(&d * (1.0 - tau)))?;
+                    }
+                    b
+                }
+                // First update since creation or reset: the buffer becomes d.
+                (Some(mut b), false) => {
+                    b.f_copy_(&d)?;
+                    b
+                }
+                (None, _) => d.f_detach_copy()?,
+            };
+            self.started[i] = true;
+            if nesterov {
+                let _ = d.f_add_(&(&buf * mu))?;
+            } else {
+                d = buf.shallow_clone();
+            }
+            self.momentum[i] = Some(buf);
+        }
+        let _ = p.shallow_clone().f_sub_(&(&d * lr))?;
+        Ok(())
     }
 }
 
 impl Optimizer for Sgd {
     fn step(&mut self) -> Result<()> {
-        let SgdConfig { lr, momentum: mu, dampening: tau, weight_decay: wd, nesterov } = self.cfg;
         tch::no_grad(|| -> Result<()> {
-            for (i, p) in self.group.params().iter().enumerate() {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
+            for i in 0..self.group.len() {
+                let g = self.group.params()[i].grad();
+                if g.defined() {
+                    self.update(i, &g)?;
                 }
-                let mut d = if wd != 0.0 { (p * wd).f_add_(&g)? } else { g.f_detach_copy()? };
-                if mu != 0.0 {
-                    let buf = match self.momentum[i].take() {
-                        None => d.f_detach_copy()?,
-                        Some(mut b) => {
-                            let _ = b.f_mul_scalar_(mu)?;
-                            if tau == 0.0 {
-                                let _ = b.f_add_(&d)?;
-                            } else {
-                                let _ = b.f_add_(&(&d * (1.0 - tau)))?;
-                            }
-                            b
-                        }
-                    };
-                    if nesterov {
-                        let _ = d.f_add_(&(&buf * mu))?;
-                    } else {
-                        d = buf.shallow_clone();
-                    }
-                    self.momentum[i] = Some(buf);
-                }
-                let _ = p.shallow_clone().f_sub_(&(&d * lr))?;
             }
             Ok(())
         })
@@ -153,7 +248,10 @@ impl Optimizer for Sgd {
             .names()
             .iter()
             .zip(&self.momentum)
-            .filter_map(|(n, b)| b.as_ref().map(|b| (format!("momentum/{n}"), b.copy())))
+            .zip(&self.started)
+            .filter_map(|((n, b), &on)| {
+                b.as_ref().filter(|_| on).map(|b| (format!("momentum/{n}"), b.copy()))
+            })
             .collect();
         OptimizerState { tensors, counters: Default::default() }
     }
@@ -161,6 +259,7 @@ impl Optimizer for Sgd {
     fn load_state(&mut self, mut state: OptimizerState) -> Result<()> {
         let momentum = take_slot(&mut state, "momentum", &self.group)?;
         ensure_consumed(&state, "SGD")?;
+        self.started = momentum.iter().map(Option::is_some).collect();
         self.momentum = momentum;
         Ok(())
     }

@@ -10,7 +10,7 @@ use sotl_space::Nb201Arch;
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
-use super::sgd::{clip_grad_norm, PathSgd};
+use super::sgd::{clip_grad_norm, path_sgd};
 use super::trainer::{accuracy, cross_entropy};
 use super::{
     BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
@@ -206,7 +206,7 @@ pub struct CandidateResult {
 /// The supernet weights stay on the device; a saved copy is made once, and each candidate is
 /// reset by copying the saved values back into the same tensors (only those the previous
 /// candidate touched), so no memory is allocated per candidate for weights or optimizer state.
-/// Weights off the candidate's path are never updated (see [`PathSgd`]).
+/// Weights off the candidate's path are never updated (see [`path_sgd`]).
 pub struct Finetuner<'n, N: PathNet + ?Sized> {
     net: &'n N,
     config: FinetuneConfig,
@@ -215,7 +215,7 @@ pub struct Finetuner<'n, N: PathNet + ?Sized> {
     saved_weights: Vec<Tensor>,
     saved_buffers: Vec<Tensor>,
     dirty: Vec<usize>,
-    opt: PathSgd,
+    opt: sotl_train::Sgd,
     lr: f64,
     /// The whole-set evaluation order, made once per validation-set size.
     eval_perm: std::cell::RefCell<Option<(usize, Tensor)>>,
@@ -229,7 +229,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         let weights = net.weights();
         let buffers = net.buffers();
         let snap = |ts: &[Tensor]| ts.iter().map(|t| t.detach().copy()).collect::<Vec<_>>();
-        let opt = PathSgd::new(&weights, config.momentum, config.nesterov, config.weight_decay);
+        let opt = path_sgd(&weights, config.momentum, config.nesterov, config.weight_decay)?;
         Ok(Finetuner {
             net,
             config,
@@ -372,7 +372,10 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             if let Some(max) = clip {
                 clip_grad_norm(&mut grads, max);
             }
-            self.opt.step(&self.weights, &grads, self.lr);
+            sotl_train::Optimizer::set_lr(&mut self.opt, self.lr);
+            self.opt
+                .step_with(&grads)
+                .map_err(|e| OneShotError::Config { field: "sgd", reason: e.to_string() })?;
             steps.push(StepRecord {
                 step: s,
                 epoch: s / per_epoch,

@@ -37,7 +37,7 @@ pub use ranking::{
     RunRanking, SummaryCell, SummaryTable, TableRow,
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
-pub use sgd::{clip_grad_norm, PathSgd};
+pub use sgd::{clip_grad_norm, path_sgd};
 pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
 pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
 

@@ -1,106 +1,32 @@
-//! SGD with momentum and weight decay over explicit, per-step gradient lists.
+//! The one-shot trainers' optimizer: the workspace's one SGD ([`sotl_train::Sgd`]) over a
+//! supernet's weights, stepped with per-path gradient lists, and gradient clipping over such
+//! lists.
 
+use sotl_train::{ParamGroup, Sgd, SgdConfig};
 use tch::Tensor;
 
-/// SGD with (Nesterov) momentum and L2 weight decay, in PyTorch's formulation:
-/// `d = g + wd * w`, `b = m * b + d` (`b = d` on a buffer's first use), then
-/// `w -= lr * (nesterov ? d + m * b : b)`.
-///
-/// Gradients are passed per step as `Option`s, one per weight: a weight whose gradient is `None`
-/// (off the sampled path) gets no update at all in that step: no weight decay, no momentum, and
-/// its momentum buffer keeps its value. This is exactly what `torch.optim.SGD` does for
-/// parameters whose `.grad` is `None`, which is how the PyTorch references (AutoDL-Projects'
-/// RANDOM-NAS, TSE) train single-path supernets.
-///
-/// Buffers are allocated once and reset in place ([`PathSgd::reset`]), so finetuning many
-/// candidates allocates no optimizer memory per candidate.
-#[derive(Debug)]
-pub struct PathSgd {
-    /// Momentum factor `m`.
-    pub momentum: f64,
-    /// Use Nesterov momentum.
-    pub nesterov: bool,
-    /// L2 weight decay `wd`.
-    pub weight_decay: f64,
-    buffers: Vec<Tensor>,
-    started: Vec<bool>,
-}
+use super::{OneShotError, OneShotResult};
 
-impl PathSgd {
-    /// An optimizer for `weights` (buffers shaped like them, zeroed, on their devices).
-    pub fn new(weights: &[Tensor], momentum: f64, nesterov: bool, weight_decay: f64) -> Self {
-        let buffers = if momentum != 0.0 {
-            weights.iter().map(|w| w.zeros_like().detach()).collect()
-        } else {
-            Vec::new()
-        };
-        PathSgd { momentum, nesterov, weight_decay, buffers, started: vec![false; weights.len()] }
-    }
-
-    /// Forgets all momentum in place (no reallocation).
-    pub fn reset(&mut self) {
-        for (b, s) in self.buffers.iter_mut().zip(self.started.iter_mut()) {
-            if *s {
-                let _ = b.zero_();
-                *s = false;
-            }
-        }
-    }
-
-    /// Applies one step with learning rate `lr`; `grads[i]` belongs to `weights[i]`.
-    pub fn step(&mut self, weights: &[Tensor], grads: &[Option<Tensor>], lr: f64) {
-        debug_assert_eq!(weights.len(), grads.len());
-        tch::no_grad(|| {
-            for (i, (w, g)) in weights.iter().zip(grads).enumerate() {
-                let Some(g) = g else { continue };
-                if !g.defined() {
-                    continue;
-                }
-                let mut d = if self.weight_decay != 0.0 {
-                    g + w * self.weight_decay
-                } else {
-                    g.shallow_clone()
-                };
-                if self.momentum != 0.0 {
-                    let b = &mut self.buffers[i];
-                    if self.started[i] {
-                        let _ = b.g_mul_scalar_(self.momentum).g_add_(&d);
-                    } else {
-                        b.copy_(&d);
-                        self.started[i] = true;
-                    }
-                    d = if self.nesterov { d + &*b * self.momentum } else { b.shallow_clone() };
-                }
-                let _ = w.shallow_clone().g_sub_(&(d * lr));
-            }
-        });
-    }
-
-    /// The momentum buffers and which of them are in use (for checkpoints).
-    pub fn state(&self) -> (&[Tensor], &[bool]) {
-        (&self.buffers, &self.started)
-    }
-
-    /// Restores what [`PathSgd::state`] returned, copying into the existing buffers.
-    pub fn load_state(&mut self, buffers: &[Tensor], started: &[bool]) -> Result<(), String> {
-        if started.len() != self.started.len() || buffers.len() != self.buffers.len() {
-            return Err(format!(
-                "optimizer state has {} buffers for {} weights; expected {} for {}",
-                buffers.len(),
-                started.len(),
-                self.buffers.len(),
-                self.started.len()
-            ));
-        }
-        for (dst, src) in self.buffers.iter_mut().zip(buffers) {
-            if dst.size() != src.size() {
-                return Err(format!("momentum buffer shape {:?} != {:?}", src.size(), dst.size()));
-            }
-            tch::no_grad(|| dst.copy_(src));
-        }
-        self.started.copy_from_slice(started);
-        Ok(())
-    }
+/// [`Sgd`] over `weights` (in that order) for single-path training: step it with
+/// [`Sgd::step_with`], one gradient per weight, `None` for weights off the sampled path, which
+/// then get no update at all (no weight decay, no momentum; their buffers keep their value),
+/// as `torch.optim.SGD` does for parameters whose `.grad` is `None`, the way the PyTorch
+/// references (AutoDL-Projects' RANDOM-NAS, TSE) train single-path supernets. The learning rate
+/// is set per step with [`sotl_train::Optimizer::set_lr`].
+pub fn path_sgd(
+    weights: &[Tensor],
+    momentum: f64,
+    nesterov: bool,
+    weight_decay: f64,
+) -> OneShotResult<Sgd> {
+    let err =
+        |e: sotl_train::TrainError| OneShotError::Config { field: "sgd", reason: e.to_string() };
+    // Zero-padded names keep the group (sorted by name) in `weights` order.
+    let named =
+        weights.iter().enumerate().map(|(i, w)| (format!("w{i:08}"), w.shallow_clone())).collect();
+    let group = ParamGroup::new(named).map_err(err)?;
+    let cfg = SgdConfig { lr: 0.0, momentum, dampening: 0.0, weight_decay, nesterov };
+    Sgd::new(group, cfg).map_err(err)
 }
 
 /// Scales `grads` in place so that their joint L2 norm is at most `max_norm`
@@ -126,10 +52,16 @@ pub fn clip_grad_norm(grads: &mut [Option<Tensor>], max_norm: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{Device, Kind};
+    use sotl_train::Optimizer;
+    use tch::Kind;
 
     fn t(v: &[f64]) -> Tensor {
-        Tensor::from_slice(v).to_kind(Kind::Double)
+        Tensor::from_slice(v).to_kind(Kind::Double).set_requires_grad(true)
+    }
+
+    fn step(opt: &mut Sgd, grads: &[Option<Tensor>], lr: f64) {
+        opt.set_lr(lr);
+        opt.step_with(grads).unwrap();
     }
 
     #[test]
@@ -138,26 +70,59 @@ mod tests {
         // step 1: d = 0.5 + 0.1 = 0.6, b = 0.6, w = 1 - 0.06 = 0.94
         // step 2: d = 0.5 + 0.094 = 0.594, b = 0.54 + 0.594 = 1.134, w = 0.94 - 0.1134 = 0.8266
         let w = vec![t(&[1.0])];
-        let mut opt = PathSgd::new(&w, 0.9, false, 0.1);
-        opt.step(&w, &[Some(t(&[0.5]))], 0.1);
+        let mut opt = path_sgd(&w, 0.9, false, 0.1).unwrap();
+        step(&mut opt, &[Some(t(&[0.5]))], 0.1);
         assert!((w[0].double_value(&[0]) - 0.94).abs() < 1e-12);
-        opt.step(&w, &[Some(t(&[0.5]))], 0.1);
+        step(&mut opt, &[Some(t(&[0.5]))], 0.1);
         assert!((w[0].double_value(&[0]) - 0.8266).abs() < 1e-12);
+    }
+
+    #[test]
+    fn nesterov_matches_hand_computation() {
+        // w0 = 1, g = 0.5, wd = 0.1, m = 0.9, lr = 0.1, Nesterov (d + m * b):
+        // step 1: d = 0.6, b = 0.6, step d + 0.54 = 1.14, w = 1 - 0.114 = 0.886
+        // step 2: d = 0.5 + 0.0886 = 0.5886, b = 0.54 + 0.5886 = 1.1286,
+        //         step 0.5886 + 1.01574 = 1.60434, w = 0.886 - 0.160434 = 0.725566
+        let w = vec![t(&[1.0])];
+        let mut opt = path_sgd(&w, 0.9, true, 0.1).unwrap();
+        step(&mut opt, &[Some(t(&[0.5]))], 0.1);
+        assert!((w[0].double_value(&[0]) - 0.886).abs() < 1e-12);
+        step(&mut opt, &[Some(t(&[0.5]))], 0.1);
+        assert!((w[0].double_value(&[0]) - 0.725566).abs() < 1e-12);
+        // After a reset the next step starts momentum afresh, as on the first step: d = 0.5 +
+        // 0.0725566 = 0.5725566, b = d, step 1.9 d, w = 0.725566 - 0.19 * 0.5725566.
+        opt.reset();
+        step(&mut opt, &[Some(t(&[0.5]))], 0.1);
+        let want = 0.725566 - 0.19 * 0.5725566;
+        assert!((w[0].double_value(&[0]) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn group_order_follows_the_weights_past_ten() {
+        // Names sort as strings: unpadded, w10 would come before w2.
+        let w: Vec<Tensor> = (0..12).map(|i| t(&[i as f64])).collect();
+        let mut opt = path_sgd(&w, 0.0, false, 0.0).unwrap();
+        let mut g: Vec<Option<Tensor>> = (0..12).map(|_| None).collect();
+        g[10] = Some(t(&[1.0]));
+        step(&mut opt, &g, 1.0);
+        assert_eq!(w[10].double_value(&[0]), 9.0);
+        assert_eq!(w[2].double_value(&[0]), 2.0);
     }
 
     #[test]
     fn none_gradient_means_no_update_and_frozen_buffer() {
         let w = vec![t(&[1.0]), t(&[2.0])];
-        let mut opt = PathSgd::new(&w, 0.9, true, 0.5);
-        opt.step(&w, &[Some(t(&[1.0])), Some(t(&[1.0]))], 0.1);
+        let mut opt = path_sgd(&w, 0.9, true, 0.5).unwrap();
+        step(&mut opt, &[Some(t(&[1.0])), Some(t(&[1.0]))], 0.1);
         let before = w[1].copy();
-        let buf_before = opt.state().0[1].copy();
-        opt.step(&w, &[Some(t(&[1.0])), None], 0.1);
+        let buf_before = opt.momentum_dense().0[1].copy();
+        step(&mut opt, &[Some(t(&[1.0])), None], 0.1);
         assert!(w[1].equal(&before), "off-path weight moved");
-        assert!(opt.state().0[1].equal(&buf_before), "off-path momentum changed");
+        assert!(opt.momentum_dense().0[1].equal(&buf_before), "off-path momentum changed");
         opt.reset();
-        assert_eq!(opt.state().0[0].abs().sum(Kind::Double).double_value(&[]), 0.0);
-        let _ = Device::Cpu;
+        let (bufs, started) = opt.momentum_dense();
+        assert_eq!(bufs[0].abs().sum(Kind::Double).double_value(&[]), 0.0);
+        assert_eq!(started, [false, false]);
     }
 
     #[test]

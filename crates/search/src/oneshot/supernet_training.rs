@@ -177,7 +177,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
         Ok(SupernetTraining {
             net,
             config,
-            state: TrainerState::new(trainer, net, config.sgd()),
+            state: TrainerState::new(trainer, net, config.sgd())?,
             order,
             rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
             step: 0,
@@ -232,7 +232,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     pub fn save(&self, path: &Path) -> OneShotResult<()> {
         let weights = self.net.weights();
         let buffers = self.net.buffers();
-        let (mom, started) = self.state.optimizer().state();
+        let (mom, started) = self.state.optimizer().momentum_dense();
         let mut named: Vec<(String, Tensor)> = Vec::new();
         named
             .extend(weights.iter().enumerate().map(|(i, t)| (format!("w.{i}"), t.shallow_clone())));
@@ -274,7 +274,10 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
             .collect();
         mom.sort_by_key(|(i, _)| *i);
         let mom: Vec<Tensor> = mom.into_iter().map(|(_, t)| t).collect();
-        self.state.optimizer_mut().load_state(&mom, &meta.started).map_err(fail)?;
+        self.state
+            .optimizer_mut()
+            .load_momentum_dense(&mom, &meta.started)
+            .map_err(|e| fail(e.to_string()))?;
         let pos: u128 = meta.rng_word_pos.parse().map_err(|_| fail("bad RNG position".into()))?;
         self.rng.set_word_pos(pos);
         self.step = meta.step;

@@ -4,10 +4,11 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sotl_space::Nb201Arch;
+use sotl_train::{Optimizer, Sgd};
 use tch::{Kind, Tensor};
 
 use super::sampling::{fairnas_paths, uniform_path, uniform_paths};
-use super::sgd::{clip_grad_norm, PathSgd};
+use super::sgd::{clip_grad_norm, path_sgd};
 use super::{OneShotError, OneShotResult, PathNet};
 
 /// Which supernet trainer to run (the CLI's `--trainer`).
@@ -257,9 +258,9 @@ pub struct TrainerState {
     settings: SgdSettings,
     weights: Vec<Tensor>,
     /// The outer (supernet) optimizer, used by SPOS, FairNAS and MultiPath.
-    opt: PathSgd,
+    opt: Sgd,
     /// The inner optimizer of the meta-learning trainers, reset for every task.
-    inner: Option<PathSgd>,
+    inner: Option<Sgd>,
     /// `theta` before a meta step, for the weights of the step's paths.
     anchor: Vec<Tensor>,
     /// Accumulated `theta_hat_i - theta` of a meta-batch.
@@ -327,21 +328,29 @@ fn add_into(acc: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) {
     }
 }
 
+fn sgd_error(e: sotl_train::TrainError) -> OneShotError {
+    OneShotError::Config { field: "sgd", reason: e.to_string() }
+}
+
 impl TrainerState {
     /// State for `trainer` over `net`'s weights.
-    pub fn new<N: PathNet + ?Sized>(trainer: Trainer, net: &N, settings: SgdSettings) -> Self {
+    pub fn new<N: PathNet + ?Sized>(
+        trainer: Trainer,
+        net: &N,
+        settings: SgdSettings,
+    ) -> OneShotResult<Self> {
         let weights = net.weights();
-        let opt =
-            PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
+        let sgd =
+            || path_sgd(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
+        let opt = sgd()?;
         let (inner, anchor, delta) = if trainer.is_meta() {
-            let inner =
-                PathSgd::new(&weights, settings.momentum, settings.nesterov, settings.weight_decay);
+            let inner = sgd()?;
             let copy = |ws: &[Tensor]| ws.iter().map(|w| w.detach().copy()).collect::<Vec<_>>();
             (Some(inner), copy(&weights), copy(&weights))
         } else {
             (None, Vec::new(), Vec::new())
         };
-        TrainerState { trainer, settings, weights, opt, inner, anchor, delta }
+        Ok(TrainerState { trainer, settings, weights, opt, inner, anchor, delta })
     }
 
     /// The trainer this state drives.
@@ -350,12 +359,12 @@ impl TrainerState {
     }
 
     /// The outer optimizer (its momentum is part of a checkpoint).
-    pub fn optimizer(&self) -> &PathSgd {
+    pub fn optimizer(&self) -> &Sgd {
         &self.opt
     }
 
     /// Mutable outer optimizer, for restoring a checkpoint.
-    pub fn optimizer_mut(&mut self) -> &mut PathSgd {
+    pub fn optimizer_mut(&mut self) -> &mut Sgd {
         &mut self.opt
     }
 
@@ -412,7 +421,8 @@ impl TrainerState {
         if let Some(max) = self.settings.grad_clip {
             clip_grad_norm(&mut acc, max);
         }
-        self.opt.step(&self.weights, &acc, lr);
+        self.opt.set_lr(lr);
+        self.opt.step_with(&acc).map_err(sgd_error)?;
         Ok(StepStats { loss, paths })
     }
 
@@ -461,7 +471,8 @@ impl TrainerState {
                 if let Some(max) = self.settings.grad_clip {
                     clip_grad_norm(&mut g, max);
                 }
-                inner.step(&self.weights, &g, lr);
+                inner.set_lr(lr);
+                inner.step_with(&g).map_err(sgd_error)?;
             }
             // Collect theta_hat - theta for this path, then put theta back for the next path.
             tch::no_grad(|| {
