@@ -392,7 +392,7 @@ pub fn degree_hypergradient(
             (mse(&gated_forward(&data.val_x, &un.params[0], &m), &data.val_y), un)
         }
     };
-    let h = hypergradient(&obj, &m).double_value(&[]);
+    let h = hypergradient(&obj, &m)?.double_value(&[]);
     Ok((h, un.params[0].detach(), un.losses))
 }
 

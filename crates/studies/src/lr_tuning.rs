@@ -244,7 +244,7 @@ impl LrRun {
                         )
                     }
                 };
-                let h = hypergradient(&obj, &eta).double_value(&[]);
+                let h = hypergradient(&obj, &eta)?.double_value(&[]);
                 if !h.is_finite() {
                     return Err(StudiesError::NonFinite {
                         what: "learning-rate hypergradient",

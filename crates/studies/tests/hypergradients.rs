@@ -48,7 +48,7 @@ fn exact(eta: f64, t: usize, val: bool) -> f64 {
     } else {
         un.sotl
     };
-    hypergradient(&obj, &lr).double_value(&[])
+    hypergradient(&obj, &lr).unwrap().double_value(&[])
 }
 
 #[test]

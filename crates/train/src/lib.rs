@@ -26,6 +26,7 @@ mod schedule;
 pub mod seed;
 mod sgd;
 mod trainer;
+mod unroll;
 
 pub use adam::{Adam, AdamConfig};
 pub use batch::{Batch, BatchSource, TensorBatches, Transform};
@@ -42,3 +43,4 @@ pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{
     epochs_csv, EpochSummary, EvalSchedule, Event, RunStatus, Trainer, TrainerConfig,
 };
+pub use unroll::{hypergradient, unroll_sgd, LastStep, Unrolled};

@@ -1,6 +1,6 @@
 //! The exact SoTL hypergradient: reverse mode through T unrolled SGD steps.
 
-use sotl_train::Batch;
+use sotl_train::{hypergradient, unroll_sgd, Batch, LastStep, TrainError};
 use tch::Tensor;
 
 use super::autograd::{grads, leaves};
@@ -13,8 +13,6 @@ pub struct SotlGrad {
     pub alpha_grad: Tensor,
     /// `L_train^t` for every unrolled step, in order.
     pub losses: Vec<f64>,
-    /// The weights after the T steps (detached).
-    pub final_weights: Vec<Tensor>,
 }
 
 impl SotlGrad {
@@ -32,8 +30,8 @@ impl SotlGrad {
 /// ∇_α SoTL = Σ_t [∂L_t/∂α + ∂L_t/∂w_t · ∂w_t/∂α]
 /// ```
 ///
-/// computed by reverse-mode differentiation through the whole unrolling (every inner gradient
-/// built with `create_graph`), so memory grows as O(T) copies of the weights and their graphs:
+/// computed by reverse-mode differentiation through the whole unrolling on the one unrolled-SGD
+/// engine ([`sotl_train::unroll_sgd`]), so memory grows as O(T) copies of the weights and their graphs:
 /// meant for small supernets and short windows. `w_0 = weights` does not depend on α. `loss` is
 /// the differentiable objective (for a supernet, cross-entropy of `forward_with`).
 pub fn exact_sotl_grad<F>(
@@ -51,46 +49,29 @@ where
         return Err(DartsError::Hypergrad("SoTL needs at least one batch".into()));
     }
     let a = alpha.detach().copy().set_requires_grad(true);
-    let mut w = leaves(weights);
-    let mut total: Option<Tensor> = None;
-    let mut losses = Vec::with_capacity(batches.len());
-    for (t, b) in batches.iter().enumerate() {
-        let l = loss(&w, &a, b);
-        let value = l.double_value(&[]);
-        if !value.is_finite() {
-            return Err(DartsError::NonFinite {
-                what: "unrolled training loss",
-                epoch: 0,
-                step: t,
-                value,
-            });
+    // The update after the last loss feeds no loss: skipped.
+    let un = unroll_sgd(
+        weights,
+        batches.len(),
+        LastStep::Skipped,
+        |t, w| loss(w, &a, &batches[t]),
+        |wi, gi| {
+            if weight_decay != 0.0 {
+                wi - (gi + wi * weight_decay) * lr
+            } else {
+                wi - gi * lr
+            }
+        },
+    )
+    .map_err(|e| match e {
+        TrainError::NonFiniteLoss { step, value, .. } => {
+            DartsError::NonFinite { what: "unrolled training loss", epoch: 0, step, value }
         }
-        losses.push(value);
-        // The last step's update never feeds a loss, so its gradient graph is not needed.
-        if t + 1 < batches.len() {
-            let refs: Vec<&Tensor> = w.iter().collect();
-            let g = grads(&l, &refs, true)?;
-            w = w
-                .iter()
-                .zip(&g)
-                .map(|(wi, gi)| {
-                    if weight_decay != 0.0 {
-                        wi - (gi + wi * weight_decay) * lr
-                    } else {
-                        wi - gi * lr
-                    }
-                })
-                .collect();
-        }
-        total = Some(match total {
-            None => l,
-            Some(s) => s + l,
-        });
-    }
-    let total = total.expect("at least one batch");
-    let alpha_grad = grads(&total, &[&a], false)?.remove(0).detach();
-    let final_weights = w.iter().map(|x| x.detach()).collect();
-    Ok(SotlGrad { alpha_grad, losses, final_weights })
+        other => DartsError::Hypergrad(other.to_string()),
+    })?;
+    let alpha_grad =
+        hypergradient(&un.sotl, &a).map_err(|e| DartsError::Hypergrad(e.to_string()))?;
+    Ok(SotlGrad { alpha_grad, losses: un.losses })
 }
 
 /// The approximate (first-order) SoTL gradient of the same unrolling (thesis Eq. 3.21-3.22):
@@ -129,6 +110,5 @@ where
                 .collect()
         });
     }
-    let final_weights = w.iter().map(|x| x.detach()).collect();
-    Ok(SotlGrad { alpha_grad: acc.detach(), losses, final_weights })
+    Ok(SotlGrad { alpha_grad: acc.detach(), losses })
 }
