@@ -33,7 +33,7 @@ pub struct DartsArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// T, the SoTL / SoVL window.
-    #[arg(long)]
+    #[arg(long, visible_alias = "t")]
     pub unroll_steps: Option<usize>,
     /// Minibatch size.
     #[arg(long)]

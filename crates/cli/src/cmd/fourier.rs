@@ -19,7 +19,7 @@ pub struct FourierArgs {
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "X,..")]
     init: Option<Vec<f64>>,
     /// SoTL unroll lengths, comma-separated (config `ts`, default 2,10,25,100).
-    #[arg(long = "t", value_delimiter = ',', value_name = "T,..")]
+    #[arg(long = "t", visible_alias = "unroll-steps", value_delimiter = ',', value_name = "T,..")]
     t: Option<Vec<usize>>,
     /// Weight steps per run (config `steps`).
     #[arg(long)]

@@ -23,7 +23,7 @@ pub struct HypergradArgs {
     #[arg(long)]
     dataset: Option<DatasetKind>,
     /// Unroll lengths, comma-separated, one run each (config `ts`, default 2,10,50,150).
-    #[arg(long = "t", value_delimiter = ',', value_name = "T,..")]
+    #[arg(long = "t", visible_alias = "unroll-steps", value_delimiter = ',', value_name = "T,..")]
     t: Option<Vec<usize>>,
     /// Epochs per run (config `epochs`, default 20).
     #[arg(long)]
@@ -44,7 +44,7 @@ pub struct HypergradArgs {
     #[arg(long)]
     hyper_lr: Option<f64>,
     /// Use only the first N training images (config `train_limit`, default all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, visible_alias = "n-train", value_name = "N")]
     train_limit: Option<usize>,
     /// Output folder: config.json, per-T checkpoints, accuracy.{md,csv,svg}, eta.{csv,svg},
     /// results.json. Rerunning with the same folder resumes (more --epochs extend the runs).

@@ -43,7 +43,7 @@ struct Nb201PerfArgs {
     #[arg(long)]
     warmup: Option<usize>,
     /// Images per batch (config `batch`, default 64).
-    #[arg(long)]
+    #[arg(long = "batch-size", visible_alias = "batch")]
     batch: Option<usize>,
     /// Channels of the first stage (config `channels`, default 16).
     #[arg(long = "channels", visible_alias = "C", value_name = "C")]

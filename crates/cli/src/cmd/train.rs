@@ -37,7 +37,7 @@ pub struct TrainArgs {
     #[arg(long)]
     wd: Option<f64>,
     /// Train on a stratified subset of N training images (config `subset`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, visible_alias = "n-train", value_name = "N")]
     subset: Option<usize>,
     /// Evaluate on a stratified subset of N test images (config `test_subset`).
     #[arg(long, value_name = "N")]
