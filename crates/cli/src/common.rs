@@ -42,18 +42,6 @@ impl Global {
         default_data_roots().into_iter().find(|p| p.is_dir())
     }
 
-    /// The data root, or an error saying how to give one.
-    pub fn require_data_root(&self) -> Result<PathBuf> {
-        let root = self.data_root().context(
-            "no data root found: pass --data-root DIR or set SOTL_NAS_DATA to a folder laid out \
-             like shared/ (benchmarks/nb201/*.csv, datasets/<name>/...)",
-        )?;
-        if !root.is_dir() {
-            bail!("data root {} is not a folder", root.display());
-        }
-        Ok(root)
-    }
-
     /// The libtorch device named by `--device`.
     pub fn device(&self) -> Result<tch::Device> {
         parse_device(&self.device)

@@ -45,6 +45,33 @@ pub struct BaselineOut {
     pub wall_seconds: f64,
 }
 
+impl BaselineOut {
+    /// The human summary: setup, test accuracy of the picks, selection value, files written.
+    pub fn to_text(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} on {}: {} runs x {} queries, seed {}\n\
+             200-epoch test accuracy of the picks: {:.2} +- {:.2} % (min {:.2}, max {:.2})\n\
+             mean selection value (minibench {}_valid): {:.2} %\n\
+             wrote {} ({} run file(s), summary.json, summary.md) in {:.2} s\n",
+            self.algorithm,
+            self.dataset.name(),
+            self.runs,
+            self.budget,
+            self.seed,
+            s.mean_test_accuracy,
+            s.std_test_accuracy,
+            s.min_test_accuracy,
+            s.max_test_accuracy,
+            self.dataset.column_prefix(),
+            s.mean_selection,
+            self.out,
+            self.runs,
+            self.wall_seconds
+        )
+    }
+}
+
 /// The NAS-Bench-201 tables under the data root (required here: the baselines query them).
 pub fn require_bench(env: &Env) -> Result<Nb201Bench> {
     Ok(Nb201Bench::load(env.require_data_root()?)?)

@@ -44,6 +44,25 @@ pub struct DartsStudy {
     pub table: Table,
 }
 
+impl DartsStudy {
+    /// The summary table, then one line per seed: genotype, ground truth, skips and depth.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{}\n", self.table.to_markdown());
+        for s in &self.seeds {
+            out.push_str(&format!(
+                "{} seed {}: {}  cifar10 {}  skips {}  depth {}\n",
+                s.method,
+                s.seed,
+                s.genotype,
+                s.cifar10_test.map(|a| format!("{a:.2}")).unwrap_or_else(|| "-".into()),
+                s.skip_connections,
+                s.depth
+            ));
+        }
+        out
+    }
+}
+
 /// Runs (or resumes) every method x seed of `cfg` in `out`: config.json; per seed
 /// `<method>/seed<S>/` with search.ckpt, final.json, trajectory.{json,csv} and plots; then
 /// table.md, table.csv and summary.json. Methods and seeds may be added to a finished folder;

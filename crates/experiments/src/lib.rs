@@ -9,6 +9,7 @@
 pub mod baselines;
 pub mod darts;
 pub mod data;
+pub mod data_check;
 mod env;
 pub mod fourier;
 pub mod hypergrad;

@@ -127,6 +127,49 @@ pub struct SearchReport {
     pub sotl_window: usize,
 }
 
+impl SearchReport {
+    /// The human summary: method, budget, the choice and the best cells by SoTL, with ground
+    /// truth marked as looked up afterwards.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let window = self.sotl_window;
+        let _ = writeln!(
+            out,
+            "SoTL search on {} by {} ({:.0} s)",
+            self.data,
+            self.method.describe(),
+            self.seconds
+        );
+        let _ = writeln!(out, "budget: {}", self.budget);
+        let _ = writeln!(out, "chosen: {}", self.chosen);
+        if self.ground_truth {
+            let _ = writeln!(
+                out,
+                "(NAS-Bench-201 accuracies below were looked up after the choice was made)"
+            );
+        }
+        let _ = writeln!(out, "rank  SoTL(first {window:>3})  NB201 C10 test  arch");
+        for r in &self.top {
+            let gt = r.nb201_cifar10_test.map_or("      -".to_string(), |v| format!("{v:7.2}"));
+            let _ = writeln!(out, "{:>4}  {:>15.3}  {:>14}  {}", r.rank, r.sotl, gt, r.arch);
+        }
+        if let Some(b) = self.best_finetuned_nb201_cifar10_test {
+            let _ = writeln!(
+                out,
+                "best NB201 CIFAR-10 test accuracy among the {} cells finetuned: {b:.2}",
+                self.candidates_finetuned
+            );
+        } else {
+            out.push_str(
+                "(no NAS-Bench-201 table under the data root: ground-truth accuracies not shown)\n",
+            );
+        }
+        let _ = writeln!(out, "results: {}/search.json", self.out);
+        out
+    }
+}
+
 /// Runs the main job in `out` (resumable): `cfg` is the resolved config (e.g. [`default_budget`]
 /// with the user's overrides); its `train.seed` drives every random choice of the search. The
 /// search sees SoTL alone; ground truth is looked up only afterwards, for the report.

@@ -56,6 +56,27 @@ pub struct TrainSummary {
     pub out: Option<String>,
 }
 
+impl TrainSummary {
+    /// The human summary: cell, size, epochs, final test accuracy, where the results are.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "arch        {}\nparams      {} ({:.2} MFLOPs/image)\nepochs      {} ({} steps, {:.1} s)\n",
+            self.arch, self.param_count, self.mflops, self.epochs, self.steps, self.seconds
+        );
+        if let Some(acc) = self.final_test_acc {
+            out.push_str(&format!(
+                "test acc    {:.2}% (loss {:.4})\n",
+                100.0 * acc,
+                self.final_test_loss.unwrap_or(f64::NAN)
+            ));
+        }
+        if let Some(dir) = &self.out {
+            out.push_str(&format!("results     {dir}\n"));
+        }
+        out
+    }
+}
+
 /// Trains the network of `cfg.arch`; with `out`, resumably (config.json, checkpoint.ot,
 /// epochs.json/csv written after every epoch, record.json and summary.json at the end).
 pub fn train_standalone(

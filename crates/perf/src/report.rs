@@ -123,3 +123,60 @@ pub(crate) fn cpu_name() -> Option<String> {
         .and_then(|l| l.split_once(':'))
         .map(|(_, v)| v.trim().to_string())
 }
+
+impl PerfReport {
+    /// The human summary: setup lines and one row per benchmark (what `sotl-nas perf` prints).
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let r = self;
+        let mut out = String::new();
+        let c = &r.config;
+        let m = &r.model;
+        let _ = writeln!(
+            out,
+            "NAS-Bench-201 step timings ({}), libtorch {}, threads {}, cpu {:?}",
+            r.harness,
+            r.env.libtorch,
+            r.env.torch_num_threads,
+            r.env.cpu.as_deref().unwrap_or("?")
+        );
+        let _ = writeln!(
+            out,
+            "C={} N={} classes={} batch={} seed={} warmup={} steps={}",
+            c.channels, c.cells_per_stage, c.num_classes, c.batch, c.seed, c.warmup, c.steps
+        );
+        let _ = writeln!(out, "fixed arch: {}", c.fixed_arch);
+        if let Some(p) = &c.spos_archs_from {
+            let _ = writeln!(out, "spos cells: replayed from {}", p.display());
+        }
+        let _ = writeln!(
+        out,
+        "params: supernet {}, fixed-arch path {}, standalone {}; MFLOPs/img: supernet {:.2}, fixed arch {:.2}, standalone {:.2}",
+        m.supernet_params_weights, m.fixed_arch_path_params, m.standalone_params, m.supernet_mflops_per_img, m.fixed_arch_mflops_per_img, m.standalone_mflops_per_img
+    );
+        out.push('\n');
+        let hdr = format!(
+            "{:<17} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}",
+            "bench", "median_ms", "mean_ms", "min_ms", "stdev_ms", "imgs/step", "imgs/s"
+        );
+        let _ = writeln!(out, "{hdr}");
+        let _ = writeln!(out, "{}", "-".repeat(hdr.len()));
+        for (row, s) in &r.results.0 {
+            let _ = writeln!(
+                out,
+                "{:<17} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>9} {:>10.1}",
+                row.name(),
+                s.median_ms,
+                s.mean_ms,
+                s.min_ms,
+                s.stdev_ms,
+                s.imgs_per_step,
+                s.imgs_per_s
+            );
+            if let (Some(u), Some(sy), Some(f)) = (s.timed_user_s, s.timed_sys_s, s.timed_minflt) {
+                let _ = writeln!(out, "{:<17} timed: user={u:.1}s sys={sy:.1}s minflt={f}", "");
+            }
+        }
+        out
+    }
+}

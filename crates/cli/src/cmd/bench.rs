@@ -201,27 +201,6 @@ where
     if g.json {
         return print_json(&o);
     }
-    let s = &o.summary;
-    println!(
-        "{} on {}: {} runs x {} queries, seed {}",
-        o.algorithm,
-        o.dataset.name(),
-        o.runs,
-        o.budget,
-        o.seed
-    );
-    println!(
-        "200-epoch test accuracy of the picks: {:.2} +- {:.2} % (min {:.2}, max {:.2})",
-        s.mean_test_accuracy, s.std_test_accuracy, s.min_test_accuracy, s.max_test_accuracy
-    );
-    println!(
-        "mean selection value (minibench {}_valid): {:.2} %",
-        o.dataset.column_prefix(),
-        s.mean_selection
-    );
-    println!(
-        "wrote {} ({} run file(s), summary.json, summary.md) in {:.2} s",
-        o.out, o.runs, o.wall_seconds
-    );
+    print!("{}", o.to_text());
     Ok(())
 }

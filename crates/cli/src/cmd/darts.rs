@@ -85,18 +85,7 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&study.seeds);
     }
-    println!("{}", study.table.to_markdown());
-    for s in &study.seeds {
-        println!(
-            "{} seed {}: {}  cifar10 {}  skips {}  depth {}",
-            s.method,
-            s.seed,
-            s.genotype,
-            s.cifar10_test.map(|a| format!("{a:.2}")).unwrap_or_else(|| "-".into()),
-            s.skip_connections,
-            s.depth
-        );
-    }
+    print!("{}", study.to_text());
     println!("results in {}", args.out.display());
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use sotl_perf::{run_nb201, BenchRow, PerfConfig, PerfEvent, PerfReport, ReferenceRun};
+use sotl_perf::{run_nb201, BenchRow, PerfConfig, PerfEvent, ReferenceRun};
 use sotl_space::Nb201Arch;
 
 use crate::common::{load_config, print_json, Global};
@@ -144,7 +144,7 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&report);
     }
-    print_table(&report);
+    print!("{}", report.to_text());
     Ok(())
 }
 
@@ -159,51 +159,5 @@ fn steps_of(cfg: &PerfConfig, row: BenchRow) -> usize {
         cfg.data_batches
     } else {
         cfg.steps
-    }
-}
-
-fn print_table(r: &PerfReport) {
-    let c = &r.config;
-    let m = &r.model;
-    println!(
-        "NAS-Bench-201 step timings ({}), libtorch {}, threads {}, cpu {:?}",
-        r.harness,
-        r.env.libtorch,
-        r.env.torch_num_threads,
-        r.env.cpu.as_deref().unwrap_or("?")
-    );
-    println!(
-        "C={} N={} classes={} batch={} seed={} warmup={} steps={}",
-        c.channels, c.cells_per_stage, c.num_classes, c.batch, c.seed, c.warmup, c.steps
-    );
-    println!("fixed arch: {}", c.fixed_arch);
-    if let Some(p) = &c.spos_archs_from {
-        println!("spos cells: replayed from {}", p.display());
-    }
-    println!(
-        "params: supernet {}, fixed-arch path {}, standalone {}; MFLOPs/img: supernet {:.2}, fixed arch {:.2}, standalone {:.2}",
-        m.supernet_params_weights, m.fixed_arch_path_params, m.standalone_params, m.supernet_mflops_per_img, m.fixed_arch_mflops_per_img, m.standalone_mflops_per_img
-    );
-    println!();
-    let hdr = format!(
-        "{:<17} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}",
-        "bench", "median_ms", "mean_ms", "min_ms", "stdev_ms", "imgs/step", "imgs/s"
-    );
-    println!("{hdr}");
-    println!("{}", "-".repeat(hdr.len()));
-    for (row, s) in &r.results.0 {
-        println!(
-            "{:<17} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>9} {:>10.1}",
-            row.name(),
-            s.median_ms,
-            s.mean_ms,
-            s.min_ms,
-            s.stdev_ms,
-            s.imgs_per_step,
-            s.imgs_per_s
-        );
-        if let (Some(u), Some(sy), Some(f)) = (s.timed_user_s, s.timed_sys_s, s.timed_minflt) {
-            println!("{:<17} timed: user={u:.1}s sys={sy:.1}s minflt={f}", "");
-        }
     }
 }

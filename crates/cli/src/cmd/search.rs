@@ -47,31 +47,6 @@ pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&report);
     }
-    let window = report.sotl_window;
-    println!(
-        "SoTL search on {} by {} ({:.0} s)",
-        report.data,
-        report.method.describe(),
-        report.seconds
-    );
-    println!("budget: {}", report.budget);
-    println!("chosen: {}", report.chosen);
-    if report.ground_truth {
-        println!("(NAS-Bench-201 accuracies below were looked up after the choice was made)");
-    }
-    println!("rank  SoTL(first {window:>3})  NB201 C10 test  arch");
-    for r in &report.top {
-        let gt = r.nb201_cifar10_test.map_or("      -".to_string(), |v| format!("{v:7.2}"));
-        println!("{:>4}  {:>15.3}  {:>14}  {}", r.rank, r.sotl, gt, r.arch);
-    }
-    if let Some(b) = report.best_finetuned_nb201_cifar10_test {
-        println!(
-            "best NB201 CIFAR-10 test accuracy among the {} cells finetuned: {b:.2}",
-            report.candidates_finetuned
-        );
-    } else {
-        println!("(no NAS-Bench-201 table under the data root: ground-truth accuracies not shown)");
-    }
-    println!("results: {}/search.json", report.out);
+    print!("{}", report.to_text());
     Ok(())
 }

@@ -72,19 +72,7 @@ pub fn run(args: TrainArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&summary);
     }
-    println!("arch        {}", summary.arch);
-    println!("params      {} ({:.2} MFLOPs/image)", summary.param_count, summary.mflops);
-    println!("epochs      {} ({} steps, {:.1} s)", summary.epochs, summary.steps, summary.seconds);
-    if let Some(acc) = summary.final_test_acc {
-        println!(
-            "test acc    {:.2}% (loss {:.4})",
-            100.0 * acc,
-            summary.final_test_loss.unwrap_or(f64::NAN)
-        );
-    }
-    if let Some(out) = &summary.out {
-        println!("results     {out}");
-    }
+    print!("{}", summary.to_text());
     Ok(())
 }
 
