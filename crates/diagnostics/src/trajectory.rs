@@ -80,38 +80,44 @@ pub fn discretize(op_weights: &[[f64; 5]]) -> Nb201Arch {
 
 /// A trajectory as CSV: one row per point; the op weights as 30 columns `w<edge>_<op>`.
 pub fn trajectory_csv(points: &[TrajectoryPoint]) -> String {
-    let mut out = String::from(
-        "epoch,genotype,skip_connections,nones,depth,train_loss,arch_loss,eigenvalue,test_accuracy,seconds",
-    );
+    let mut header: Vec<String> = [
+        "epoch",
+        "genotype",
+        "skip_connections",
+        "nones",
+        "depth",
+        "train_loss",
+        "arch_loss",
+        "eigenvalue",
+        "test_accuracy",
+        "seconds",
+    ]
+    .map(String::from)
+    .to_vec();
     for e in 0..NB201_EDGES {
         for op in Nb201Op::ALL {
-            out.push_str(&format!(",w{e}_{op}"));
+            header.push(format!("w{e}_{op}"));
         }
     }
-    out.push('\n');
+    let mut out = sotl_report::CsvText::new(header);
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for p in points {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:.3}",
-            p.epoch,
-            p.genotype,
-            p.skip_connections,
-            p.nones,
-            p.depth,
-            p.train_loss,
+        let mut row = vec![
+            p.epoch.to_string(),
+            p.genotype.to_string(),
+            p.skip_connections.to_string(),
+            p.nones.to_string(),
+            p.depth.to_string(),
+            p.train_loss.to_string(),
             opt(p.arch_loss),
             opt(p.eigenvalue),
             opt(p.test_accuracy),
-            p.seconds
-        ));
-        for row in &p.op_weights {
-            for w in row {
-                out.push_str(&format!(",{w}"));
-            }
-        }
-        out.push('\n');
+            format!("{:.3}", p.seconds),
+        ];
+        row.extend(p.op_weights.iter().flatten().map(|w| w.to_string()));
+        out.row(row);
     }
-    out
+    out.finish()
 }
 
 #[cfg(test)]

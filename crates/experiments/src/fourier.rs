@@ -158,19 +158,13 @@ fn write_outputs(
     fixed_table.write_markdown(&dir.path("fixed_degree.md"))?;
     fixed_table.write_csv(&dir.path("fixed_degree.csv"))?;
     traj_table.write_markdown(&dir.path("maxdeg.md"))?;
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["init", "objective", "step", "max_deg"])?;
+    let mut csv = sotl_report::CsvText::new(["init", "objective", "step", "max_deg"]);
     for r in runs {
         for (s, m) in &r.trajectory {
-            csv.write_record([
-                r.init.to_string(),
-                r.objective.to_string(),
-                s.to_string(),
-                m.to_string(),
-            ])?;
+            csv.row([r.init.to_string(), r.objective.to_string(), s.to_string(), m.to_string()]);
         }
     }
-    dir.write_bytes("maxdeg.csv", &csv.into_inner()?)?;
+    dir.write_bytes("maxdeg.csv", csv.finish().as_bytes())?;
     #[derive(Serialize)]
     struct Results<'a> {
         fixed: &'a [FixedDegreeResult],

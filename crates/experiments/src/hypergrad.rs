@@ -160,20 +160,19 @@ fn write_outputs(
 ) -> Result<()> {
     table.write_markdown(&dir.path("accuracy.md"))?;
     table.write_csv(&dir.path("accuracy.csv"))?;
-    let mut eta = csv::Writer::from_writer(Vec::new());
-    eta.write_record(["t", "step", "eta", "hypergrad", "halved"])?;
+    let mut eta = sotl_report::CsvText::new(["t", "step", "eta", "hypergrad", "halved"]);
     for r in results {
         for p in &r.eta_trace {
-            eta.write_record([
+            eta.row([
                 r.t.to_string(),
                 p.step.to_string(),
                 p.eta.to_string(),
                 p.hypergrad.to_string(),
                 p.halved.to_string(),
-            ])?;
+            ]);
         }
     }
-    dir.write_bytes("eta.csv", &eta.into_inner()?)?;
+    dir.write_bytes("eta.csv", eta.finish().as_bytes())?;
     dir.write_json("results.json", results)?;
     let acc = LinePlot {
         title: format!(

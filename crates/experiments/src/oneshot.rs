@@ -168,8 +168,7 @@ pub fn rank_pool(
 /// One row per candidate: its scores at inheritance and its SoTL, with timings.
 fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) -> Result<()> {
     use sotl_estimators::{BnStats, ValScope};
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut w = sotl_report::CsvText::new([
         "index",
         "arch",
         "param_count",
@@ -183,7 +182,7 @@ fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) ->
         "val_s",
         "reset_s",
         "inherited_s",
-    ])?;
+    ]);
     for r in results {
         let sotl: f64 = r.finetune.steps.iter().take(window).map(|x| x.train_loss).sum();
         let vi = |scope, bn| {
@@ -193,7 +192,7 @@ fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) ->
                 .find(|v| v.scope == scope && v.bn == bn)
                 .map_or(String::new(), |v| v.acc.to_string())
         };
-        w.write_record([
+        w.row([
             r.index.to_string(),
             r.arch.to_string(),
             r.param_count.to_string(),
@@ -207,10 +206,9 @@ fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) ->
             format!("{:.4}", r.timing.val_s),
             format!("{:.6}", r.timing.reset_s),
             format!("{:.4}", r.timing.inherited_s),
-        ])?;
+        ]);
     }
-    let bytes = w.into_inner().context("cannot format results.csv")?;
-    sotl_report::write_atomic(path, &bytes)
+    sotl_report::write_atomic(path, w.finish().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -5,12 +5,14 @@
 //! atomically.
 
 mod atomic;
+mod csv_text;
 mod error;
 mod plot;
 mod stats;
 mod table;
 
 pub use atomic::{write_atomic, write_json_atomic};
+pub use csv_text::CsvText;
 pub use error::{ReportError, Result};
 pub use plot::{plot_lines, render_svg, LinePlot, Series};
 pub use stats::{fmt_mean_std, mean_std, summarize};

@@ -80,19 +80,18 @@ impl Table {
         out
     }
 
-    /// RFC 4180 CSV: the header line, then one line per row, `\n` line ends. A cell is quoted
-    /// (with `"` doubled) when it contains a comma, quote, line break, or leading/trailing
-    /// space. The title is not written.
+    /// RFC 4180 CSV ([`crate::CsvText`]): the header line, then one line per row padded to
+    /// the table's width. The title is not written.
     pub fn to_csv(&self) -> String {
         let width = self.width();
-        let mut out = String::new();
-        for cells in std::iter::once(&self.header).chain(&self.rows) {
-            let line: Vec<String> =
-                (0..width).map(|i| csv_cell(cells.get(i).map_or("", String::as_str))).collect();
-            out.push_str(&line.join(","));
-            out.push('\n');
+        let line = |cells: &[String]| -> Vec<String> {
+            (0..width).map(|i| cells.get(i).cloned().unwrap_or_default()).collect()
+        };
+        let mut out = crate::CsvText::new(line(&self.header));
+        for r in &self.rows {
+            out.row(line(r));
         }
-        out
+        out.finish()
     }
 
     /// Writes [`Table::to_markdown`] to `path` atomically.
@@ -108,15 +107,4 @@ impl Table {
 
 fn markdown_cell(cell: &str) -> String {
     cell.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>")
-}
-
-fn csv_cell(cell: &str) -> String {
-    let needs_quotes = cell.contains([',', '"', '\n', '\r'])
-        || cell.starts_with(char::is_whitespace)
-        || cell.ends_with(char::is_whitespace);
-    if needs_quotes {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
 }

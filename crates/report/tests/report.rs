@@ -37,7 +37,9 @@ fn csv_is_exact_and_quotes_when_needed() {
     t.push_row(["two\nlines", " padded "]).unwrap();
     t.push_row(["plain", ""]).unwrap();
     let csv = t.to_csv();
-    assert_eq!(csv, "name,note\n\"a,b\",\"say \"\"hi\"\"\"\n\"two\nlines\",\" padded \"\nplain,\n");
+    // RFC 4180: spaces are part of a field, so " padded " needs no quotes; commas, quotes and
+    // line breaks do.
+    assert_eq!(csv, "name,note\n\"a,b\",\"say \"\"hi\"\"\"\n\"two\nlines\", padded \nplain,\n");
     // An independent CSV reader gets the original cells back.
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).from_reader(csv.as_bytes());
     let back: Vec<Vec<String>> =

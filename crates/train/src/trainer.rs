@@ -558,18 +558,25 @@ impl<O: Optimizer> Trainer<O> {
 /// The per-epoch summaries as CSV (header + one row per epoch; empty cells for absent values).
 pub fn epochs_csv(epochs: &[EpochSummary]) -> String {
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-    let mut s = String::from("epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\n");
+    let mut out = sotl_report::CsvText::new([
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "seconds",
+    ]);
     for e in epochs {
-        s.push_str(&format!(
-            "{},{},{},{},{},{},{:.3}\n",
-            e.epoch,
-            e.lr,
-            e.train_loss,
+        out.row([
+            e.epoch.to_string(),
+            e.lr.to_string(),
+            e.train_loss.to_string(),
             opt(e.train_acc),
             opt(e.val_loss),
             opt(e.val_acc),
-            e.seconds
-        ));
+            format!("{:.3}", e.seconds),
+        ]);
     }
-    s
+    out.finish()
 }

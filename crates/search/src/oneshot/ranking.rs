@@ -528,37 +528,57 @@ impl SummaryTable {
 
     /// CSV, one line per (metric, trainer).
     pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "metric,trainer,seeds,spearman_mean,spearman_std,spearman_ci_lo,spearman_ci_hi,kendall_mean,kendall_std,kendall_ci_lo,kendall_ci_hi,spearman_vs_params,top_k,top_k_mean,top_k_std\n",
-        );
+        let mut out = sotl_report::CsvText::new([
+            "metric",
+            "trainer",
+            "seeds",
+            "spearman_mean",
+            "spearman_std",
+            "spearman_ci_lo",
+            "spearman_ci_hi",
+            "kendall_mean",
+            "kendall_std",
+            "kendall_ci_lo",
+            "kendall_ci_hi",
+            "spearman_vs_params",
+            "top_k",
+            "top_k_mean",
+            "top_k_std",
+        ]);
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
         for (label, cells) in self.rows.iter().zip(&self.cells) {
             for (t, c) in self.trainers.iter().zip(cells) {
-                match c {
-                    Some(c) => out.push_str(&format!(
-                        "{label},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                        t.name(),
-                        c.seeds,
-                        c.spearman_mean,
-                        c.spearman_std,
+                let row = match c {
+                    Some(c) => vec![
+                        label.clone(),
+                        t.name().to_string(),
+                        c.seeds.to_string(),
+                        c.spearman_mean.to_string(),
+                        c.spearman_std.to_string(),
                         opt(c.spearman_ci.map(|i| i.lo)),
                         opt(c.spearman_ci.map(|i| i.hi)),
-                        c.kendall_mean,
-                        c.kendall_std,
+                        c.kendall_mean.to_string(),
+                        c.kendall_std.to_string(),
                         opt(c.kendall_ci.map(|i| i.lo)),
                         opt(c.kendall_ci.map(|i| i.hi)),
                         opt(c.vs_params_mean),
-                        self.k,
-                        c.top_k_mean,
-                        c.top_k_std
-                    )),
+                        self.k.to_string(),
+                        c.top_k_mean.to_string(),
+                        c.top_k_std.to_string(),
+                    ],
                     None => {
-                        out.push_str(&format!("{label},{},0,,,,,,,,,,{},,\n", t.name(), self.k))
+                        let mut r = vec![String::new(); 15];
+                        r[0] = label.clone();
+                        r[1] = t.name().to_string();
+                        r[2] = "0".into();
+                        r[12] = self.k.to_string();
+                        r
                     }
-                }
+                };
+                out.row(row);
             }
         }
-        out
+        out.finish()
     }
 }
 
