@@ -486,6 +486,23 @@ impl DartsSearch {
         self.op_mask.as_ref()
     }
 
+    /// Weight step `i` of `n` on the training split with alpha fixed, its loss recorded and
+    /// reported.
+    fn plain_step(
+        &mut self,
+        train: &mut dyn BatchSource,
+        i: usize,
+        n: usize,
+        tl: &mut Vec<f64>,
+        progress: &mut dyn FnMut(StepProgress),
+    ) -> DartsResult<()> {
+        let tb = train.batch(self.epoch, i)?;
+        let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
+        tl.push(loss);
+        progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        Ok(())
+    }
+
     /// An epoch of weight steps only, alpha fixed (DrNAS' warm-up).
     fn epoch_weights_only(
         &mut self,
@@ -495,10 +512,7 @@ impl DartsSearch {
     ) -> DartsResult<Vec<f64>> {
         let mut tl = Vec::with_capacity(n);
         for i in 0..n {
-            let tb = data.train.batch(self.epoch, i)?;
-            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
-            tl.push(loss);
-            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
         }
         Ok(tl)
     }
@@ -517,10 +531,7 @@ impl DartsSearch {
             self.a_opt.zero_grad();
             al.push(self.accumulate_arch_grad(&vb, i)?);
             self.alpha_step(i)?;
-            let tb = data.train.batch(self.epoch, i)?;
-            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
-            tl.push(loss);
-            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
         }
         Ok((tl, al))
     }
@@ -543,10 +554,7 @@ impl DartsSearch {
             if (i + 1).is_multiple_of(t) || i + 1 == n {
                 self.alpha_step(i)?;
             }
-            let tb = data.train.batch(self.epoch, i)?;
-            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
-            tl.push(loss);
-            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
         }
         Ok((tl, al))
     }
