@@ -102,7 +102,7 @@ fn reptile_and_metaprox_match_their_formulas() {
         let net = Toy::new();
         let theta0 = snapshot(&net.weights());
         let batches = vec![toy_batch(1), toy_batch(2)];
-        let arch = uniform_path(&mut ChaCha8Rng::seed_from_u64(5));
+        let arch = uniform_path(&sotl_space::Nb201Space, &mut ChaCha8Rng::seed_from_u64(5));
         let mut state = TrainerState::new(trainer, &net, plain_sgd()).unwrap();
         let stats = state.step(&net, &batches, lr, &mut ChaCha8Rng::seed_from_u64(5), 0).unwrap();
         assert_eq!(stats.paths, vec![arch]);
@@ -139,7 +139,7 @@ fn multipath_averages_the_gradients_of_its_paths() {
     let theta0 = snapshot(&net.weights());
     let (x, y) = toy_batch(3);
     let lr = 0.2;
-    let archs = uniform_paths(&mut ChaCha8Rng::seed_from_u64(11), 3);
+    let archs = uniform_paths(&sotl_space::Nb201Space, &mut ChaCha8Rng::seed_from_u64(11), 3);
     let mut state = TrainerState::new(Trainer::MultiPath { paths: 3 }, &net, plain_sgd()).unwrap();
     let stats = state
         .step(

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sotl_space::Nb201Arch;
+use sotl_space::{Nb201Arch, Nb201Space};
 use sotl_train::{Optimizer, Sgd};
 use tch::{Kind, Tensor};
 
@@ -384,20 +384,42 @@ impl TrainerState {
             "wrong number of minibatches"
         );
         match self.trainer {
-            Trainer::Spos => self.averaged(net, vec![uniform_path(rng)], &batches[0], lr, step),
-            Trainer::FairNas => self.averaged(net, fairnas_paths(rng), &batches[0], lr, step),
+            Trainer::Spos => {
+                self.averaged(net, vec![uniform_path(&Nb201Space, rng)], &batches[0], lr, step)
+            }
+            Trainer::FairNas => {
+                self.averaged(net, fairnas_paths(&Nb201Space, rng), &batches[0], lr, step)
+            }
             Trainer::MultiPath { paths } => {
-                self.averaged(net, uniform_paths(rng, paths), &batches[0], lr, step)
+                self.averaged(net, uniform_paths(&Nb201Space, rng, paths), &batches[0], lr, step)
             }
-            Trainer::Reptile { outer_lr, .. } => {
-                self.meta(net, vec![uniform_path(rng)], batches, lr, outer_lr, 0.0, step)
-            }
-            Trainer::Metaprox { outer_lr, lambda, .. } => {
-                self.meta(net, vec![uniform_path(rng)], batches, lr, outer_lr, lambda, step)
-            }
-            Trainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => {
-                self.meta(net, uniform_paths(rng, paths), batches, lr, outer_lr, lambda, step)
-            }
+            Trainer::Reptile { outer_lr, .. } => self.meta(
+                net,
+                vec![uniform_path(&Nb201Space, rng)],
+                batches,
+                lr,
+                outer_lr,
+                0.0,
+                step,
+            ),
+            Trainer::Metaprox { outer_lr, lambda, .. } => self.meta(
+                net,
+                vec![uniform_path(&Nb201Space, rng)],
+                batches,
+                lr,
+                outer_lr,
+                lambda,
+                step,
+            ),
+            Trainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => self.meta(
+                net,
+                uniform_paths(&Nb201Space, rng, paths),
+                batches,
+                lr,
+                outer_lr,
+                lambda,
+                step,
+            ),
         }
     }
 
