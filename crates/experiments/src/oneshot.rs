@@ -138,7 +138,7 @@ pub fn pool_for(cfg: &OneShotConfig, explicit: Option<&Path>, out: &Path) -> Res
 pub fn rank_pool(
     env: &Env,
     cfg: &OneShotConfig,
-    net: &dyn PathNet,
+    net: &dyn PathNet<Space = sotl_space::Nb201Space>,
     data: &Splits,
     pool: &FinetunePool,
     out: &Path,

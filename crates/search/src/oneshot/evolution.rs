@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sotl_bench::{best_index, Evaluation, QueryBaseline, RegularizedEvolutionConfig};
-use sotl_space::Nb201Arch;
+use sotl_space::{Nb201Arch, Nb201Space};
 
 use super::{
     CandidateResult, DeviceImages, Finetuner, OneShotError, OneShotResult, PathNet, RankMetric,
@@ -82,7 +82,7 @@ impl EvolutionRun {
 /// the same seeded decisions, reading the scores already there, and continues where the killed
 /// run stopped. `progress(evaluations_done, budget, finetuned_now)` is called after each
 /// evaluation.
-pub fn evolve<N: PathNet + ?Sized>(
+pub fn evolve<N: PathNet<Space = Nb201Space> + ?Sized>(
     finetuner: &mut Finetuner<'_, N>,
     config: &EvolutionConfig,
     train: &DeviceImages,

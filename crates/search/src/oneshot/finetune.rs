@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
-use sotl_space::Nb201Arch;
+use sotl_space::{Nb201Arch, Nb201Space};
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
@@ -207,7 +207,7 @@ pub struct CandidateResult {
 /// reset by copying the saved values back into the same tensors (only those the previous
 /// candidate touched), so no memory is allocated per candidate for weights or optimizer state.
 /// Weights off the candidate's path are never updated (see [`path_sgd`]).
-pub struct Finetuner<'n, N: PathNet + ?Sized> {
+pub struct Finetuner<'n, N: PathNet<Space = Nb201Space> + ?Sized> {
     net: &'n N,
     config: FinetuneConfig,
     weights: Vec<Tensor>,
@@ -221,7 +221,7 @@ pub struct Finetuner<'n, N: PathNet + ?Sized> {
     eval_perm: std::cell::RefCell<Option<(usize, Tensor)>>,
 }
 
-impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
+impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
     /// Snapshots `net`'s current weights as the inheritance source; `trainer` trained them (it
     /// sets the learning rate unless the config does, see [`FinetuneConfig::lr_for`]).
     pub fn new(net: &'n N, config: FinetuneConfig, trainer: TrainerKind) -> OneShotResult<Self> {
@@ -628,7 +628,7 @@ impl ResultsLog {
 /// Finetunes every candidate of `pool` not yet in `results_path`, appending each result as one
 /// JSON line (flushed and synced), so a killed run resumes at the next candidate. `progress` is
 /// called after each candidate with `(done, total, result)`. Returns all results in pool order.
-pub fn finetune_pool<N: PathNet + ?Sized>(
+pub fn finetune_pool<N: PathNet<Space = Nb201Space> + ?Sized>(
     finetuner: &mut Finetuner<'_, N>,
     pool: &FinetunePool,
     train: &DeviceImages,

@@ -30,7 +30,7 @@ pub use finetune::{
     Finetuner, ResultsLog,
 };
 pub use nb201::Nb201PathNet;
-pub use path_net::PathNet;
+pub use path_net::{ArchOf, PathNet};
 pub use pool::FinetunePool;
 pub use ranking::{
     ground_truth, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult,

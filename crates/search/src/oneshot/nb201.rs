@@ -1,7 +1,7 @@
 //! The NAS-Bench-201 supernet of `sotl-nn` as a [`PathNet`].
 
 use sotl_nn::{standalone_param_count, EdgeMix, Nb201NetConfig, Nb201Supernet};
-use sotl_space::Nb201Arch;
+use sotl_space::{Nb201Arch, Nb201Space};
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -31,6 +31,12 @@ impl Nb201PathNet {
 }
 
 impl PathNet for Nb201PathNet {
+    type Space = Nb201Space;
+
+    fn space(&self) -> Nb201Space {
+        Nb201Space
+    }
+
     fn forward_path_t(&self, x: &Tensor, arch: &Nb201Arch, train: bool) -> Tensor {
         self.supernet.forward_t(x, &EdgeMix::Path(*arch), train)
     }

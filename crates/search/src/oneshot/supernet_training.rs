@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sotl_train::{derive_seed, Stream};
 use tch::{Device, Tensor};
 
+use super::path_net::ArchOf;
 use super::{
     BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
     TrainerConfig, TrainerState,
@@ -217,7 +218,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     }
 
     /// Takes one outer step on minibatches of `data`.
-    pub fn step(&mut self, data: &DeviceImages) -> OneShotResult<StepStats> {
+    pub fn step(&mut self, data: &DeviceImages) -> OneShotResult<StepStats<ArchOf<N>>> {
         let lr = self.lr();
         let k = self.state.trainer().minibatches_per_step();
         let batches: Vec<(Tensor, Tensor)> =

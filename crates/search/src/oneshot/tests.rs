@@ -49,6 +49,10 @@ impl Toy {
 }
 
 impl PathNet for Toy {
+    type Space = sotl_space::Nb201Space;
+    fn space(&self) -> sotl_space::Nb201Space {
+        sotl_space::Nb201Space
+    }
     fn forward_path_t(&self, x: &Tensor, arch: &Nb201Arch, _train: bool) -> Tensor {
         Toy::logits(&self.weights(), x, arch)
     }
@@ -416,6 +420,10 @@ struct Spy<'n> {
 }
 
 impl PathNet for Spy<'_> {
+    type Space = sotl_space::Nb201Space;
+    fn space(&self) -> sotl_space::Nb201Space {
+        sotl_space::Nb201Space
+    }
     fn forward_path_t(&self, x: &Tensor, arch: &Nb201Arch, train: bool) -> Tensor {
         self.calls.borrow_mut().push((x.detach().copy(), train));
         self.inner.forward_path_t(x, arch, train)

@@ -3,10 +3,11 @@
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sotl_space::{Nb201Arch, Nb201Space};
+use sotl_space::Nb201Arch;
 use sotl_train::{Optimizer, Sgd};
 use tch::{Kind, Tensor};
 
+use super::path_net::ArchOf;
 use super::sampling::{fairnas_paths, uniform_path, uniform_paths};
 use super::sgd::{clip_grad_norm, path_sgd};
 use super::{OneShotError, OneShotResult, PathNet};
@@ -228,13 +229,13 @@ pub enum Trainer {
     },
 }
 
-/// What one outer step did.
+/// What one outer step did; `G` is the genotype of the network's search space.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StepStats {
+pub struct StepStats<G = Nb201Arch> {
     /// Mean training loss of the sampled paths on the step's first minibatch, before updating.
     pub loss: f64,
     /// The paths the step trained.
-    pub paths: Vec<Nb201Arch>,
+    pub paths: Vec<G>,
 }
 
 /// Optimizer hyperparameters shared by every trainer.
@@ -293,7 +294,7 @@ pub(crate) use sotl_train::cross_entropy;
 fn path_gradients<N: PathNet + ?Sized>(
     net: &N,
     weights: &[Tensor],
-    arch: &Nb201Arch,
+    arch: &ArchOf<N>,
     x: &Tensor,
     y: &Tensor,
     scale: f64,
@@ -377,43 +378,32 @@ impl TrainerState {
         lr: f64,
         rng: &mut R,
         step: usize,
-    ) -> OneShotResult<StepStats> {
+    ) -> OneShotResult<StepStats<ArchOf<N>>> {
         assert_eq!(
             batches.len(),
             self.trainer.minibatches_per_step(),
             "wrong number of minibatches"
         );
+        let space = net.space();
         match self.trainer {
             Trainer::Spos => {
-                self.averaged(net, vec![uniform_path(&Nb201Space, rng)], &batches[0], lr, step)
+                self.averaged(net, vec![uniform_path(&space, rng)], &batches[0], lr, step)
             }
             Trainer::FairNas => {
-                self.averaged(net, fairnas_paths(&Nb201Space, rng), &batches[0], lr, step)
+                self.averaged(net, fairnas_paths(&space, rng), &batches[0], lr, step)
             }
             Trainer::MultiPath { paths } => {
-                self.averaged(net, uniform_paths(&Nb201Space, rng, paths), &batches[0], lr, step)
+                self.averaged(net, uniform_paths(&space, rng, paths), &batches[0], lr, step)
             }
-            Trainer::Reptile { outer_lr, .. } => self.meta(
-                net,
-                vec![uniform_path(&Nb201Space, rng)],
-                batches,
-                lr,
-                outer_lr,
-                0.0,
-                step,
-            ),
-            Trainer::Metaprox { outer_lr, lambda, .. } => self.meta(
-                net,
-                vec![uniform_path(&Nb201Space, rng)],
-                batches,
-                lr,
-                outer_lr,
-                lambda,
-                step,
-            ),
+            Trainer::Reptile { outer_lr, .. } => {
+                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, 0.0, step)
+            }
+            Trainer::Metaprox { outer_lr, lambda, .. } => {
+                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, lambda, step)
+            }
             Trainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => self.meta(
                 net,
-                uniform_paths(&Nb201Space, rng, paths),
+                uniform_paths(&space, rng, paths),
                 batches,
                 lr,
                 outer_lr,
@@ -427,11 +417,11 @@ impl TrainerState {
     fn averaged<N: PathNet + ?Sized>(
         &mut self,
         net: &N,
-        paths: Vec<Nb201Arch>,
+        paths: Vec<ArchOf<N>>,
         (x, y): &(Tensor, Tensor),
         lr: f64,
         step: usize,
-    ) -> OneShotResult<StepStats> {
+    ) -> OneShotResult<StepStats<ArchOf<N>>> {
         let scale = 1.0 / paths.len() as f64;
         let mut acc: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
         let mut loss = 0.0;
@@ -453,13 +443,13 @@ impl TrainerState {
     fn meta<N: PathNet + ?Sized>(
         &mut self,
         net: &N,
-        paths: Vec<Nb201Arch>,
+        paths: Vec<ArchOf<N>>,
         batches: &[(Tensor, Tensor)],
         lr: f64,
         eps: f64,
         lambda: f64,
         step: usize,
-    ) -> OneShotResult<StepStats> {
+    ) -> OneShotResult<StepStats<ArchOf<N>>> {
         let k = paths.len() as f64;
         let path_idx: Vec<Vec<usize>> = paths.iter().map(|a| net.path_indices(a)).collect();
         let mut union: Vec<usize> = path_idx.iter().flatten().copied().collect();
