@@ -116,6 +116,44 @@ fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
 }
 
 #[test]
+fn rerank_finetunes_the_finalists_longer_and_chooses_among_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!("{TINY}\n[rerank]\ntop = 2\nsteps = 9\n");
+    std::fs::write(dir.path().join("tiny.toml"), cfg).unwrap();
+    let (first, _) = run(dir.path(), "evolution");
+    let finalists = first["rerank"].as_array().expect("re-ranked finalists are reported");
+    assert_eq!(finalists.len(), 2);
+    assert_eq!(first["rerank_steps"], 9);
+    // The finalists are the search's two lowest-SoTL cells, in whatever order the longer
+    // finetuning puts them, and the choice is the first of that order.
+    let top: Vec<&str> = first["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|r| r["arch"].as_str().unwrap())
+        .collect();
+    let mut fin: Vec<&str> = finalists.iter().map(|r| r["arch"].as_str().unwrap()).collect();
+    assert_eq!(first["chosen"], fin[0]);
+    let long: Vec<f64> = finalists.iter().map(|r| r["sotl"].as_f64().unwrap()).collect();
+    assert!(long[0] <= long[1], "{long:?}");
+    fin.sort_unstable();
+    let mut top_sorted = top.clone();
+    top_sorted.sort_unstable();
+    assert_eq!(fin, top_sorted);
+    // Each finalist's log holds all 9 finetuning steps; a rerun reuses them.
+    let log = std::fs::read_to_string(dir.path().join("run/rerank.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2);
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["finetune"]["steps"].as_array().unwrap().len(), 9);
+    }
+    let (again, _) = run(dir.path(), "evolution");
+    assert_eq!(again["chosen"], first["chosen"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("run/rerank.jsonl")).unwrap(), log);
+}
+
+#[test]
 fn search_refuses_a_config_that_asks_for_another_trainer() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = format!("{TINY}\n[train.trainer]\nkind = \"fairnas\"\n");

@@ -70,6 +70,28 @@ impl Default for PoolConfig {
     }
 }
 
+/// Re-ranking of a search's finalists by a longer finetuning (`search` only).
+///
+/// A short finetuning's SoTL favours cells that train fastest in their first steps from the
+/// shared weights, which need not be the cells that end best (the short-horizon bias the thesis
+/// discusses in Sections 4.1.1 and 4.3.4). The `top` lowest-SoTL cells of the search are
+/// finetuned again for `steps` minibatches (the thesis finetunes 300) and the final choice is the
+/// lowest SoTL over all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RerankConfig {
+    /// Finalists re-ranked (0 = off: the search's lowest SoTL is the choice).
+    pub top: usize,
+    /// Finetuning minibatches per finalist; SoTL sums all of them.
+    pub steps: usize,
+}
+
+impl Default for RerankConfig {
+    fn default() -> Self {
+        RerankConfig { top: 0, steps: 300 }
+    }
+}
+
 /// The report section.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -103,6 +125,8 @@ pub struct OneShotConfig {
     pub finetune: FinetuneConfig,
     /// Evolutionary search over the supernet (`search --method evolution`).
     pub evolution: EvolutionConfig,
+    /// Re-ranking of the search's finalists (`search`).
+    pub rerank: RerankConfig,
     /// Ranking report.
     pub report: ReportConfig,
 }
@@ -113,6 +137,12 @@ impl OneShotConfig {
         self.train.validate()?;
         self.finetune.validate()?;
         self.evolution.validate()?;
+        if self.rerank.top > 0 && self.rerank.steps == 0 {
+            return Err(OneShotError::config(
+                "rerank.steps",
+                "is 0; give the finetuning length of the re-ranking (the thesis uses 300)",
+            ));
+        }
         self.net.validate()?;
         if self.pool.size < 2 {
             return Err(OneShotError::config(

@@ -22,7 +22,9 @@ mod supernet_training;
 mod trainer;
 
 pub use batches::{BatchOrder, ChannelStats, DeviceImages};
-pub use config::{prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig};
+pub use config::{
+    prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig, RerankConfig,
+};
 pub use error::{OneShotError, OneShotResult};
 pub use evolution::{evolve, EvolutionConfig, EvolutionRun};
 pub use finetune::{
