@@ -13,6 +13,7 @@ pub mod data_check;
 mod env;
 pub mod fourier;
 pub mod hypergrad;
+pub mod inspect;
 pub mod oneshot;
 mod run_dir;
 pub mod search;

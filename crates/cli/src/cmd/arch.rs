@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use sotl_nn::{Nb201NetConfig, Nb201Network, Nb201Supernet};
+use anyhow::{Context, Result};
+use sotl_experiments::inspect::arch_info;
+use sotl_nn::Nb201NetConfig;
 use sotl_space::Nb201Arch;
-use tch::nn::VarStore;
 
 use crate::common::{load_config, print_json, Global};
 
@@ -52,90 +51,22 @@ struct InfoArgs {
     in_channels: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct Info {
-    network: &'static str,
-    arch: Option<String>,
-    config: Nb201NetConfig,
-    params: i64,
-    mflops: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_params: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_mflops: Option<f64>,
-}
-
 /// Runs `arch`.
 pub fn run(args: ArchArgs, g: &Global) -> Result<()> {
-    match args.command {
-        ArchCommand::Info(a) => info(a, g),
-    }
-}
-
-fn info(a: InfoArgs, g: &Global) -> Result<()> {
     g.apply_threads();
+    let ArchCommand::Info(a) = args.command;
     let mut cfg: Nb201NetConfig = load_config(a.config.as_deref())?;
     cfg.num_classes = a.classes.unwrap_or(cfg.num_classes);
     cfg.channels = a.channels.unwrap_or(cfg.channels);
     cfg.cells_per_stage = a.cells.unwrap_or(cfg.cells_per_stage);
     cfg.image_size = a.image_size.unwrap_or(cfg.image_size);
     cfg.in_channels = a.in_channels.unwrap_or(cfg.in_channels);
-    cfg.validate()?;
     let arch: Option<Nb201Arch> =
         a.arch.as_deref().map(str::parse).transpose().context("bad arch")?;
-    // Counting needs no accelerator: the weights are built on the CPU.
-    let vs = VarStore::new(tch::Device::Cpu);
-    let info = match (a.supernet, arch) {
-        (true, path) => {
-            let net = Nb201Supernet::new(&vs.root(), &cfg)?;
-            Info {
-                network: "supernet",
-                arch: path.map(|p| p.to_string()),
-                config: cfg,
-                params: net.param_count(),
-                mflops: net.mflops(),
-                path_params: path.map(|p| net.path_param_count(&p)),
-                path_mflops: path.map(|p| net.path_mflops(&p)),
-            }
-        }
-        (false, Some(arch)) => {
-            let net = Nb201Network::new(&vs.root(), &arch, &cfg)?;
-            Info {
-                network: "standalone",
-                arch: Some(arch.to_string()),
-                config: cfg,
-                params: net.param_count(),
-                mflops: net.mflops(),
-                path_params: None,
-                path_mflops: None,
-            }
-        }
-        (false, None) => bail!("give an arch string (e.g. 'sotl-nas arch info \"|nor_conv_3x3~0|+|...|\"') or --supernet"),
-    };
+    let info = arch_info(&cfg, arch, a.supernet)?;
     if g.json {
         return print_json(&info);
     }
-    match &info.arch {
-        Some(s) if info.network == "standalone" => println!("standalone network {s}"),
-        _ => println!(
-            "supernet (all 5 ops on each of the 6 edges; architecture parameters not counted)"
-        ),
-    }
-    println!(
-        "  C={} N={} classes={} input {}x{}x{}",
-        cfg.channels,
-        cfg.cells_per_stage,
-        cfg.num_classes,
-        cfg.in_channels,
-        cfg.image_size,
-        cfg.image_size
-    );
-    println!("  parameters          {} ({:.3} M)", info.params, info.params as f64 / 1e6);
-    println!("  forward MFLOPs/img  {:.2}", info.mflops);
-    if let (Some(s), Some(p), Some(f)) = (&info.arch, info.path_params, info.path_mflops) {
-        println!("  single path {s}");
-        println!("    parameters used     {p} ({:.3} M)", p as f64 / 1e6);
-        println!("    forward MFLOPs/img  {f:.2}");
-    }
+    print!("{}", info.to_text());
     Ok(())
 }

@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sotl_bench::{
-    Nb201Dataset, Nb201Entry, QueryBaseline, RandomSearchConfig, RegularizedEvolutionConfig,
-    RunsConfig,
+    Nb201Dataset, QueryBaseline, RandomSearchConfig, RegularizedEvolutionConfig, RunsConfig,
 };
 use sotl_experiments::baselines::{require_bench, run_baseline};
-use sotl_space::Nb201Arch;
+use sotl_experiments::inspect::query_cell;
 
 use crate::common::{load_config, print_json, Global};
 
@@ -132,39 +131,13 @@ pub fn run(args: BenchArgs, g: &Global) -> Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct QueryOut {
-    index: usize,
-    arch: Nb201Arch,
-    entries: Vec<Nb201Entry>,
-}
-
 fn query(a: QueryArgs, g: &Global) -> Result<()> {
     let bench = require_bench(&g.env()?)?;
-    let arch = match (&a.arch, a.index) {
-        (Some(s), _) => s.parse::<Nb201Arch>()?,
-        (None, Some(i)) => bench.arch_at(i)?,
-        (None, None) => bail!("give an arch string or --index N"),
-    };
-    let row = bench.row(&arch)?;
-    let entries: Vec<Nb201Entry> =
-        row.entries.into_iter().filter(|e| a.dataset.is_none_or(|d| d == e.dataset)).collect();
-    let out = QueryOut { index: row.index, arch: row.arch, entries };
+    let out = query_cell(&bench, a.arch.as_deref(), a.index, a.dataset)?;
     if g.json {
         return print_json(&out);
     }
-    println!("index {}", out.index);
-    println!("arch  {}", out.arch);
-    println!("{:<9} {:<15} {:<6} {:>9}", "table", "dataset", "metric", "accuracy");
-    for e in &out.entries {
-        println!(
-            "{:<9} {:<15} {:<6} {:>9.4}",
-            e.table.name(),
-            e.dataset.name(),
-            e.metric.name(),
-            e.accuracy
-        );
-    }
+    print!("{}", out.to_text());
     Ok(())
 }
 
