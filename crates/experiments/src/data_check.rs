@@ -46,9 +46,6 @@ pub struct DataReport {
     pub format_description: String,
     /// Train and test.
     pub splits: Vec<SplitReport>,
-    /// Class names, in label order.
-    #[serde(skip)]
-    pub class_names: Vec<String>,
 }
 
 fn split_report(split: &str, d: &Dataset) -> SplitReport {
@@ -122,7 +119,6 @@ pub fn check_dataset(
             .map_or("generated synthetic dataset", |f| f.describe())
             .to_string(),
         splits: vec![split_report("train", &train), split_report("test", &test)],
-        class_names: train.classes.clone(),
     })
 }
 
@@ -143,13 +139,10 @@ impl DataReport {
             train.images,
             test.images
         ));
-        let width = self.class_names.iter().map(String::len).max().unwrap_or(5).max(5);
+        let width = train.classes.iter().map(|c| c.class.len()).max().unwrap_or(5).max(5);
         out.push_str(&format!("  {:<width$} {:>8} {:>8}\n", "class", "train", "test"));
-        for (i, class) in self.class_names.iter().enumerate() {
-            out.push_str(&format!(
-                "  {:<width$} {:>8} {:>8}\n",
-                class, train.classes[i].count, test.classes[i].count
-            ));
+        for (tr, te) in train.classes.iter().zip(&test.classes) {
+            out.push_str(&format!("  {:<width$} {:>8} {:>8}\n", tr.class, tr.count, te.count));
         }
         out.push_str("ok: every file read and validated\n");
         out

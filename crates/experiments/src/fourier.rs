@@ -42,10 +42,10 @@ pub struct FourierSummary {
     pub runs: Vec<RunSummary>,
     /// Fixed-degree table (fixed_degree.md).
     #[serde(skip)]
-    pub fixed_table: Option<Table>,
+    pub fixed_table: Table,
     /// MaxDeg trajectories (maxdeg.md).
     #[serde(skip)]
-    pub trajectory_table: Option<Table>,
+    pub trajectory_table: Table,
 }
 
 /// Runs the study on `env.device`; with `out`, writes config.json, fixed_degree.{md,csv},
@@ -102,8 +102,8 @@ pub fn run_fourier(env: &Env, cfg: &FourierConfig, out: Option<&Path>) -> Result
                 first_within_half: r.first_within_half,
             })
             .collect(),
-        fixed_table: Some(fixed_table),
-        trajectory_table: Some(traj_table),
+        fixed_table,
+        trajectory_table: traj_table,
     })
 }
 

@@ -88,9 +88,7 @@ pub fn run(args: FourierArgs, g: &Global) -> Result<()> {
     if g.json {
         return print_json(&summary);
     }
-    if let (Some(f), Some(t)) = (&summary.fixed_table, &summary.trajectory_table) {
-        println!("{}\n", f.to_markdown());
-        println!("{}", t.to_markdown());
-    }
+    println!("{}\n", summary.fixed_table.to_markdown());
+    println!("{}", summary.trajectory_table.to_markdown());
     Ok(())
 }

@@ -10,7 +10,7 @@ use sotl_space::{Nb201Arch, Nb201Space};
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
-use super::sgd::{clip_grad_norm, path_sgd};
+use super::sgd::{clip_grad_norm, path_sgd, sgd_error};
 use super::trainer::{accuracy, cross_entropy};
 use super::{
     BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
@@ -373,9 +373,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
                 clip_grad_norm(&mut grads, max);
             }
             sotl_train::Optimizer::set_lr(&mut self.opt, self.lr);
-            self.opt
-                .step_with(&grads)
-                .map_err(|e| OneShotError::Config { field: "sgd", reason: e.to_string() })?;
+            self.opt.step_with(&grads).map_err(sgd_error)?;
             steps.push(StepRecord {
                 step: s,
                 epoch: s / per_epoch,

@@ -19,14 +19,17 @@ pub fn path_sgd(
     nesterov: bool,
     weight_decay: f64,
 ) -> OneShotResult<Sgd> {
-    let err =
-        |e: sotl_train::TrainError| OneShotError::Config { field: "sgd", reason: e.to_string() };
     // Zero-padded names keep the group (sorted by name) in `weights` order.
     let named =
         weights.iter().enumerate().map(|(i, w)| (format!("w{i:08}"), w.shallow_clone())).collect();
-    let group = ParamGroup::new(named).map_err(err)?;
+    let group = ParamGroup::new(named).map_err(sgd_error)?;
     let cfg = SgdConfig { lr: 0.0, momentum, dampening: 0.0, weight_decay, nesterov };
-    Sgd::new(group, cfg).map_err(err)
+    Sgd::new(group, cfg).map_err(sgd_error)
+}
+
+/// An optimizer error as a one-shot error naming the optimizer.
+pub(crate) fn sgd_error(e: sotl_train::TrainError) -> OneShotError {
+    OneShotError::Config { field: "sgd", reason: e.to_string() }
 }
 
 /// Scales `grads` in place so that their joint L2 norm is at most `max_norm`

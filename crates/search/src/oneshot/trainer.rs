@@ -9,7 +9,7 @@ use tch::{Kind, Tensor};
 
 use super::path_net::ArchOf;
 use super::sampling::{fairnas_paths, uniform_path, uniform_paths};
-use super::sgd::{clip_grad_norm, path_sgd};
+use super::sgd::{clip_grad_norm, path_sgd, sgd_error};
 use super::{OneShotError, OneShotResult, PathNet};
 
 /// Which supernet trainer to run (the CLI's `--trainer`).
@@ -327,10 +327,6 @@ fn add_into(acc: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) {
             });
         }
     }
-}
-
-fn sgd_error(e: sotl_train::TrainError) -> OneShotError {
-    OneShotError::Config { field: "sgd", reason: e.to_string() }
 }
 
 impl TrainerState {
