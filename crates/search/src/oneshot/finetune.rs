@@ -374,14 +374,16 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
             }
             sotl_train::Optimizer::set_lr(&mut self.opt, self.lr);
             self.opt.step_with(&grads).map_err(sgd_error)?;
+            // One device-to-host read for the three gradient statistics of the step.
+            let stats = Vec::<f64>::try_from(Tensor::stack(&[sum, l1, acc_l1], 0))?;
             steps.push(StepRecord {
                 step: s,
                 epoch: s / per_epoch,
                 train_loss: loss_v,
                 train_acc: Some(train_acc),
-                grad_sum: Some(sum.double_value(&[])),
-                grad_l1: Some(l1.double_value(&[])),
-                grad_acc_l1: Some(acc_l1.double_value(&[])),
+                grad_sum: Some(stats[0]),
+                grad_l1: Some(stats[1]),
+                grad_acc_l1: Some(stats[2]),
             });
             timing.train_s += t.elapsed().as_secs_f64();
             let done = s + 1;
