@@ -48,13 +48,3 @@ where
 pub fn hypergradient(objective: &Tensor, hyper: &Tensor) -> Result<Tensor> {
     sotl_train::hypergradient(objective, hyper).map_err(|e| StudiesError::Config(e.to_string()))
 }
-
-/// Scales `g` so its Euclidean norm is at most `max_norm` (the thesis clips hypergradients to 10).
-pub fn clip_norm(g: &Tensor, max_norm: f64) -> Tensor {
-    let n = g.norm().double_value(&[]);
-    if n > max_norm {
-        g * (max_norm / n)
-    } else {
-        g.shallow_clone()
-    }
-}

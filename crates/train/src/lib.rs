@@ -31,7 +31,7 @@ mod unroll;
 pub use adam::{Adam, AdamConfig};
 pub use batch::{Batch, BatchSource, TensorBatches, Transform};
 pub use checkpoint::{load_checkpoint, save_checkpoint, META};
-pub use clip::clip_grad_norm;
+pub use clip::{clip_grad_norm, clip_grads, global_norm};
 pub use error::{Result, TrainError};
 pub use objective::{cross_entropy, BatchOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerState};

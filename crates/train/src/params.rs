@@ -107,17 +107,8 @@ impl ParamGroup {
 
     /// Global L2 norm of the defined gradients (0 when none is defined).
     pub fn grad_norm(&self) -> f64 {
-        tch::no_grad(|| {
-            let norms: Vec<Tensor> = self
-                .defined_grads()
-                .iter()
-                .map(|(_, g)| g.to_kind(tch::Kind::Float).norm())
-                .collect();
-            if norms.is_empty() {
-                return 0.0;
-            }
-            Tensor::stack(&norms, 0).norm().double_value(&[])
-        })
+        let grads = self.defined_grads();
+        crate::clip::global_norm(grads.iter().map(|(_, g)| g))
     }
 
     /// Sum of all gradient entries and their L1 norm, over the defined gradients (for SoG/SoGN).

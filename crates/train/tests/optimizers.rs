@@ -9,7 +9,9 @@
 //! and, for the skip tests, a second parameter `b = [0.5]` whose loss term `2 * b` is present
 //! in steps 1 and 3 only.
 
-use sotl_train::{clip_grad_norm, Adam, AdamConfig, Optimizer, ParamGroup, Sgd, SgdConfig};
+use sotl_train::{
+    clip_grad_norm, clip_grads, Adam, AdamConfig, Optimizer, ParamGroup, Sgd, SgdConfig,
+};
 use tch::Tensor;
 
 fn param(v: &[f32]) -> Tensor {
@@ -216,4 +218,22 @@ fn bad_configs_are_rejected() {
     assert!(
         ParamGroup::new(vec![("x".into(), param(&[1.0])), ("x".into(), param(&[1.0]))]).is_err()
     );
+}
+
+#[test]
+fn clip_grads_skips_missing_entries_and_matches_the_group_rule() {
+    // Gradients [3], (none), [4], (undefined): global norm 5, scaled by 1 / (5 + 1e-6).
+    let mut g = vec![
+        Some(Tensor::from_slice(&[3.0f32])),
+        None,
+        Some(Tensor::from_slice(&[4.0f32])),
+        Some(Tensor::new()),
+    ];
+    let n = clip_grads(&mut g, 1.0);
+    assert!((n - 5.0).abs() < 1e-6);
+    let coef = 1.0 / (5.0 + 1e-6);
+    assert_close(&values(g[0].as_ref().unwrap()), &[(3.0 * coef) as f32], "first");
+    assert_close(&values(g[2].as_ref().unwrap()), &[(4.0 * coef) as f32], "third");
+    assert!(!g[3].as_ref().unwrap().defined());
+    assert_eq!(clip_grads(&mut [None], 1.0), 0.0);
 }

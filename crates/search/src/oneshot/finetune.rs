@@ -10,7 +10,7 @@ use sotl_space::{Nb201Arch, Nb201Space};
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
-use super::sgd::{clip_grad_norm, path_sgd, sgd_error};
+use super::sgd::{path_sgd, sgd_error};
 use super::trainer::{accuracy, cross_entropy};
 use super::{
     BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
@@ -370,7 +370,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
                 }
             }
             if let Some(max) = clip {
-                clip_grad_norm(&mut grads, max);
+                sotl_train::clip_grads(&mut grads, max);
             }
             sotl_train::Optimizer::set_lr(&mut self.opt, self.lr);
             self.opt.step_with(&grads).map_err(sgd_error)?;

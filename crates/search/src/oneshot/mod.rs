@@ -39,7 +39,7 @@ pub use ranking::{
     RunRanking, SummaryCell, SummaryTable, TableRow,
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
-pub use sgd::{clip_grad_norm, path_sgd};
+pub use sgd::path_sgd;
 pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
 pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
 

@@ -32,26 +32,6 @@ pub(crate) fn sgd_error(e: sotl_train::TrainError) -> OneShotError {
     OneShotError::Config { field: "sgd", reason: e.to_string() }
 }
 
-/// Scales `grads` in place so that their joint L2 norm is at most `max_norm`
-/// (`torch.nn.utils.clip_grad_norm_`); returns the norm before clipping.
-pub fn clip_grad_norm(grads: &mut [Option<Tensor>], max_norm: f64) -> f64 {
-    let norm_sq: f64 = grads
-        .iter()
-        .flatten()
-        .filter(|g| g.defined())
-        .map(|g| g.square().sum(tch::Kind::Double).double_value(&[]))
-        .sum();
-    let norm = norm_sq.sqrt();
-    // PyTorch's 1e-6 keeps the factor finite for a zero gradient.
-    let coef = max_norm / (norm + 1e-6);
-    if coef < 1.0 {
-        for g in grads.iter_mut().flatten() {
-            *g = &*g * coef;
-        }
-    }
-    norm
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,15 +106,5 @@ mod tests {
         let (bufs, started) = opt.momentum_dense();
         assert_eq!(bufs[0].abs().sum(Kind::Double).double_value(&[]), 0.0);
         assert_eq!(started, [false, false]);
-    }
-
-    #[test]
-    fn clipping_scales_to_max_norm() {
-        let mut g = vec![Some(t(&[3.0])), None, Some(t(&[4.0]))];
-        let n = clip_grad_norm(&mut g, 1.0);
-        assert!((n - 5.0).abs() < 1e-12);
-        let a = g[0].as_ref().unwrap().double_value(&[0]);
-        let b = g[2].as_ref().unwrap().double_value(&[0]);
-        assert!(((a * a + b * b).sqrt() - 1.0).abs() < 1e-5);
     }
 }

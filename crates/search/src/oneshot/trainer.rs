@@ -9,7 +9,7 @@ use tch::{Kind, Tensor};
 
 use super::path_net::ArchOf;
 use super::sampling::{fairnas_paths, uniform_path, uniform_paths};
-use super::sgd::{clip_grad_norm, path_sgd, sgd_error};
+use super::sgd::{path_sgd, sgd_error};
 use super::{OneShotError, OneShotResult, PathNet};
 
 /// Which supernet trainer to run (the CLI's `--trainer`).
@@ -427,7 +427,7 @@ impl TrainerState {
             add_into(&mut acc, g);
         }
         if let Some(max) = self.settings.grad_clip {
-            clip_grad_norm(&mut acc, max);
+            sotl_train::clip_grads(&mut acc, max);
         }
         self.opt.set_lr(lr);
         self.opt.step_with(&acc).map_err(sgd_error)?;
@@ -477,7 +477,7 @@ impl TrainerState {
                     });
                 }
                 if let Some(max) = self.settings.grad_clip {
-                    clip_grad_norm(&mut g, max);
+                    sotl_train::clip_grads(&mut g, max);
                 }
                 inner.set_lr(lr);
                 inner.step_with(&g).map_err(sgd_error)?;
