@@ -30,7 +30,7 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// One-shot NAS: supernet trainers (SPOS, FairNAS, ...) and finetune-and-rank by SoTL.
     Oneshot(cmd::oneshot::OneshotArgs),
-    /// The main job: a one-shot SoTL search (SPOS supernet, pool ranked by SoTL).
+    /// The main job: choose a NAS-Bench-201 cell by SoTL (SoTL-DARTS; or evolution or a pool over an SPOS supernet).
     Search(cmd::search::SearchArgs),
     /// Online learning-rate tuning by T-step SoTL hypergradients (MLP/MNIST, VGG/CIFAR-10).
     Hypergrad(cmd::hypergrad::HypergradArgs),

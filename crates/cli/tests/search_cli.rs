@@ -3,26 +3,28 @@
 use std::process::Command;
 
 const TINY: &str = r#"
-[data]
+method = "evolution"
+seed = 3
+
+[oneshot.data]
 source = "auto"
 n_train = 192
 n_val = 96
 image_size = 8
 synthetic_images = 400
 
-[net]
+[oneshot.net]
 channels = 4
 cells_per_stage = 1
 
-[train]
+[oneshot.train]
 batch_size = 32
 epochs = 1
 
-[pool]
+[oneshot.pool]
 size = 4
-seed = 3
 
-[finetune]
+[oneshot.finetune]
 steps = 6
 batch_size = 32
 sotl_window = 3
@@ -30,10 +32,31 @@ val_every = 3
 mini_val_every = 3
 inherited_window = 2
 
-[evolution]
+[oneshot.evolution]
 population = 3
 sample_size = 2
 budget = 6
+"#;
+
+const TINY_DARTS: &str = r#"
+method = "sotl-darts"
+seed = 3
+
+[darts.search]
+epochs = 2
+batch_size = 16
+unroll_steps = 2
+
+[darts.net]
+channels = 4
+cells_per_stage = 1
+
+[darts.data]
+source = "auto"
+n_train = 64
+n_val = 32
+image_size = 8
+synthetic_images = 200
 "#;
 
 fn run(dir: &std::path::Path, method: &str) -> (serde_json::Value, String) {
@@ -55,6 +78,22 @@ fn run(dir: &std::path::Path, method: &str) -> (serde_json::Value, String) {
     (json, stderr)
 }
 
+/// Runs `sotl-nas search ARGS --out DIR/run` (data root `DIR`, which has no data), expects it
+/// to fail, and returns its stderr.
+fn search_fails(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .arg("--data-root")
+        .arg(dir)
+        .arg("search")
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .expect("sotl-nas runs");
+    assert!(!out.status.success(), "search {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,8 +108,11 @@ fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
     assert!(first["budget"].as_str().unwrap().contains("6 evaluations"), "{}", first["budget"]);
     let chosen: sotl_space::Nb201Arch =
         first["chosen"].as_str().unwrap().parse().expect("chosen is an arch string");
-    let top = first["top"].as_array().unwrap();
-    assert_eq!(top.len(), 3.min(first["candidates_finetuned"].as_u64().unwrap() as usize));
+    assert_eq!(first["seed"], 3, "the one seed of the config");
+    assert!(first["differentiable"].is_null());
+    let found = &first["one_shot"];
+    let top = found["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3.min(found["candidates_finetuned"].as_u64().unwrap() as usize));
     assert_eq!(top[0]["arch"].as_str().unwrap(), chosen.to_string());
     // Ranked best first: lowest SoTL first.
     let sotl: Vec<f64> = top.iter().map(|r| r["sotl"].as_f64().unwrap()).collect();
@@ -105,28 +147,93 @@ fn search_runs_end_to_end_on_synthetic_data_and_resumes() {
     let rebuilt = std::fs::read_to_string(run_dir.join("evolution.jsonl")).unwrap();
     assert_eq!(archs(&rebuilt), archs(&log), "the resumed run must rebuild the same results");
     assert_eq!(second["chosen"], first["chosen"]);
-    assert_eq!(second["top"], first["top"]);
+    assert_eq!(second["one_shot"]["top"], first["one_shot"]["top"]);
     // The pool method reuses the trained supernet in the same folder.
     let (pool, _) = run(dir.path(), "pool");
     assert_eq!(pool["method"], "pool");
-    assert_eq!(pool["candidates_finetuned"], 4);
+    assert_eq!(pool["one_shot"]["candidates_finetuned"], 4);
     for f in ["pool.json", "results.jsonl", "results.csv"] {
         assert!(run_dir.join(f).exists(), "{f} missing");
     }
 }
 
 #[test]
+fn sotl_darts_search_reports_its_path_and_resumes_from_the_finished_search() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.toml"), TINY_DARTS).unwrap();
+    let (first, stderr) = run(dir.path(), "sotl-darts");
+    assert!(stderr.contains("EMBEDDED SYNTHETIC"), "{stderr}");
+    assert_eq!(first["method"], "sotl-darts");
+    assert_eq!(first["seed"], 3);
+    assert!(first["one_shot"].is_null());
+    // 64 images at batch 16: 4 steps an epoch, one alpha step per T = 2 of them.
+    let budget = first["budget"].as_str().unwrap();
+    assert!(
+        budget.contains("64 images of 8x8, 2 epochs of batch 16; T=2 (about 4 alpha steps)"),
+        "{budget}"
+    );
+    let path = &first["differentiable"];
+    let traj = path["trajectory"].as_array().unwrap();
+    assert_eq!(traj.len(), 2, "one argmax cell per epoch");
+    let chosen: sotl_space::Nb201Arch =
+        first["chosen"].as_str().unwrap().parse().expect("chosen is an arch string");
+    assert_eq!(traj[1]["genotype"].as_str().unwrap(), chosen.to_string());
+    let weights = path["op_weights"].as_array().unwrap();
+    assert_eq!(weights.len(), 6);
+    for row in weights {
+        let w: Vec<f64> = row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(w.len(), 5);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-6, "softmax rows sum to 1: {w:?}");
+    }
+    assert!(first["chosen_nb201_cifar10_test"].is_null());
+    let seed_dir = dir.path().join("run/sotl/seed3");
+    for f in ["search.ckpt", "final.json", "trajectory.csv"] {
+        assert!(seed_dir.join(f).exists(), "{f} missing");
+    }
+    // A rerun reads the finished search instead of searching again: a sentinel cell written
+    // into final.json comes back as the choice.
+    let sentinel = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+    let final_path = seed_dir.join("final.json");
+    let mut fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&final_path).unwrap()).unwrap();
+    fin["genotype"] = serde_json::json!(sentinel);
+    std::fs::write(&final_path, fin.to_string()).unwrap();
+    let (second, _) = run(dir.path(), "sotl-darts");
+    assert_eq!(second["chosen"], sentinel);
+    // The folder holds a SoTL-DARTS run: a one-shot method must not reuse it.
+    let stderr = search_fails(dir.path(), &["--method", "pool"]);
+    assert!(stderr.contains("use another --out"), "{stderr}");
+}
+
+#[test]
+fn flags_of_the_other_kind_of_method_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (&["--pool-size", "10"][..], "--pool-size is a setting of the one-shot methods"),
+        (&["--method", "evolution", "--t", "5"][..], "--unroll-steps is a sotl-darts setting"),
+    ] {
+        let stderr = search_fails(dir.path(), args);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !dir.path().join("run").exists(),
+            "nothing is written before the flags are checked"
+        );
+    }
+}
+
+#[test]
 fn rerank_finetunes_the_finalists_longer_and_chooses_among_them() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = format!("{TINY}\n[rerank]\ntop = 2\nsteps = 9\n");
+    let cfg = format!("{TINY}\n[oneshot.rerank]\ntop = 2\nsteps = 9\n");
     std::fs::write(dir.path().join("tiny.toml"), cfg).unwrap();
     let (first, _) = run(dir.path(), "evolution");
-    let finalists = first["rerank"].as_array().expect("re-ranked finalists are reported");
+    let found = &first["one_shot"];
+    let finalists = found["rerank"].as_array().expect("re-ranked finalists are reported");
     assert_eq!(finalists.len(), 2);
-    assert_eq!(first["rerank_steps"], 9);
+    assert_eq!(found["rerank_steps"], 9);
     // The finalists are the search's two lowest-SoTL cells, in whatever order the longer
     // finetuning puts them, and the choice is the first of that order.
-    let top: Vec<&str> = first["top"]
+    let top: Vec<&str> = found["top"]
         .as_array()
         .unwrap()
         .iter()
@@ -156,20 +263,11 @@ fn rerank_finetunes_the_finalists_longer_and_chooses_among_them() {
 #[test]
 fn search_refuses_a_config_that_asks_for_another_trainer() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = format!("{TINY}\n[train.trainer]\nkind = \"fairnas\"\n");
+    let cfg = format!("{TINY}\n[oneshot.train.trainer]\nkind = \"fairnas\"\n");
     std::fs::write(dir.path().join("tiny.toml"), cfg).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
-        .args(["--data-root"])
-        .arg(dir.path())
-        .args(["search", "--config"])
-        .arg(dir.path().join("tiny.toml"))
-        .arg("--out")
-        .arg(dir.path().join("run"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("trainer.kind = fairnas"), "{stderr}");
+    let stderr =
+        search_fails(dir.path(), &["--config", dir.path().join("tiny.toml").to_str().unwrap()]);
+    assert!(stderr.contains("oneshot.train.trainer.kind = fairnas"), "{stderr}");
 }
 
 #[test]

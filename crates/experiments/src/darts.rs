@@ -42,6 +42,14 @@ pub struct DartsStudy {
     pub seeds: Vec<SeedSummary>,
     /// The Table 4.6-layout summary (also in table.md / table.csv).
     pub table: Table,
+    /// Each search's outcome, in the order of `seeds`, its trajectory's ground truth filled in.
+    pub outcomes: Vec<SearchOutcome>,
+    /// `cifar10` or `synthetic`.
+    pub data_source: &'static str,
+    /// Training images searched on.
+    pub train_images: usize,
+    /// Their side in pixels.
+    pub image_size: i64,
 }
 
 impl DartsStudy {
@@ -85,6 +93,7 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
     // Absent tables leave ground truth empty (with a note); corrupt ones are an error.
     let bench = load_bench(env)?;
     let mut summaries = Vec::new();
+    let mut outcomes = Vec::new();
     for &method in &cfg.methods {
         for k in 0..cfg.seeds {
             let seed = cfg.seed_base + k as u64;
@@ -115,13 +124,21 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
                     .filter_map(|p| p.eigenvalue.map(|e| (p.epoch, e)))
                     .collect(),
             });
+            outcomes.push(SearchOutcome { trajectory: traj, ..outcome });
         }
     }
     let table = results_table(cfg, &summaries, bench.as_ref())?;
     table.write_markdown(&dir.path("table.md"))?;
     table.write_csv(&dir.path("table.csv"))?;
     dir.write_json("summary.json", &summaries)?;
-    Ok(DartsStudy { seeds: summaries, table })
+    Ok(DartsStudy {
+        seeds: summaries,
+        table,
+        outcomes,
+        data_source: data.source,
+        train_images: data.train.len(),
+        image_size: dims[2],
+    })
 }
 
 /// One search, resumed from its checkpoint when there is one.

@@ -1,39 +1,49 @@
-//! The main job: train an SPOS supernet, then choose a cell by finetuning candidates from it and
-//! scoring them with SoTL, by regularized evolution (default) or over a fixed random pool.
+//! The main job: choose a NAS-Bench-201 cell by SoTL, with SoTL-DARTS (default) or over an SPOS
+//! supernet by finetuning candidates from it and scoring them with SoTL (regularized evolution
+//! or a fixed random pool).
 
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use sotl_nn::Nb201NetConfig;
 use sotl_search::{
-    evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DataSource, FinetunePool,
-    Finetuner, Nb201PathNet, OneShotConfig, OneShotError, Phase, RankMetric, TableRow, TrainerKind,
+    evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DartsConfig, DartsMethod,
+    DartsRunConfig, DataConfig, DataSource, FinetunePool, Finetuner, Nb201PathNet, OneShotConfig,
+    OneShotError, Phase, RankMetric, TableRow, TrainerKind,
 };
 
+use crate::darts::run_darts;
 use crate::data::load_splits;
 use crate::oneshot::{build_net, pool_for, rank_pool, train_supernet};
 use crate::truth::{cifar10_truth, load_bench};
 use crate::Env;
 
-/// How `search` chooses among the cells of the trained supernet.
+/// How `search` chooses a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SearchMethod {
-    /// Regularized evolution with each cell's finetuning SoTL as its fitness
-    /// (`evolution.budget` evaluations).
+    /// SoTL-DARTS: a differentiable search whose architecture gradient is that of the sum of
+    /// `T` unrolled training losses (thesis Section 4.3); the cell is the final argmax.
+    SotlDarts,
+    /// Regularized evolution over an SPOS supernet with each cell's finetuning SoTL as its
+    /// fitness (`oneshot.evolution.budget` evaluations).
     Evolution,
-    /// Finetune a fixed random pool (`pool.size` cells) and take the lowest SoTL.
+    /// Finetune a fixed random pool (`oneshot.pool.size` cells) from an SPOS supernet and take
+    /// the lowest SoTL.
     Pool,
 }
 
 impl SearchMethod {
     /// Every method, in `--help` order.
-    pub const ALL: [SearchMethod; 2] = [SearchMethod::Evolution, SearchMethod::Pool];
+    pub const ALL: [SearchMethod; 3] =
+        [SearchMethod::SotlDarts, SearchMethod::Evolution, SearchMethod::Pool];
 
     /// The flag value.
     pub fn name(self) -> &'static str {
         match self {
+            SearchMethod::SotlDarts => "sotl-darts",
             SearchMethod::Evolution => "evolution",
             SearchMethod::Pool => "pool",
         }
@@ -42,9 +52,22 @@ impl SearchMethod {
     /// One line for people.
     pub fn describe(self) -> &'static str {
         match self {
+            SearchMethod::SotlDarts => "SoTL-DARTS, alpha descends the sum of T training losses",
             SearchMethod::Evolution => "regularized evolution, fitness = finetuning SoTL",
             SearchMethod::Pool => "random pool ranked by finetuning SoTL",
         }
+    }
+
+    /// Whether the method trains an SPOS supernet and finetunes candidates (the `[oneshot]`
+    /// budget) rather than running a differentiable search (the `[darts]` budget).
+    pub fn is_one_shot(self) -> bool {
+        !matches!(self, SearchMethod::SotlDarts)
+    }
+}
+
+impl std::fmt::Display for SearchMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -52,12 +75,116 @@ impl std::str::FromStr for SearchMethod {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
         SearchMethod::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-            anyhow::anyhow!("unknown search method {s:?}: expected evolution or pool")
+            anyhow::anyhow!("unknown search method {s:?}: expected sotl-darts, evolution or pool")
         })
     }
 }
 
-/// The default budget, under the 5 minutes on 2 idle CPU cores the main job allows (about 280
+/// The budget of the differentiable method: search hyperparameters, supernet and data (a
+/// `darts` config without its methods and seeds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DartsBudget {
+    /// The search hyperparameters (`T` is `unroll_steps`).
+    pub search: DartsConfig,
+    /// The supernet (classes, input channels and size are taken from the data).
+    pub net: Nb201NetConfig,
+    /// The data.
+    pub data: DataConfig,
+}
+
+impl Default for DartsBudget {
+    /// The main job's SoTL-DARTS budget, about 3 minutes on 2 idle CPU cores (the main job
+    /// allows 5): the NAS-Bench-201 DARTS recipe (batch 64; weights SGD 0.025 cosine to 0.001,
+    /// momentum 0.9, weight decay 3e-4, clip 5; alpha Adam 3e-4, betas (0.5, 0.999), weight
+    /// decay 1e-3) on a C=8, N=1 supernet over 16x16 images, 10 epochs over 6 000 training
+    /// images with T = 10 (9 alpha steps an epoch, 90 in all; the thesis' T = 100 over 25 000
+    /// images gives about 4 an epoch, 195 over 50 epochs). No eigenvalue diagnostics: they cost
+    /// time and do not change the choice. On seeds 0-2 with 2 threads it chose cells of
+    /// NAS-Bench-201 CIFAR-10 test accuracy 93.28, 93.61 and 88.40; 2 000 images (93.26, 93.70,
+    /// 92.48) and 4 000 images for 20 epochs (91.87, 91.48, 92.94) were no steadier.
+    fn default() -> Self {
+        let search =
+            DartsConfig { epochs: 10, unroll_steps: 10, eigen_every: 0, ..Default::default() };
+        let net = Nb201NetConfig { channels: 8, cells_per_stage: 1, ..Default::default() };
+        let data = DataConfig {
+            source: DataSource::Auto,
+            n_train: 6_000,
+            n_val: 1_000,
+            image_size: 16,
+            split_seed: 0,
+            synthetic_images: 4_000,
+        };
+        DartsBudget { search, net, data }
+    }
+}
+
+/// The main job's config (`sotl-nas search --config`; `sotl-nas config defaults search` prints
+/// it): the method, the one seed, and the budget of each kind of method (only the chosen
+/// method's is read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// How the cell is chosen.
+    pub method: SearchMethod,
+    /// Drives every random choice of the search (weights, alpha, data order, evolution, pool,
+    /// finetuning order); the run seeds inside `[darts]` and `[oneshot]` are set from it (the
+    /// train/valid split keeps its own `data.split_seed`, a property of the dataset).
+    pub seed: u64,
+    /// The budget of `sotl-darts`.
+    pub darts: DartsBudget,
+    /// The budget of `evolution` and `pool`.
+    pub oneshot: OneShotConfig,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            method: SearchMethod::SotlDarts,
+            seed: 0,
+            darts: DartsBudget::default(),
+            oneshot: default_budget(),
+        }
+    }
+}
+
+impl SearchConfig {
+    /// Checks the chosen method's budget, naming the first bad key.
+    pub fn validate(&self) -> Result<()> {
+        if self.method.is_one_shot() {
+            self.one_shot().validate().context("in [oneshot]")?;
+        } else {
+            self.darts_run().validate().context("in [darts]")?;
+        }
+        Ok(())
+    }
+
+    /// The one-shot budget with every seed set from `seed`.
+    pub fn one_shot(&self) -> OneShotConfig {
+        let mut c = self.oneshot;
+        c.train.seed = self.seed;
+        c.evolution.seed = self.seed;
+        c.pool.seed = self.seed;
+        c.finetune.seed = self.seed;
+        c
+    }
+
+    /// The differentiable budget as a one-method, one-seed `darts` run.
+    pub fn darts_run(&self) -> DartsRunConfig {
+        let mut search = self.darts.search.clone();
+        search.power_iteration.seed = self.seed;
+        DartsRunConfig {
+            methods: vec![DartsMethod::Sotl],
+            seeds: 1,
+            seed_base: self.seed,
+            search,
+            net: self.darts.net,
+            data: self.darts.data,
+        }
+    }
+}
+
+/// The one-shot methods' default budget (`[oneshot]`), under the 5 minutes on 2 idle CPU cores the main job allows (about 280
 /// s): the thesis' one-shot protocol scaled down in network and image size but not in data. An
 /// SPOS supernet (C=8, N=1, 16x16 images) trained for 20 epochs on the whole 25 000-image train
 /// half with augmentation (about 21 ms a step with 2 threads), then regularized evolution over
@@ -105,6 +232,8 @@ pub struct Ranked {
 pub struct SearchReport {
     /// How the cell was chosen.
     pub method: SearchMethod,
+    /// The seed.
+    pub seed: u64,
     /// The budget, in words.
     pub budget: String,
     /// `cifar10` or `synthetic`.
@@ -113,18 +242,27 @@ pub struct SearchReport {
     pub chosen: String,
     /// Its NAS-Bench-201 CIFAR-10 test accuracy, when the tables are there.
     pub chosen_nb201_cifar10_test: Option<f64>,
-    /// The best `top` cells by SoTL.
-    pub top: Vec<Ranked>,
-    /// Cells finetuned.
-    pub candidates_finetuned: usize,
-    /// The best ground truth among them (how good the choice could have been).
-    pub best_finetuned_nb201_cifar10_test: Option<f64>,
     /// Wall-clock seconds of this invocation.
     pub seconds: f64,
     /// The run folder.
     pub out: String,
     /// Whether NAS-Bench-201 tables were there to look the cells up in.
     pub ground_truth: bool,
+    /// What the one-shot methods saw (`evolution`, `pool`).
+    pub one_shot: Option<OneShotFindings>,
+    /// What the differentiable method saw (`sotl-darts`).
+    pub differentiable: Option<DartsFindings>,
+}
+
+/// The candidates a one-shot search finetuned.
+#[derive(Debug, Clone, Serialize)]
+pub struct OneShotFindings {
+    /// The best `top` cells by SoTL.
+    pub top: Vec<Ranked>,
+    /// Cells finetuned.
+    pub candidates_finetuned: usize,
+    /// The best ground truth among them (how good the choice could have been).
+    pub best_finetuned_nb201_cifar10_test: Option<f64>,
     /// The SoTL window.
     pub sotl_window: usize,
     /// The finalists re-ranked by a longer finetuning, best first (`rerank.top > 0`); the
@@ -134,18 +272,44 @@ pub struct SearchReport {
     pub rerank_steps: usize,
 }
 
+/// A differentiable search's path to its choice.
+#[derive(Debug, Clone, Serialize)]
+pub struct DartsFindings {
+    /// The argmax cell after each epoch, with its skips, depth and (looked up afterwards)
+    /// ground truth.
+    pub trajectory: Vec<EpochChoice>,
+    /// The final mixing weights: per edge (arch-string order), the five ops in
+    /// `Nb201Op::ALL` order.
+    pub op_weights: Vec<[f64; 5]>,
+}
+
+/// The discretized cell after one epoch of a differentiable search.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochChoice {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Argmax cell.
+    pub genotype: String,
+    /// Its skip connections.
+    pub skip_connections: usize,
+    /// Its depth.
+    pub depth: usize,
+    /// Its NAS-Bench-201 CIFAR-10 test accuracy, looked up after the search.
+    pub nb201_cifar10_test: Option<f64>,
+}
+
 impl SearchReport {
-    /// The human summary: method, budget, the choice and the best cells by SoTL, with ground
+    /// The human summary: method, budget, the choice and how it was reached, with ground
     /// truth marked as looked up afterwards.
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let window = self.sotl_window;
         let _ = writeln!(
             out,
-            "SoTL search on {} by {} ({:.0} s)",
+            "SoTL search on {} by {} (seed {}, {:.0} s)",
             self.data,
             self.method.describe(),
+            self.seed,
             self.seconds
         );
         let _ = writeln!(out, "budget: {}", self.budget);
@@ -156,38 +320,77 @@ impl SearchReport {
                 "(NAS-Bench-201 accuracies below were looked up after the choice was made)"
             );
         }
-        if let Some(finalists) = &self.rerank {
-            let _ = writeln!(
-                out,
-                "finalists re-ranked by SoTL over {} finetuning steps:",
-                self.rerank_steps
-            );
-            let _ =
-                writeln!(out, "rank  SoTL(first {:>3})  NB201 C10 test  arch", self.rerank_steps);
-            for r in finalists {
-                let gt = r.nb201_cifar10_test.map_or("      -".to_string(), |v| format!("{v:7.2}"));
-                let _ = writeln!(out, "{:>4}  {:>15.3}  {:>14}  {}", r.rank, r.sotl, gt, r.arch);
+        if let Some(d) = &self.differentiable {
+            let _ = writeln!(out, "epoch  skips  depth  NB201 C10 test  argmax cell");
+            for e in &d.trajectory {
+                let _ = writeln!(
+                    out,
+                    "{:>5}  {:>5}  {:>5}  {:>14}  {}",
+                    e.epoch,
+                    e.skip_connections,
+                    e.depth,
+                    truth_cell(e.nb201_cifar10_test),
+                    e.genotype
+                );
             }
-            let _ = writeln!(out, "search ranking (before re-ranking):");
-        }
-        let _ = writeln!(out, "rank  SoTL(first {window:>3})  NB201 C10 test  arch");
-        for r in &self.top {
-            let gt = r.nb201_cifar10_test.map_or("      -".to_string(), |v| format!("{v:7.2}"));
-            let _ = writeln!(out, "{:>4}  {:>15.3}  {:>14}  {}", r.rank, r.sotl, gt, r.arch);
-        }
-        if let Some(b) = self.best_finetuned_nb201_cifar10_test {
+            let _ = writeln!(out, "final op weights (softmax of alpha) per edge:");
             let _ = writeln!(
                 out,
-                "best NB201 CIFAR-10 test accuracy among the {} cells finetuned: {b:.2}",
-                self.candidates_finetuned
+                "edge  {}",
+                sotl_space::Nb201Op::ALL.map(|o| format!("{:>14}", o.to_string())).join("")
             );
-        } else {
+            for (e, w) in d.op_weights.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "{e:>4}  {}",
+                    w.iter().map(|v| format!("{v:>14.3}")).collect::<String>()
+                );
+            }
+        }
+        if let Some(o) = &self.one_shot {
+            let window = o.sotl_window;
+            if let Some(finalists) = &o.rerank {
+                let _ = writeln!(
+                    out,
+                    "finalists re-ranked by SoTL over {} finetuning steps:",
+                    o.rerank_steps
+                );
+                ranking(&mut out, finalists, o.rerank_steps);
+                let _ = writeln!(out, "search ranking (before re-ranking):");
+            }
+            ranking(&mut out, &o.top, window);
+            if let Some(b) = o.best_finetuned_nb201_cifar10_test {
+                let _ = writeln!(
+                    out,
+                    "best NB201 CIFAR-10 test accuracy among the {} cells finetuned: {b:.2}",
+                    o.candidates_finetuned
+                );
+            }
+        } else if let Some(v) = self.chosen_nb201_cifar10_test {
+            let _ = writeln!(out, "NB201 CIFAR-10 test accuracy of the chosen cell: {v:.2}");
+        }
+        if !self.ground_truth {
             out.push_str(
                 "(no NAS-Bench-201 table under the data root: ground-truth accuracies not shown)\n",
             );
         }
         let _ = writeln!(out, "results: {}/search.json", self.out);
         out
+    }
+}
+
+/// A ground-truth accuracy for a table cell, `-` when unknown.
+fn truth_cell(v: Option<f64>) -> String {
+    v.map_or("      -".to_string(), |v| format!("{v:7.2}"))
+}
+
+/// A ranking table: rank, SoTL over `window` steps, ground truth, arch.
+fn ranking(out: &mut String, rows: &[Ranked], window: usize) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "rank  SoTL(first {window:>3})  NB201 C10 test  arch");
+    for r in rows {
+        let gt = truth_cell(r.nb201_cifar10_test);
+        let _ = writeln!(out, "{:>4}  {:>15.3}  {:>14}  {}", r.rank, r.sotl, gt, r.arch);
     }
 }
 
@@ -237,40 +440,94 @@ fn rerank(
     Ok(Some(scored))
 }
 
-/// Runs the main job in `out` (resumable): `cfg` is the resolved config (e.g. [`default_budget`]
-/// with the user's overrides); its `train.seed` drives every random choice of the search. The
-/// search sees SoTL alone; ground truth is looked up only afterwards, for the report.
-pub fn run_search(
+/// Runs the main job in `out` (resumable) with the resolved `cfg` (defaults or a file, with
+/// the user's overrides): `cfg.seed` drives every random choice. The search sees training
+/// losses alone; ground truth is looked up only afterwards, for the report.
+pub fn run_search(env: &Env, cfg: &SearchConfig, top: usize, out: &Path) -> Result<SearchReport> {
+    let t0 = Instant::now();
+    cfg.validate()?;
+    let mut report = if cfg.method.is_one_shot() {
+        one_shot_search(env, &cfg.one_shot(), cfg.method, top, out)?
+    } else {
+        darts_search(env, cfg, out)?
+    };
+    report.seconds = t0.elapsed().as_secs_f64();
+    sotl_report::write_json_atomic(&out.join("search.json"), &report)?;
+    Ok(report)
+}
+
+/// SoTL-DARTS as a one-seed `darts` run in `out` (its files: config.json, table.md,
+/// `sotl/seed<S>/` with the checkpoint, trajectory and plots).
+fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchReport> {
+    let run = cfg.darts_run();
+    let study = run_darts(env, &run, out)?;
+    let outcome = study.outcomes.first().context("a one-seed darts run has one outcome")?;
+    let seed = &study.seeds[0];
+    let last = outcome.trajectory.last().context("a finished search has at least one epoch")?;
+    let steps_per_epoch = study.train_images / run.search.batch_size;
+    let side = study.image_size;
+    let alpha_steps = run.search.epochs * (steps_per_epoch / run.search.unroll_steps);
+    Ok(SearchReport {
+        method: cfg.method,
+        seed: cfg.seed,
+        budget: format!(
+            "supernet C={} N={} on {} images of {side}x{side}, {} epochs of batch {}; T={} (about {alpha_steps} alpha steps)",
+            run.net.channels,
+            run.net.cells_per_stage,
+            study.train_images,
+            run.search.epochs,
+            run.search.batch_size,
+            run.search.unroll_steps,
+        ),
+        data: study.data_source,
+        chosen: seed.genotype.clone(),
+        chosen_nb201_cifar10_test: seed.cifar10_test,
+        seconds: 0.0,
+        out: out.display().to_string(),
+        ground_truth: load_bench(env)?.is_some(),
+        one_shot: None,
+        differentiable: Some(DartsFindings {
+            trajectory: outcome
+                .trajectory
+                .iter()
+                .map(|p| EpochChoice {
+                    epoch: p.epoch,
+                    genotype: p.genotype.to_string(),
+                    skip_connections: p.skip_connections,
+                    depth: p.depth,
+                    nb201_cifar10_test: p.test_accuracy,
+                })
+                .collect(),
+            op_weights: last.op_weights.clone(),
+        }),
+    })
+}
+
+/// An SPOS supernet, then evolution or a pool ranked by finetuning SoTL.
+fn one_shot_search(
     env: &Env,
-    mut cfg: OneShotConfig,
+    cfg: &OneShotConfig,
     method: SearchMethod,
     top: usize,
     out: &Path,
 ) -> Result<SearchReport> {
-    let t0 = Instant::now();
     if cfg.train.trainer.kind != TrainerKind::Spos {
         bail!(
-            "search trains an SPOS supernet, but the config asks for trainer.kind = {}; use `sotl-nas oneshot run --trainers {}` for other trainers",
+            "search trains an SPOS supernet, but the config asks for oneshot.train.trainer.kind = {}; use `sotl-nas oneshot run --trainers {}` for other trainers",
             cfg.train.trainer.kind,
             cfg.train.trainer.kind
         );
     }
-    // One seed drives every random choice of the search: the supernet, the evolution or pool,
-    // and the finetuning data order.
-    cfg.evolution.seed = cfg.train.seed;
-    cfg.pool.seed = cfg.train.seed;
-    cfg.finetune.seed = cfg.train.seed;
-    cfg.validate()?;
     let data = load_splits(env, &cfg.data)?;
-    train_supernet(env, &cfg, &data, out)?;
-    let (_vs, net) = build_net(env, &cfg, &data)?;
+    train_supernet(env, cfg, &data, out)?;
+    let (_vs, net) = build_net(env, cfg, &data)?;
     load_supernet(&net, &out.join("supernet.ot"))?;
     let window = cfg.finetune.sotl_window;
     // Candidates with their SoTL score (higher = lower SoTL), best first.
     let (ranked, results, budget): (Vec<(CandidateResult, f64)>, usize, String) = match method {
         SearchMethod::Pool => {
-            let pool = pool_for(&cfg, None, out)?;
-            let results = rank_pool(env, &cfg, &net, &data, &pool, out)?;
+            let pool = pool_for(cfg, None, out)?;
+            let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
             let row = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(window) };
             let order = rank_by(&results, &row, window)?;
             let n = results.len();
@@ -280,6 +537,7 @@ pub fn run_search(
                 format!("pool of {}", cfg.pool.size),
             )
         }
+        SearchMethod::SotlDarts => unreachable!("run_search sends sotl-darts to darts_search"),
         SearchMethod::Evolution => {
             let mut ft = Finetuner::new(&net, cfg.finetune, cfg.train.trainer.kind)?;
             let bar = env.progress(cfg.evolution.budget as u64, "evolve");
@@ -310,7 +568,7 @@ pub fn run_search(
             )
         }
     };
-    let reranked = rerank(env, &cfg, &net, &data, &ranked, out)?;
+    let reranked = rerank(env, cfg, &net, &data, &ranked, out)?;
     let bench = load_bench(env)?;
     let truth = |r: &CandidateResult| bench.as_ref().and_then(|b| cifar10_truth(b, &r.arch));
     let to_ranked = |list: &[(CandidateResult, f64)], n: usize| -> Vec<Ranked> {
@@ -335,8 +593,9 @@ pub fn run_search(
         .iter()
         .filter_map(|(r, _)| truth(r))
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let report = SearchReport {
+    Ok(SearchReport {
         method,
+        seed: cfg.train.seed,
         budget: format!(
             "SPOS supernet C={} N={} on {} images of {}x{}, {} epochs; {budget}; {} finetuning steps each, SoTL over {window}",
             cfg.net.channels,
@@ -350,16 +609,17 @@ pub fn run_search(
         data: data.source,
         chosen,
         chosen_nb201_cifar10_test: chosen_truth,
-        top,
-        candidates_finetuned: results,
-        best_finetuned_nb201_cifar10_test: best,
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds: 0.0,
         out: out.display().to_string(),
         ground_truth: bench.is_some(),
-        sotl_window: window,
-        rerank: finalists,
-        rerank_steps: cfg.rerank.steps,
-    };
-    sotl_report::write_json_atomic(&out.join("search.json"), &report)?;
-    Ok(report)
+        one_shot: Some(OneShotFindings {
+            top,
+            candidates_finetuned: results,
+            best_finetuned_nb201_cifar10_test: best,
+            sotl_window: window,
+            rerank: finalists,
+            rerank_steps: cfg.rerank.steps,
+        }),
+        differentiable: None,
+    })
 }

@@ -37,7 +37,7 @@ enum ConfigFor {
     Train,
     /// `sotl-nas oneshot ...`.
     Oneshot,
-    /// `sotl-nas search` (the main job's budget; same keys as oneshot).
+    /// `sotl-nas search` (the main job: method, seed, `[darts]` and `[oneshot]` budgets).
     Search,
     /// `sotl-nas darts`.
     Darts,
@@ -61,7 +61,7 @@ pub fn run(args: ConfigArgs, g: &Global) -> Result<()> {
     match command {
         ConfigFor::Train => emit(&TrainRunConfig::default(), g),
         ConfigFor::Oneshot => emit(&OneShotConfig::default(), g),
-        ConfigFor::Search => emit(&sotl_experiments::search::default_budget(), g),
+        ConfigFor::Search => emit(&sotl_experiments::search::SearchConfig::default(), g),
         ConfigFor::Darts => emit(&DartsRunConfig::default(), g),
         ConfigFor::Hypergrad => emit(&HypergradConfig::default(), g),
         ConfigFor::Fourier => emit(&FourierConfig::default(), g),
@@ -97,7 +97,7 @@ mod tests {
     fn every_default_config_reads_back_as_a_config_file() {
         round_trips(TrainRunConfig::default());
         round_trips(OneShotConfig::default());
-        round_trips(sotl_experiments::search::default_budget());
+        round_trips(sotl_experiments::search::SearchConfig::default());
         round_trips(DartsRunConfig::default());
         round_trips(HypergradConfig::default());
         round_trips(FourierConfig::default());

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use sotl_experiments::search::{default_budget, run_search, SearchMethod};
+use anyhow::{bail, Result};
+use sotl_experiments::search::{run_search, SearchConfig, SearchMethod};
 
-use super::oneshot::ConfigArgs;
-use crate::common::{print_json, Global};
+use crate::common::{load_config, print_json, Global};
 
 /// Parses a search method; `--help` lists every name.
 fn search_method() -> impl clap::builder::TypedValueParser<Value = SearchMethod> {
@@ -15,35 +14,138 @@ fn search_method() -> impl clap::builder::TypedValueParser<Value = SearchMethod>
         .map(|s| s.parse::<SearchMethod>().expect("a listed method parses"))
 }
 
-/// Arguments of `search`.
+/// Arguments of `search`. Each flag overrides a key of the config (`sotl-nas config defaults
+/// search` prints them all); size flags apply to the chosen method's budget.
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// How to choose a cell from the supernet: regularized evolution with finetuning SoTL as
-    /// the fitness, or the lowest SoTL of a fixed random pool.
-    #[arg(long, default_value = "evolution", value_parser = search_method())]
-    method: SearchMethod,
-    /// Fitness evaluations of the evolutionary search (`evolution.budget`).
+    /// How to choose a cell (`method`): SoTL-DARTS (default), regularized evolution over an SPOS
+    /// supernet with finetuning SoTL as the fitness, or the lowest finetuning SoTL of a random
+    /// pool.
+    #[arg(long, value_parser = search_method())]
+    method: Option<SearchMethod>,
+    /// TOML config (`method`, `seed`, `[darts]`, `[oneshot]`); flags override its keys.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The seed of every random choice (`seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Search epochs (`darts.search.epochs`) or supernet epochs (`oneshot.train.epochs`).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Training images kept (`darts.data.n_train` / `oneshot.data.n_train`, 0 = all).
+    #[arg(long)]
+    n_train: Option<usize>,
+    /// Validation images kept (`darts.data.n_val` / `oneshot.data.n_val`, 0 = all).
+    #[arg(long)]
+    n_val: Option<usize>,
+    /// Supernet channels C (`darts.net.channels` / `oneshot.net.channels`).
+    #[arg(long)]
+    channels: Option<i64>,
+    /// Cells per stage N (`darts.net.cells_per_stage` / `oneshot.net.cells_per_stage`).
+    #[arg(long)]
+    cells: Option<usize>,
+    /// sotl-darts: T, the training losses summed per alpha step (`darts.search.unroll_steps`).
+    #[arg(long, visible_alias = "t")]
+    unroll_steps: Option<usize>,
+    /// evolution: fitness evaluations (`oneshot.evolution.budget`).
     #[arg(long)]
     budget: Option<usize>,
+    /// pool: pool size (`oneshot.pool.size`).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// evolution, pool: finetuning minibatches per candidate (`oneshot.finetune.steps`).
+    #[arg(long)]
+    finetune_steps: Option<usize>,
+    /// evolution, pool: the SoTL window (`oneshot.finetune.sotl_window`).
+    #[arg(long)]
+    sotl_window: Option<usize>,
+    /// evolution, pool: cap on supernet steps (`oneshot.train.max_steps`).
+    #[arg(long)]
+    max_steps: Option<usize>,
     /// Output folder; rerun with the same folder to resume.
     #[arg(long, default_value = "runs/search")]
     out: PathBuf,
-    /// How many of the ranking to print.
+    /// evolution, pool: how many of the ranking to print.
     #[arg(long, default_value_t = 5)]
     top: usize,
-    #[command(flatten)]
-    cfg: ConfigArgs,
+}
+
+impl SearchArgs {
+    /// The config file (or the defaults) with these flags applied.
+    fn resolve(&self) -> Result<SearchConfig> {
+        let mut c: SearchConfig = load_config(self.config.as_deref())?;
+        set(&mut c.method, self.method);
+        set(&mut c.seed, self.seed);
+        let one_shot_only = [
+            ("--budget", self.budget.is_some()),
+            ("--pool-size", self.pool_size.is_some()),
+            ("--finetune-steps", self.finetune_steps.is_some()),
+            ("--sotl-window", self.sotl_window.is_some()),
+            ("--max-steps", self.max_steps.is_some()),
+        ];
+        if c.method.is_one_shot() {
+            if self.unroll_steps.is_some() {
+                bail!("--unroll-steps is a sotl-darts setting, but the method is {}", c.method);
+            }
+        } else if let Some((flag, _)) = one_shot_only.iter().find(|(_, given)| *given) {
+            bail!(
+                "{flag} is a setting of the one-shot methods, but the method is {}; add --method evolution or --method pool",
+                c.method
+            );
+        }
+        // The flags both kinds share set the chosen kind's keys.
+        let (epochs, n_train, n_val, channels, cells) = if c.method.is_one_shot() {
+            let o = &mut c.oneshot;
+            (
+                &mut o.train.epochs,
+                &mut o.data.n_train,
+                &mut o.data.n_val,
+                &mut o.net.channels,
+                &mut o.net.cells_per_stage,
+            )
+        } else {
+            let d = &mut c.darts;
+            (
+                &mut d.search.epochs,
+                &mut d.data.n_train,
+                &mut d.data.n_val,
+                &mut d.net.channels,
+                &mut d.net.cells_per_stage,
+            )
+        };
+        set(epochs, self.epochs);
+        set(n_train, self.n_train);
+        set(n_val, self.n_val);
+        set(channels, self.channels);
+        set(cells, self.cells);
+        set(&mut c.darts.search.unroll_steps, self.unroll_steps);
+        let o = &mut c.oneshot;
+        set(&mut o.evolution.budget, self.budget);
+        set(&mut o.pool.size, self.pool_size);
+        if let Some(v) = self.finetune_steps {
+            o.finetune.steps = v;
+            o.finetune.sotl_window = o.finetune.sotl_window.min(v);
+        }
+        set(&mut o.finetune.sotl_window, self.sotl_window);
+        set(&mut o.train.max_steps, self.max_steps);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// `*key = v` when the flag was given.
+fn set<T: Copy>(key: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *key = v;
+    }
 }
 
 /// Runs `search`.
 pub fn run(args: SearchArgs, g: &Global) -> Result<()> {
     g.apply_threads();
     let env = g.env()?;
-    let mut cfg = args.cfg.resolve(Some(default_budget()))?;
-    if let Some(b) = args.budget {
-        cfg.evolution.budget = b;
-    }
-    let report = run_search(&env, cfg, args.method, args.top, &args.out)?;
+    let cfg = args.resolve()?;
+    let report = run_search(&env, &cfg, args.top, &args.out)?;
     if g.json {
         return print_json(&report);
     }
