@@ -233,14 +233,12 @@ impl HypergradConfig {
         }
     }
 
-    /// The standard normalization of the dataset.
-    pub fn normalization(&self) -> crate::Normalization {
+    /// The standard normalization of the dataset (PyTorch's MNIST example; NAS-Bench-201's
+    /// CIFAR-10 constants).
+    pub fn normalization(&self) -> sotl_data::Normalization {
         match self.dataset {
-            DatasetKind::Mnist => crate::Normalization { mean: vec![0.1307], std: vec![0.3081] },
-            DatasetKind::Cifar10 => crate::Normalization {
-                mean: vec![0.4914, 0.4822, 0.4465],
-                std: vec![0.2470, 0.2435, 0.2616],
-            },
+            DatasetKind::Mnist => sotl_data::Normalization::mnist(),
+            DatasetKind::Cifar10 => sotl_data::Normalization::cifar10(),
         }
     }
 }

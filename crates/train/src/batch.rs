@@ -1,11 +1,9 @@
 //! Batches and where they come from: the trainer's only view of data.
 
 use rand::seq::SliceRandom;
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::seed::{derive_seed, Stream};
+use crate::seed::{stream_rng, Stream};
 use crate::{Result, TrainError};
 
 /// One minibatch: model inputs and integer class targets.
@@ -39,6 +37,15 @@ pub trait BatchSource {
     fn batches_per_epoch(&self) -> usize;
     /// Batch `index` (0-based, `< batches_per_epoch`) of `epoch`.
     fn batch(&mut self, epoch: usize, index: usize) -> Result<Batch>;
+}
+
+/// The order of the examples `0..n` in epoch `epoch` of a run seeded with `seed`: a
+/// Fisher-Yates shuffle by [`stream_rng`]`(seed, stream, epoch)`. Every shuffled minibatch order
+/// (supernet training, finetuning, differentiable search, the studies) is cut from this.
+pub fn epoch_order(n: usize, seed: u64, stream: Stream, epoch: u64) -> Vec<i64> {
+    let mut idx: Vec<i64> = (0..n as i64).collect();
+    idx.shuffle(&mut stream_rng(seed, stream, epoch));
+    idx
 }
 
 /// A transform applied to each batch's inputs (augmentation, normalization), on their device.
@@ -139,13 +146,7 @@ impl TensorBatches {
         match &self.order {
             Some((e, t)) if *e == epoch => t.shallow_clone(),
             _ => {
-                let mut idx: Vec<i64> = (0..self.len() as i64).collect();
-                let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
-                    self.seed,
-                    Stream::TrainOrder,
-                    epoch as u64,
-                ));
-                idx.shuffle(&mut rng);
+                let idx = epoch_order(self.len(), self.seed, Stream::TrainOrder, epoch as u64);
                 let t = Tensor::from_slice(&idx).to_device(self.device());
                 self.order = Some((epoch, t.shallow_clone()));
                 t
@@ -187,5 +188,28 @@ impl BatchSource for TensorBatches {
             None => inputs,
         };
         Ok(Batch { inputs, targets: targets.to_kind(Kind::Int64) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation_and_tensor_batches_serve_it() {
+        let a = epoch_order(10, 5, Stream::TrainOrder, 0);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<i64>>());
+        assert_eq!(a, epoch_order(10, 5, Stream::TrainOrder, 0), "a function of its arguments");
+        assert_ne!(a, epoch_order(10, 5, Stream::TrainOrder, 1), "another epoch, another order");
+        assert_ne!(a, epoch_order(10, 5, Stream::ValOrder, 0), "another stream, another order");
+        // Inputs equal to their indices: the served batches spell out the order.
+        let x = Tensor::arange(10, (Kind::Int64, Device::Cpu));
+        let mut b = TensorBatches::new(x.shallow_clone(), x, 4).unwrap().shuffled(5);
+        let served: Vec<i64> = (0..3)
+            .flat_map(|i| Vec::<i64>::try_from(b.batch(0, i).unwrap().inputs).unwrap())
+            .collect();
+        assert_eq!(served, a);
     }
 }
