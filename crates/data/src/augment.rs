@@ -105,20 +105,26 @@ impl Normalization {
 
     /// `(x / 255 - mean) / std` for uint8 `images` `[B, C, H, W]`, as float32.
     pub fn apply(&self, images: &Tensor) -> Tensor {
-        self.apply_as(images, Kind::Float)
-    }
-
-    /// [`Normalization::apply`] in floating-point `kind` (the exact-hypergradient studies run
-    /// in float64).
-    pub fn apply_as(&self, images: &Tensor, kind: Kind) -> Tensor {
         let dev = images.device();
         let c = self.mean.len() as i64;
         // One fused multiply-add per pixel: x * 1/(255 std) - mean/std.
-        let scale: Vec<f64> = self.std.iter().map(|s| 1.0 / (255.0 * s)).collect();
-        let shift: Vec<f64> = self.mean.iter().zip(&self.std).map(|(m, s)| -m / s).collect();
-        let scale = Tensor::from_slice(&scale).to_kind(kind).view([1, c, 1, 1]).to_device(dev);
-        let shift = Tensor::from_slice(&shift).to_kind(kind).view([1, c, 1, 1]).to_device(dev);
-        images.to_kind(kind) * scale + shift
+        let scale: Vec<f32> = self.std.iter().map(|s| (1.0 / (255.0 * s)) as f32).collect();
+        let shift: Vec<f32> =
+            self.mean.iter().zip(&self.std).map(|(m, s)| (-m / s) as f32).collect();
+        let scale = Tensor::from_slice(&scale).view([1, c, 1, 1]).to_device(dev);
+        let shift = Tensor::from_slice(&shift).view([1, c, 1, 1]).to_device(dev);
+        images.to_kind(Kind::Float) * scale + shift
+    }
+
+    /// `(x / 255 - mean) / std` evaluated as written, in floating-point `kind` (the studies
+    /// compute exact hypergradients in float64; [`Normalization::apply`] is the fused float32
+    /// form and differs in the last bits).
+    pub fn standardize(&self, images: &Tensor, kind: Kind) -> Tensor {
+        let dev = images.device();
+        let c = self.mean.len() as i64;
+        let mean = Tensor::from_slice(&self.mean).to_kind(kind).to_device(dev).view([1, c, 1, 1]);
+        let std = Tensor::from_slice(&self.std).to_kind(kind).to_device(dev).view([1, c, 1, 1]);
+        (images.to_kind(kind) / 255.0 - mean) / std
     }
 }
 

@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use tch::{Device, Kind, Tensor};
 
-use sotl_train::{epoch_order, stream_rng, Stream};
-
-use crate::{hypergradient, unroll_sgd, Result, StudiesError};
+use crate::{epoch_batches, hypergradient, rng_for, unroll_sgd, Result, StudiesError};
 
 /// Settings of both Fourier studies; defaults follow the thesis where it states them.
 ///
@@ -192,7 +190,7 @@ pub fn soft_step(z: &Tensor) -> Tensor {
 /// every device and libtorch version).
 pub fn fourier_data(cfg: &FourierConfig, device: Device) -> FourierData {
     use rand::Rng;
-    let mut rng = stream_rng(cfg.seed, Stream::Data, 0);
+    let mut rng = rng_for(cfg.seed, 0xF0);
     let xs: Vec<f64> = (0..cfg.n_points).map(|_| rng.gen_range(-10.0..10.0)).collect();
     // Box-Muller: rand_distr is not a dependency and this is all the normal sampling needed.
     let noise: Vec<f64> = (0..cfg.n_points)
@@ -230,11 +228,11 @@ fn batch_stream(n: usize, cfg: &FourierConfig, steps: usize, device: Device) -> 
     let mut out = Vec::with_capacity(steps);
     let mut epoch = 0u64;
     while out.len() < steps {
-        for b in epoch_order(n, cfg.seed, Stream::TrainOrder, epoch).chunks_exact(cfg.batch_size) {
+        for b in epoch_batches(n, cfg.batch_size, cfg.seed, 1000 + epoch) {
             if out.len() == steps {
                 break;
             }
-            out.push(Tensor::from_slice(b).to_device(device));
+            out.push(Tensor::from_slice(&b).to_device(device));
         }
         epoch += 1;
     }

@@ -6,6 +6,7 @@
 //! beside `sotl-search` (which applies the same unrolled differentiation to NAS) and below the
 //! CLI's `hypergrad` and `fourier` subcommands. Everything runs on CPU in minutes.
 
+mod batches;
 mod error;
 mod fourier;
 mod lr_config;
@@ -15,6 +16,7 @@ mod model;
 mod unroll;
 mod vgg;
 
+pub use batches::{epoch_batches, rng_for};
 pub use error::{Result, StudiesError};
 pub use fourier::{
     degree_hypergradient, degree_search, fixed_degree_sotl, fourier_data, fourier_features,

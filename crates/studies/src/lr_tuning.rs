@@ -19,12 +19,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sotl_data::Normalization;
-use sotl_train::{epoch_order, stream_rng, Stream};
 use tch::{Device, Kind, Tensor};
 
 use crate::{
-    cross_entropy, hypergradient, unroll_sgd, FunctionalNet, HyperObjective, HypergradConfig,
-    Result, StudiesError,
+    cross_entropy, epoch_batches, hypergradient, rng_for, unroll_sgd, FunctionalNet,
+    HyperObjective, HypergradConfig, Result, StudiesError,
 };
 
 /// Train/validation/test images for the study: uint8 `[N, C, H, W]` and int64 labels `[N]`.
@@ -91,7 +90,7 @@ impl LrData {
                 cfg.batch_size
             )));
         }
-        let order = Tensor::from_slice(&epoch_order(n, cfg.seed, Stream::Data, 0));
+        let order = Tensor::from_slice(&epoch_batches(n, n, cfg.seed, u64::MAX)[0]);
         let (val_idx, train_idx) =
             (order.narrow(0, 0, held as i64), order.narrow(0, held as i64, (n - held) as i64));
         let pick = |t: &Tensor, i: &Tensor| t.index_select(0, i).to_device(device);
@@ -197,18 +196,16 @@ impl LrRun {
         let start = std::time::Instant::now();
         let kind = self.params[0].kind();
         let n = data.train_images.size()[0] as usize;
-        // The epoch's batch order and validation batches are the same for every T (common
-        // random numbers).
+        // Stream 2e: batch order, 2e+1: validation batches; same for every T (common random numbers).
         let e = self.epoch as u64;
-        let order = epoch_order(n, cfg.seed, Stream::TrainOrder, e);
-        let batches: Vec<&[i64]> = order.chunks_exact(cfg.batch_size).collect();
-        let mut val_rng = stream_rng(cfg.seed, Stream::ValOrder, e);
+        let batches = epoch_batches(n, cfg.batch_size, cfg.seed, 2 * e);
+        let mut val_rng = rng_for(cfg.seed, 2 * e + 1);
         let nval = data.val_images.size()[0] as usize;
         let dev = data.train_images.device();
         let batch_of = |idx: &[i64]| {
             let i = Tensor::from_slice(idx).to_device(dev);
             (
-                data.norm.apply_as(&data.train_images.index_select(0, &i), kind),
+                data.norm.standardize(&data.train_images.index_select(0, &i), kind),
                 data.train_labels.index_select(0, &i),
             )
         };
@@ -241,7 +238,7 @@ impl LrRun {
                                 .map(|i| i as i64)
                                 .collect();
                         let vi = Tensor::from_slice(&vi).to_device(dev);
-                        let x = data.norm.apply_as(&data.val_images.index_select(0, &vi), kind);
+                        let x = data.norm.standardize(&data.val_images.index_select(0, &vi), kind);
                         cross_entropy(
                             &net.forward(&un.params, &x),
                             &data.val_labels.index_select(0, &vi),
@@ -394,7 +391,7 @@ pub fn evaluate(
     let mut start = 0;
     while start < n {
         let len = (batch as i64).min(n - start);
-        let x = data.norm.apply_as(&data.test_images.narrow(0, start, len), kind);
+        let x = data.norm.standardize(&data.test_images.narrow(0, start, len), kind);
         let y = data.test_labels.narrow(0, start, len);
         let logits = net.forward(params, &x);
         loss += cross_entropy(&logits, &y).double_value(&[]) * len as f64;

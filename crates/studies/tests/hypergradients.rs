@@ -150,8 +150,8 @@ fn fourier_max_deg_hypergradients_match_central_difference() {
     let cfg = fourier_cfg();
     let data = fourier_data(&cfg, Device::Cpu);
     let w = with_torch_seed(5, || Tensor::randn([7], (Kind::Double, Device::Cpu)));
-    let order = sotl_train::epoch_order(500, 1, sotl_train::Stream::TrainOrder, 0);
-    let batches: Vec<Tensor> = order.chunks_exact(16).take(12).map(Tensor::from_slice).collect();
+    let batches: Vec<Tensor> =
+        epoch_batches(500, 16, 1, 0).into_iter().take(12).map(|b| Tensor::from_slice(&b)).collect();
     for (m, obj) in [
         (2.3, DegreeObjective::Sotl { t: 12 }),
         (0.7, DegreeObjective::Sotl { t: 2 }),

@@ -1,9 +1,11 @@
 //! Batches and where they come from: the trainer's only view of data.
 
 use rand::seq::SliceRandom;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::seed::{stream_rng, Stream};
+use crate::seed::{derive_seed, Stream};
 use crate::{Result, TrainError};
 
 /// One minibatch: model inputs and integer class targets.
@@ -39,13 +41,19 @@ pub trait BatchSource {
     fn batch(&mut self, epoch: usize, index: usize) -> Result<Batch>;
 }
 
-/// The order of the examples `0..n` in epoch `epoch` of a run seeded with `seed`: a
-/// Fisher-Yates shuffle by [`stream_rng`]`(seed, stream, epoch)`. Every shuffled minibatch order
-/// (supernet training, finetuning, differentiable search, the studies) is cut from this.
-pub fn epoch_order(n: usize, seed: u64, stream: Stream, epoch: u64) -> Vec<i64> {
+/// `0..n` shuffled by `rng` (rand's Fisher-Yates). Every shuffled minibatch order (supernet
+/// training, finetuning, differentiable search, the studies) is one of these, cut into batches;
+/// callers differ only in how they seed `rng`.
+pub fn shuffled_indices(n: usize, rng: &mut impl rand::Rng) -> Vec<i64> {
     let mut idx: Vec<i64> = (0..n as i64).collect();
-    idx.shuffle(&mut stream_rng(seed, stream, epoch));
+    idx.shuffle(rng);
     idx
+}
+
+/// The order of the examples `0..n` in epoch `epoch` of a run seeded with `seed`:
+/// [`shuffled_indices`] by ChaCha8 seeded with [`derive_seed`]`(seed, stream, epoch)`.
+pub fn epoch_order(n: usize, seed: u64, stream: Stream, epoch: u64) -> Vec<i64> {
+    shuffled_indices(n, &mut ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, epoch)))
 }
 
 /// A transform applied to each batch's inputs (augmentation, normalization), on their device.

@@ -29,7 +29,7 @@ mod trainer;
 mod unroll;
 
 pub use adam::{Adam, AdamConfig};
-pub use batch::{epoch_order, Batch, BatchSource, TensorBatches, Transform};
+pub use batch::{epoch_order, shuffled_indices, Batch, BatchSource, TensorBatches, Transform};
 pub use checkpoint::{load_checkpoint, save_checkpoint, META};
 pub use clip::{clip_grad_norm, clip_grads, global_norm};
 pub use error::{Result, TrainError};
@@ -38,7 +38,7 @@ pub use optimizer::{Optimizer, OptimizerState};
 pub use params::ParamGroup;
 pub use run_config::TrainRunConfig;
 pub use schedule::{Granularity, LrSchedule};
-pub use seed::{derive_seed, stream_rng, torch_rng_lock, torch_seed, Stream};
+pub use seed::{derive_seed, torch_rng_lock, torch_seed, Stream};
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{
     epochs_csv, EpochSummary, EvalSchedule, Event, RunStatus, Trainer, TrainerConfig,

@@ -35,8 +35,6 @@ pub enum Stream {
     Init,
     /// Data augmentation of a training minibatch (for callers that seed it per minibatch).
     Augment,
-    /// Drawing or splitting a dataset (for callers that synthesize one or hold examples out).
-    Data,
 }
 
 impl Stream {
@@ -48,7 +46,6 @@ impl Stream {
             Stream::ValOrder => 0x5641_4c4f_5244_0002,
             Stream::Init => 0x494e_4954_0000_0003,
             Stream::Augment => 0x4155_474d_0000_0004,
-            Stream::Data => 0x4441_5441_0000_0005,
         }
     }
 }
@@ -63,13 +60,6 @@ fn mix(mut z: u64) -> u64 {
 /// The seed of item `index` of `stream` in a run seeded with `seed`.
 pub fn derive_seed(seed: u64, stream: Stream, index: u64) -> u64 {
     mix(mix(mix(seed) ^ stream.tag()).wrapping_add(index))
-}
-
-/// The generator of item `index` of `stream` in a run seeded with `seed` (ChaCha8 from
-/// [`derive_seed`]): every seeded draw made outside libtorch starts here.
-pub fn stream_rng(seed: u64, stream: Stream, index: u64) -> rand_chacha::ChaCha8Rng {
-    use rand_chacha::rand_core::SeedableRng;
-    rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, index))
 }
 
 /// A derived seed as libtorch's `manual_seed` takes it (non-negative `i64`).

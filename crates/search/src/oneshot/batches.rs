@@ -3,7 +3,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sotl_data::Dataset;
-use sotl_train::{derive_seed, epoch_order, Stream};
+use sotl_train::{derive_seed, shuffled_indices, Stream};
 use tch::{Device, Kind, Tensor};
 
 use super::{OneShotError, OneShotResult};
@@ -143,8 +143,8 @@ impl DeviceImages {
     }
 }
 
-/// A seeded minibatch order over a dataset: epoch `e` visits the images in the order
-/// [`sotl_train::epoch_order`]`(n, seed, TrainOrder, e)`, in full batches (a last partial batch is dropped, as the
+/// A seeded minibatch order over a dataset: epoch `e` visits the images in a permutation drawn
+/// from ChaCha8 seeded by `(seed, e)`, in full batches (a last partial batch is dropped, as the
 /// reference loaders do for search).
 ///
 /// The order is a pure function of `(seed, position)`, so resuming needs only the position.
@@ -197,7 +197,12 @@ impl BatchOrder {
         let per_epoch = self.batches_per_epoch();
         let (epoch, k) = (self.position / per_epoch, self.position % per_epoch);
         if self.epoch_perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            let idx = epoch_order(self.n, self.seed, Stream::TrainOrder, epoch as u64);
+            // This seed derivation predates `sotl_train::epoch_order`'s; it is kept so that
+            // one-shot records reproduce those of earlier builds bit for bit.
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let idx = shuffled_indices(self.n, &mut rng);
             self.epoch_perm = Some((epoch, Tensor::from_slice(&idx).to_device(device)));
         }
         self.position += 1;
