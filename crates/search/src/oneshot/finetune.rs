@@ -11,7 +11,7 @@ use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
 use super::sgd::{path_sgd, sgd_error};
-use super::trainer::{accuracy, cross_entropy};
+use super::trainer::{accuracy, cross_entropy, path_gradients};
 use super::{
     BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
 };
@@ -344,25 +344,21 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
         for s in 0..cfg.steps {
             let t = Instant::now();
             let (x, y) = train_order.next_train_batch(train, cfg.augment);
-            let logits = self.net.forward_path(&x, arch);
-            let loss = cross_entropy(&logits, &y);
-            let loss_v = finite(loss.double_value(&[]), "finetuning loss", s)?;
-            let train_acc = accuracy(&logits.detach(), &y);
-            let inputs: Vec<&Tensor> = idx.iter().map(|&i| &self.weights[i]).collect();
-            let g = Tensor::f_run_backward(&[&loss], &inputs, false, false)?;
-            let mut grads: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
+            let pass =
+                path_gradients(self.net, &self.weights, arch, &x, &y, 1.0, "finetuning loss", s)?;
+            let (loss_v, train_acc) = (pass.loss, accuracy(&pass.logits.detach(), &y));
+            let mut grads = pass.grads;
             let mut sum = Tensor::zeros([], (Kind::Double, x.device()));
             let mut l1 = Tensor::zeros([], (Kind::Double, x.device()));
             let mut acc_l1 = Tensor::zeros([], (Kind::Double, x.device()));
-            for ((&i, g), a) in idx.iter().zip(g).zip(acc.iter_mut()) {
-                if g.defined() {
+            for (&i, a) in idx.iter().zip(acc.iter_mut()) {
+                if let Some(g) = &grads[i] {
                     sum += g.sum(Kind::Double);
                     l1 += g.abs().sum(Kind::Double);
                     let next = match a.take() {
-                        Some(prev) => prev + &g,
+                        Some(prev) => prev + g,
                         None => g.detach().copy(),
                     };
-                    grads[i] = Some(g);
                     *a = Some(next);
                 }
                 if let Some(a) = a {

@@ -289,22 +289,38 @@ impl Trainer {
 
 pub(crate) use sotl_train::cross_entropy;
 
-/// Loss of path `arch` on `(x, y)` and the gradients of `loss * scale` for the path's weights
-/// (`None` elsewhere, and for path weights the graph did not reach).
-fn path_gradients<N: PathNet + ?Sized>(
+const TRAIN_LOSS: &str = "supernet training loss";
+
+/// One forward and backward pass of path `arch` on `(x, y)`: what supernet training and
+/// finetuning both take a step from.
+pub(crate) struct PathPass {
+    /// The loss (before `scale`).
+    pub loss: f64,
+    /// The path's logits.
+    pub logits: Tensor,
+    /// Gradients of `loss * scale`, one entry per supernet weight: `Some` for the path's
+    /// weights the graph reached, `None` elsewhere.
+    pub grads: Vec<Option<Tensor>>,
+}
+
+/// [`PathPass`] of `arch` on `(x, y)`; a non-finite loss is an error naming `what` and `step`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn path_gradients<N: PathNet + ?Sized>(
     net: &N,
     weights: &[Tensor],
     arch: &ArchOf<N>,
     x: &Tensor,
     y: &Tensor,
     scale: f64,
+    what: &'static str,
     step: usize,
-) -> OneShotResult<(f64, Vec<Option<Tensor>>, Vec<usize>)> {
+) -> OneShotResult<PathPass> {
     let idx = net.path_indices(arch);
-    let loss = cross_entropy(&net.forward_path(x, arch), y);
+    let logits = net.forward_path(x, arch);
+    let loss = cross_entropy(&logits, y);
     let value = loss.double_value(&[]);
     if !value.is_finite() {
-        return Err(OneShotError::NonFinite { what: "supernet training loss", step, value });
+        return Err(OneShotError::NonFinite { what, step, value });
     }
     let inputs: Vec<&Tensor> = idx.iter().map(|&i| &weights[i]).collect();
     let target = if scale == 1.0 { loss } else { loss * scale };
@@ -315,7 +331,7 @@ fn path_gradients<N: PathNet + ?Sized>(
             grads[i] = Some(g);
         }
     }
-    Ok((value, grads, idx))
+    Ok(PathPass { loss: value, logits, grads })
 }
 
 fn add_into(acc: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) {
@@ -422,9 +438,9 @@ impl TrainerState {
         let mut acc: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
         let mut loss = 0.0;
         for arch in &paths {
-            let (l, g, _) = path_gradients(net, &self.weights, arch, x, y, scale, step)?;
-            loss += l * scale;
-            add_into(&mut acc, g);
+            let pass = path_gradients(net, &self.weights, arch, x, y, scale, TRAIN_LOSS, step)?;
+            loss += pass.loss * scale;
+            add_into(&mut acc, pass.grads);
         }
         if let Some(max) = self.settings.grad_clip {
             sotl_train::clip_grads(&mut acc, max);
@@ -462,9 +478,10 @@ impl TrainerState {
         for (arch, idx) in paths.iter().zip(&path_idx) {
             inner.reset();
             for (t, (x, y)) in batches.iter().enumerate() {
-                let (l, mut g, _) = path_gradients(net, &self.weights, arch, x, y, 1.0, step)?;
+                let pass = path_gradients(net, &self.weights, arch, x, y, 1.0, TRAIN_LOSS, step)?;
+                let mut g = pass.grads;
                 if t == 0 {
-                    loss += l / k;
+                    loss += pass.loss / k;
                 }
                 if lambda != 0.0 {
                     // Gradient of (lambda / 2) ||w - anchor||^2 is lambda (w - anchor).
