@@ -306,3 +306,28 @@ fn drnas_warms_up_each_stage_then_prunes_to_the_top_ops_and_resumes_with_the_mas
     d.run_epoch(&mut SearchSplits { train: &mut tr3, val: Some(&mut va3) }, &mut |_| {}).unwrap();
     assert!(diff(d.alpha(), &before) > 0.0 && d.op_mask().is_none());
 }
+
+#[test]
+fn arch_warm_up_trains_the_weights_alone_for_every_method() {
+    let _serial = serial();
+    tch::set_num_threads(1);
+    let c = DartsConfig { epochs: 3, arch_warmup_epochs: 2, ..cfg() };
+    let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+    for method in [DartsMethod::Darts1, DartsMethod::Sotl] {
+        let (mut tr, mut va) = (source(1, 16), source(2, 16));
+        let mut s = DartsSearch::new(method, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+        let start = s.alpha().copy();
+        let mut moved = Vec::new();
+        for _ in 0..3 {
+            let before = s.alpha().copy();
+            s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {})
+                .unwrap();
+            moved.push(diff(s.alpha(), &before));
+        }
+        assert_eq!(moved[..2], [0.0, 0.0], "{method}: alpha moved during the warm-up");
+        assert!(moved[2] > 0.0, "{method}: alpha must learn after the warm-up");
+        assert!(diff(s.alpha(), &start) > 0.0);
+    }
+    let all = DartsConfig { epochs: 3, arch_warmup_epochs: 3, ..cfg() };
+    assert!(all.validate().unwrap_err().to_string().contains("arch_warmup_epochs"));
+}

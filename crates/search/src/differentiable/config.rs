@@ -72,6 +72,10 @@ pub struct DartsConfig {
     /// (the reference updates alpha only `if epoch >= 10` of each 50-epoch stage: 0.2).
     /// Dirichlet methods only.
     pub drnas_warmup_fraction: f64,
+    /// Warm-up: the first this many epochs train the weights only, alpha fixed, for every
+    /// method (PC-DARTS and DrNAS warm up 15 and 10 of 50 epochs: an untrained supernet
+    /// rewards parameter-free ops). 0 = alpha from the first step, as DARTS.
+    pub arch_warmup_epochs: usize,
     /// Measure the dominant eigenvalue of `∇²_α L` every this many epochs (0 = never); the last
     /// epoch is always measured when this is non-zero.
     pub eigen_every: usize,
@@ -108,6 +112,7 @@ impl Default for DartsConfig {
             drnas_kl_scale: 1e-3,
             drnas_progressive_keep: 3,
             drnas_warmup_fraction: 0.2,
+            arch_warmup_epochs: 0,
             eigen_every: 5,
             eigen_batches: 2,
             power_iteration: PowerIterationConfig { max_iters: 20, tol: 1e-3, seed: 0 },
@@ -168,6 +173,15 @@ impl DartsConfig {
             return bad(
                 "drnas_warmup_fraction",
                 format!("must be in [0, 1), got {}", self.drnas_warmup_fraction),
+            );
+        }
+        if self.arch_warmup_epochs >= self.epochs {
+            return bad(
+                "arch_warmup_epochs",
+                format!(
+                    "is {} of {} epochs, which leaves alpha no epoch to learn in; lower it",
+                    self.arch_warmup_epochs, self.epochs
+                ),
             );
         }
         if self.eigen_every > 0 && self.eigen_batches == 0 {

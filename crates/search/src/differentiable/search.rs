@@ -433,7 +433,8 @@ impl DartsSearch {
         let lr = self.weight_lr();
         self.w_opt.set_lr(lr);
         let n = data.train.batches_per_epoch();
-        let warming_up = self.enter_drnas_stage();
+        let drnas_warm_up = self.enter_drnas_stage();
+        let warming_up = drnas_warm_up || self.epoch < self.cfg.arch_warmup_epochs;
         let (train_losses, arch_losses) = match self.method.update_rule() {
             _ if warming_up => (self.epoch_weights_only(data, n, progress)?, Vec::new()),
             UpdateRule::FirstOrder => self.epoch_first_order(data, n, progress)?,
