@@ -178,6 +178,7 @@ fn sotl_darts_search_reports_its_path_and_resumes_from_the_finished_search() {
     let chosen: sotl_space::Nb201Arch =
         first["chosen"].as_str().unwrap().parse().expect("chosen is an arch string");
     assert_eq!(traj[1]["genotype"].as_str().unwrap(), chosen.to_string());
+    assert_eq!(path["warmup_epochs"], 0);
     let weights = path["op_weights"].as_array().unwrap();
     assert_eq!(weights.len(), 6);
     for row in weights {

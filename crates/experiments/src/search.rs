@@ -288,6 +288,9 @@ pub struct DartsFindings {
     /// The final mixing weights: per edge (arch-string order), the five ops in
     /// `Nb201Op::ALL` order.
     pub op_weights: Vec<[f64; 5]>,
+    /// Epochs at the start in which only the weights trained (their argmax is alpha's
+    /// initialization).
+    pub warmup_epochs: usize,
 }
 
 /// The discretized cell after one epoch of a differentiable search.
@@ -330,9 +333,14 @@ impl SearchReport {
         if let Some(d) = &self.differentiable {
             let _ = writeln!(out, "epoch  skips  depth  NB201 C10 test  argmax cell");
             for e in &d.trajectory {
+                let warm = if e.epoch <= d.warmup_epochs {
+                    "  (warm-up: alpha as initialized)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "{:>5}  {:>5}  {:>5}  {:>14}  {}",
+                    "{:>5}  {:>5}  {:>5}  {:>14}  {}{warm}",
                     e.epoch,
                     e.skip_connections,
                     e.depth,
@@ -511,6 +519,7 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
                 })
                 .collect(),
             op_weights: last.op_weights.clone(),
+            warmup_epochs: run.search.arch_warmup_epochs,
         }),
     })
 }
