@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
-use sotl_space::{Nb201Arch, Nb201Space};
+use sotl_space::{Genotype, Nb201Arch};
 use sotl_train::{derive_seed, Stream};
 use tch::{Kind, Tensor};
 
 use super::sgd::{path_sgd, sgd_error};
 use super::trainer::{accuracy, cross_entropy, path_gradients};
 use super::{
-    BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
+    ArchOf, BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet,
+    TrainerKind,
 };
 
 /// Which BatchNorm statistics evaluations of a candidate use.
@@ -182,13 +183,14 @@ pub struct CandidateTiming {
     pub val_s: f64,
 }
 
-/// Everything measured for one candidate.
+/// Everything measured for one candidate (a cell of NAS-Bench-201 unless `G` says otherwise).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CandidateResult {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct CandidateResult<G = Nb201Arch> {
     /// Position in the pool.
     pub index: usize,
     /// The candidate.
-    pub arch: Nb201Arch,
+    pub arch: G,
     /// Trainable parameters of its stand-alone network.
     pub param_count: u64,
     /// The finetuning trajectory: every step's loss, accuracy and gradient statistics, and the
@@ -207,7 +209,7 @@ pub struct CandidateResult {
 /// reset by copying the saved values back into the same tensors (only those the previous
 /// candidate touched), so no memory is allocated per candidate for weights or optimizer state.
 /// Weights off the candidate's path are never updated (see [`path_sgd`]).
-pub struct Finetuner<'n, N: PathNet<Space = Nb201Space> + ?Sized> {
+pub struct Finetuner<'n, N: PathNet + ?Sized> {
     net: &'n N,
     config: FinetuneConfig,
     weights: Vec<Tensor>,
@@ -221,7 +223,7 @@ pub struct Finetuner<'n, N: PathNet<Space = Nb201Space> + ?Sized> {
     eval_perm: std::cell::RefCell<Option<(usize, Tensor)>>,
 }
 
-impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
+impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
     /// Snapshots `net`'s current weights as the inheritance source; `trainer` trained them (it
     /// sets the learning rate unless the config does, see [`FinetuneConfig::lr_for`]).
     pub fn new(net: &'n N, config: FinetuneConfig, trainer: TrainerKind) -> OneShotResult<Self> {
@@ -274,10 +276,10 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
     pub fn finetune(
         &mut self,
         index: usize,
-        arch: &Nb201Arch,
+        arch: &ArchOf<N>,
         train: &DeviceImages,
         val: &DeviceImages,
-    ) -> OneShotResult<CandidateResult> {
+    ) -> OneShotResult<CandidateResult<ArchOf<N>>> {
         let cfg = self.config;
         let mut timing = CandidateTiming::default();
         let t0 = Instant::now();
@@ -391,7 +393,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
         }
         Ok(CandidateResult {
             index,
-            arch: *arch,
+            arch: arch.clone(),
             param_count,
             finetune: TrainingRecord {
                 steps,
@@ -410,7 +412,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
     #[allow(clippy::too_many_arguments)]
     fn validate(
         &self,
-        arch: &Nb201Arch,
+        arch: &ArchOf<N>,
         val: &DeviceImages,
         order: &mut BatchOrder,
         step: usize,
@@ -450,7 +452,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
 
     /// Mean loss and accuracy of `arch` on one batch with `bn` statistics (call it inside
     /// [`Finetuner::keeping_running_stats`]).
-    fn evaluate(&self, arch: &Nb201Arch, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
+    fn evaluate(&self, arch: &ArchOf<N>, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
         tch::no_grad(|| {
             let logits = self.net.forward_path_t(x, arch, bn == BnStats::Batch);
             (cross_entropy(&logits, y).double_value(&[]), accuracy(&logits, y))
@@ -482,7 +484,7 @@ impl<'n, N: PathNet<Space = Nb201Space> + ?Sized> Finetuner<'n, N> {
     /// come from one or two classes.
     fn validate_full(
         &self,
-        arch: &Nb201Arch,
+        arch: &ArchOf<N>,
         val: &DeviceImages,
         step: usize,
         bn: BnStats,
@@ -517,7 +519,10 @@ fn finite(v: f64, what: &'static str, step: usize) -> OneShotResult<f64> {
 /// Reads the per-candidate results already written to a JSON-lines file (one
 /// [`CandidateResult`] per line). A torn last line (a run killed mid-write) is dropped; any
 /// other malformed line, or a result that does not match `pool` at its position, is an error.
-pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<CandidateResult>> {
+pub fn read_results<G: Genotype>(
+    path: &Path,
+    pool: &FinetunePool<G>,
+) -> OneShotResult<Vec<CandidateResult<G>>> {
     let out = read_results_any(path)?;
     for (k, r) in out.iter().enumerate() {
         if r.index != k || pool.archs.get(k) != Some(&r.arch) {
@@ -531,7 +536,7 @@ pub fn read_results(path: &Path, pool: &FinetunePool) -> OneShotResult<Vec<Candi
 }
 
 /// [`read_results`] without a pool to check against (indices must still count up from 0).
-fn read_results_any(path: &Path) -> OneShotResult<Vec<CandidateResult>> {
+fn read_results_any<G: Genotype>(path: &Path) -> OneShotResult<Vec<CandidateResult<G>>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -547,7 +552,7 @@ fn read_results_any(path: &Path) -> OneShotResult<Vec<CandidateResult>> {
     let complete = text.ends_with('\n');
     let mut out = Vec::with_capacity(lines.len());
     for (k, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<CandidateResult>(line) {
+        match serde_json::from_str::<CandidateResult<G>>(line) {
             Ok(r) => out.push(r),
             Err(_) if k + 1 == lines.len() && !complete => break,
             Err(source) => {
@@ -580,10 +585,10 @@ impl ResultsLog {
     /// Opens (creating) the log at `path` and returns it with the results already in it; a
     /// torn trailing line is removed first. `pool`, when given, must match them position by
     /// position.
-    pub fn open(
+    pub fn open<G: Genotype>(
         path: &Path,
-        pool: Option<&FinetunePool>,
-    ) -> OneShotResult<(Self, Vec<CandidateResult>)> {
+        pool: Option<&FinetunePool<G>>,
+    ) -> OneShotResult<(Self, Vec<CandidateResult<G>>)> {
         let results = match pool {
             Some(p) => read_results(path, p)?,
             None => read_results_any(path)?,
@@ -608,7 +613,7 @@ impl ResultsLog {
     }
 
     /// Appends one result durably.
-    pub fn append(&mut self, r: &CandidateResult) -> OneShotResult<()> {
+    pub fn append<G: Serialize>(&mut self, r: &CandidateResult<G>) -> OneShotResult<()> {
         let io = |source| OneShotError::Io {
             action: "cannot write results file",
             path: self.path.clone(),
@@ -624,14 +629,14 @@ impl ResultsLog {
 /// Finetunes every candidate of `pool` not yet in `results_path`, appending each result as one
 /// JSON line (flushed and synced), so a killed run resumes at the next candidate. `progress` is
 /// called after each candidate with `(done, total, result)`. Returns all results in pool order.
-pub fn finetune_pool<N: PathNet<Space = Nb201Space> + ?Sized>(
+pub fn finetune_pool<N: PathNet + ?Sized>(
     finetuner: &mut Finetuner<'_, N>,
-    pool: &FinetunePool,
+    pool: &FinetunePool<ArchOf<N>>,
     train: &DeviceImages,
     val: &DeviceImages,
     results_path: &Path,
-    mut progress: impl FnMut(usize, usize, &CandidateResult),
-) -> OneShotResult<Vec<CandidateResult>> {
+    mut progress: impl FnMut(usize, usize, &CandidateResult<ArchOf<N>>),
+) -> OneShotResult<Vec<CandidateResult<ArchOf<N>>>> {
     let (mut log, mut results) = ResultsLog::open(results_path, Some(pool))?;
     for (k, arch) in pool.archs.iter().enumerate().skip(results.len()) {
         let r = finetuner.finetune(k, arch, train, val)?;

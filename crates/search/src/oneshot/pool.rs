@@ -5,7 +5,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_space::Nb201Arch;
+use sotl_space::{Genotype, Nb201Arch};
 
 use super::{OneShotError, OneShotResult};
 
@@ -14,11 +14,12 @@ use super::{OneShotError, OneShotResult};
 /// "The architectures are then kept fixed across all experiments").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FinetunePool {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct FinetunePool<G = Nb201Arch> {
     /// The seed the pool was drawn with.
     pub seed: u64,
     /// The candidates, in finetuning order. Distinct.
-    pub archs: Vec<Nb201Arch>,
+    pub archs: Vec<G>,
 }
 
 impl FinetunePool {
@@ -42,7 +43,9 @@ impl FinetunePool {
         }
         Ok(FinetunePool { seed, archs })
     }
+}
 
+impl<G: Genotype> FinetunePool<G> {
     /// Number of candidates.
     pub fn len(&self) -> usize {
         self.archs.len()
@@ -60,7 +63,7 @@ impl FinetunePool {
             path: path.to_path_buf(),
             source,
         })?;
-        let pool: FinetunePool = serde_json::from_str(&text).map_err(|source| {
+        let pool: FinetunePool<G> = serde_json::from_str(&text).map_err(|source| {
             OneShotError::Json { what: "pool file", path: path.to_path_buf(), source }
         })?;
         pool.validate()
@@ -106,19 +109,19 @@ mod tests {
         let pool = FinetunePool::sample(5, 1).unwrap();
         let path = dir.join("pool.json");
         std::fs::write(&path, pool.to_json()).unwrap();
-        assert_eq!(FinetunePool::load(&path).unwrap(), pool);
+        assert_eq!(FinetunePool::<Nb201Arch>::load(&path).unwrap(), pool);
 
         std::fs::write(&path, "{\"seed\": 1, \"archs\": [\"|bad|\"]}").unwrap();
-        let err = FinetunePool::load(&path).unwrap_err().to_string();
+        let err = FinetunePool::<Nb201Arch>::load(&path).unwrap_err().to_string();
         assert!(err.contains("pool file") && err.contains("malformed"), "{err}");
 
         let mut dup = pool.clone();
         dup.archs.push(dup.archs[0]);
         std::fs::write(&path, dup.to_json()).unwrap();
-        let err = FinetunePool::load(&path).unwrap_err().to_string();
+        let err = FinetunePool::<Nb201Arch>::load(&path).unwrap_err().to_string();
         assert!(err.contains("twice"), "{err}");
 
-        assert!(FinetunePool::load(&dir.join("absent.json"))
+        assert!(FinetunePool::<Nb201Arch>::load(&dir.join("absent.json"))
             .unwrap_err()
             .to_string()
             .contains("cannot read"));

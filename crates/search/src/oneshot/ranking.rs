@@ -11,7 +11,7 @@ use sotl_estimators::{
 };
 use sotl_metrics::{spearman, Bootstrap, Interval, RankSummary};
 use sotl_report::mean_std;
-use sotl_space::Nb201Arch;
+use sotl_space::Genotype;
 
 use super::{CandidateResult, OneShotError, OneShotResult, TrainerKind};
 
@@ -107,7 +107,7 @@ impl RankMetric {
     /// The metric at the inherited weights, with no finetuning: SoTL and TLMini from the
     /// no-update loss pass, ValAcc(Mini) from the step-0 evaluations. The gradient metrics need a
     /// training trajectory and have no such value.
-    pub fn score_inherited(self, r: &CandidateResult) -> OneShotResult<f64> {
+    pub fn score_inherited<G>(self, r: &CandidateResult<G>) -> OneShotResult<f64> {
         if matches!(self, RankMetric::Sog | RankMetric::SogL1 | RankMetric::Sogn) {
             return Err(OneShotError::Report(format!(
                 "{} has no value without finetuning",
@@ -180,9 +180,9 @@ impl TableRow {
     }
 
     /// Every candidate's score for this row.
-    pub fn scores(
+    pub fn scores<G>(
         &self,
-        results: &[CandidateResult],
+        results: &[CandidateResult<G>],
         sotl_window: usize,
     ) -> OneShotResult<Vec<f64>> {
         results
@@ -196,9 +196,9 @@ impl TableRow {
 }
 
 /// Ground truth of every candidate, or an error naming the first one the lookup lacks.
-pub fn ground_truth(
-    results: &[CandidateResult],
-    truth: &dyn Fn(&Nb201Arch) -> Option<f64>,
+pub fn ground_truth<G: Genotype>(
+    results: &[CandidateResult<G>],
+    truth: &dyn Fn(&G) -> Option<f64>,
 ) -> OneShotResult<Vec<f64>> {
     results
         .iter()
@@ -278,11 +278,11 @@ pub struct ReportSettings {
 }
 
 /// Computes a run's table rows and curves from finetuning results and a ground-truth lookup.
-pub fn rank_report(
+pub fn rank_report<G: Genotype>(
     trainer: TrainerKind,
     seed: u64,
-    results: &[CandidateResult],
-    truth: &dyn Fn(&Nb201Arch) -> Option<f64>,
+    results: &[CandidateResult<G>],
+    truth: &dyn Fn(&G) -> Option<f64>,
     settings: &ReportSettings,
 ) -> OneShotResult<RunRanking> {
     if results.len() < 2 {
@@ -583,8 +583,8 @@ impl SummaryTable {
 }
 
 /// Candidates ordered best first by `row` (ties keep pool order); the search's ranking.
-pub fn rank_by(
-    results: &[CandidateResult],
+pub fn rank_by<G>(
+    results: &[CandidateResult<G>],
     row: &TableRow,
     sotl_window: usize,
 ) -> OneShotResult<Vec<(usize, f64)>> {

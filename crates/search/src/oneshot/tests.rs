@@ -824,3 +824,162 @@ fn finetune_overhead() {
         total / 3.0 / k as f64 * 1e3
     );
 }
+
+/// A search space other than NAS-Bench-201, for the seams: three edges in a chain, each choosing
+/// op `a` or `b`; its genotype string is like `a-b-a`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+struct Chain([bool; 3]);
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ops: Vec<&str> = self.0.iter().map(|&b| if b { "b" } else { "a" }).collect();
+        f.write_str(&ops.join("-"))
+    }
+}
+
+impl std::str::FromStr for Chain {
+    type Err = sotl_space::SpaceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ops: Vec<&str> = s.split('-').collect();
+        let bad = || sotl_space::SpaceError::UnknownOp(s.to_string());
+        if ops.len() != 3 {
+            return Err(bad());
+        }
+        let mut g = [false; 3];
+        for (k, op) in ops.iter().enumerate() {
+            g[k] = match *op {
+                "a" => false,
+                "b" => true,
+                _ => return Err(bad()),
+            };
+        }
+        Ok(Chain(g))
+    }
+}
+
+impl From<Chain> for String {
+    fn from(c: Chain) -> String {
+        c.to_string()
+    }
+}
+
+impl TryFrom<String> for Chain {
+    type Error = sotl_space::SpaceError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl sotl_space::Genotype for Chain {}
+
+#[derive(Debug, Clone, Copy)]
+struct ChainSpace;
+
+impl sotl_space::SearchSpace for ChainSpace {
+    type Genotype = Chain;
+    fn name(&self) -> &'static str {
+        "chain"
+    }
+    fn op_names(&self) -> &'static [&'static str] {
+        &["a", "b"]
+    }
+    fn relaxation_shape(&self) -> (usize, usize) {
+        (3, 2)
+    }
+    fn size(&self) -> u128 {
+        8
+    }
+    fn enumerate(&self) -> Option<Box<dyn Iterator<Item = Chain> + '_>> {
+        Some(Box::new((0..8u8).map(|i| Chain([i & 1 != 0, i & 2 != 0, i & 4 != 0]))))
+    }
+    fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> Chain {
+        Chain([rng.gen(), rng.gen(), rng.gen()])
+    }
+    fn mutate<R: rand::Rng + ?Sized>(&self, g: &Chain, rng: &mut R) -> Chain {
+        let mut m = g.clone();
+        let e = rng.gen_range(0..3);
+        m.0[e] = !m.0[e];
+        m
+    }
+    fn neighbours(&self, g: &Chain) -> Vec<Chain> {
+        (0..3)
+            .map(|e| {
+                let mut m = g.clone();
+                m.0[e] = !m.0[e];
+                m
+            })
+            .collect()
+    }
+    fn discretize(&self, w: &[f64]) -> sotl_space::Result<Chain> {
+        Ok(Chain([w[1] > w[0], w[3] > w[2], w[5] > w[4]]))
+    }
+}
+
+/// A linear classifier over the images whose logits are scaled by the sum of the chain's op
+/// scalars: weight 0 is shared, weight `1 + 2e + op` belongs to op `op` of edge `e`.
+struct ChainNet {
+    weights: Vec<Tensor>,
+}
+
+impl PathNet for ChainNet {
+    type Space = ChainSpace;
+    fn space(&self) -> ChainSpace {
+        ChainSpace
+    }
+    fn forward_path_t(&self, x: &Tensor, arch: &Chain, _train: bool) -> Tensor {
+        let idx = self.path_indices(arch);
+        let scale = idx[1..].iter().fold(Tensor::from(0.0f32), |s, &i| s + &self.weights[i]);
+        x.flatten(1, -1).matmul(&self.weights[0]) * scale
+    }
+    fn weights(&self) -> Vec<Tensor> {
+        self.weights.iter().map(Tensor::shallow_clone).collect()
+    }
+    fn path_indices(&self, arch: &Chain) -> Vec<usize> {
+        let mut v = vec![0];
+        v.extend(arch.0.iter().enumerate().map(|(e, &b)| 1 + 2 * e + b as usize));
+        v
+    }
+}
+
+#[test]
+fn finetune_and_rank_run_over_another_search_space() {
+    let (train, val) = tiny_data();
+    let net = {
+        let _lock = sotl_train::torch_rng_lock();
+        tch::manual_seed(3);
+        let mut w =
+            vec![(Tensor::randn([192, 10], (Kind::Float, Device::Cpu)) * 0.05)
+                .set_requires_grad(true)];
+        w.extend((0..6).map(|i| Tensor::from(0.2f32 + 0.1 * i as f32).set_requires_grad(true)));
+        ChainNet { weights: w }
+    };
+    let archs: Vec<Chain> =
+        ["a-a-a", "b-a-b", "b-b-b"].iter().map(|s| s.parse().unwrap()).collect();
+    let pool = FinetunePool { seed: 0, archs: archs.clone() };
+    let mut ft = Finetuner::new(&net, tiny_finetune(), TrainerKind::Spos).unwrap();
+    let dir = tempdir("chain");
+    let path = dir.join("results.jsonl");
+    let first = finetune_pool(&mut ft, &pool, &train, &val, &path, |_, _, _| {}).unwrap();
+    assert_eq!(first.iter().map(|r| r.arch.clone()).collect::<Vec<_>>(), archs);
+    // Each path's parameter count: the shared matrix plus its three op scalars.
+    assert!(first.iter().all(|r| r.param_count == 192 * 10 + 3));
+    let log = std::fs::read_to_string(&path).unwrap();
+    assert!(log.lines().next().unwrap().contains("\"arch\":\"a-a-a\""), "{log}");
+    // A kill after the first candidate: the rerun keeps it and finetunes the rest again,
+    // identically.
+    std::fs::write(&path, format!("{}\n", log.lines().next().unwrap())).unwrap();
+    let resumed = finetune_pool(&mut ft, &pool, &train, &val, &path, |_, _, _| {}).unwrap();
+    assert_eq!(resumed[0], first[0], "the kept candidate, timing included, comes from the log");
+    let records = |rs: &[CandidateResult<Chain>]| -> Vec<_> {
+        rs.iter().map(|r| (r.arch.clone(), r.finetune.clone(), r.inherited.clone())).collect()
+    };
+    assert_eq!(records(&resumed), records(&first));
+    // Ranking and ground truth take the space's genotypes.
+    let row = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(3) };
+    let order = rank_by(&first, &row, 3).unwrap();
+    assert_eq!(order.len(), 3);
+    let truth = |g: &Chain| Some(g.0.iter().filter(|&&b| b).count() as f64);
+    assert_eq!(ground_truth(&first, &truth).unwrap(), [0.0, 2.0, 3.0]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
