@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sotl_space::Nb201Arch;
+use sotl_space::{Nb201Space, SearchSpace};
 
 use crate::{ArchObjective, BenchError, Evaluation, Nb201Dataset, QueryBaseline, Result};
 
@@ -14,7 +14,7 @@ use crate::{ArchObjective, BenchError, Evaluation, Nb201Dataset, QueryBaseline, 
 ///
 /// Start with `population` uniformly random cells. Each cycle: draw `sample_size` members of the
 /// population uniformly *with replacement*, take the best by the selection signal as parent,
-/// add its single-edge mutation ([`Nb201Arch::mutate`]: one edge gets a different op) as the
+/// add its single-edge mutation ([`sotl_space::Nb201Arch::mutate`]: one edge gets a different op) as the
 /// newest member and remove the *oldest* member (aging, not the worst). Stop after `budget`
 /// queries in total (initial population included); the pick is the best cell ever queried.
 ///
@@ -88,28 +88,51 @@ impl QueryBaseline for RegularizedEvolutionConfig {
         rng: &mut dyn rand::RngCore,
     ) -> Result<Vec<Evaluation>> {
         self.validate()?;
-        let mut history: Vec<Evaluation> = Vec::with_capacity(self.budget);
-        let mut population: VecDeque<Evaluation> = VecDeque::with_capacity(self.population + 1);
-        while population.len() < self.population {
-            let arch = Nb201Arch::sample(rng);
-            let e = Evaluation { arch, value: objective.evaluate(&arch)? };
-            population.push_back(e);
-            history.push(e);
-        }
-        while history.len() < self.budget {
-            let mut parent = population[rng.gen_range(0..population.len())];
-            for _ in 1..self.sample_size {
-                let c = population[rng.gen_range(0..population.len())];
-                if c.value > parent.value {
-                    parent = c;
-                }
-            }
-            let arch = parent.arch.mutate(rng);
-            let child = Evaluation { arch, value: objective.evaluate(&arch)? };
-            population.push_back(child);
-            history.push(child);
-            population.pop_front();
-        }
-        Ok(history)
+        regularized_evolution(
+            &Nb201Space,
+            self.population,
+            self.sample_size,
+            self.budget,
+            objective,
+            rng,
+        )
     }
+}
+
+/// Regularized (aging) evolution over any search space (the algorithm of
+/// [`RegularizedEvolutionConfig`]): `population` random genotypes, then `budget - population`
+/// cycles of a `sample_size` tournament drawn with replacement, the winner's
+/// [`SearchSpace::mutate`] joining as the newest member and the oldest leaving. Returns every
+/// evaluation in order. `population` and `sample_size` must be at least 1.
+pub fn regularized_evolution<S: SearchSpace>(
+    space: &S,
+    population: usize,
+    sample_size: usize,
+    budget: usize,
+    objective: &mut dyn ArchObjective<S::Genotype>,
+    rng: &mut dyn rand::RngCore,
+) -> Result<Vec<Evaluation<S::Genotype>>> {
+    let mut history: Vec<Evaluation<S::Genotype>> = Vec::with_capacity(budget);
+    let mut alive: VecDeque<Evaluation<S::Genotype>> = VecDeque::with_capacity(population + 1);
+    while alive.len() < population {
+        let arch = space.sample(rng);
+        let e = Evaluation { value: objective.evaluate(&arch)?, arch };
+        alive.push_back(e.clone());
+        history.push(e);
+    }
+    while history.len() < budget {
+        let mut parent = &alive[rng.gen_range(0..alive.len())];
+        for _ in 1..sample_size {
+            let c = &alive[rng.gen_range(0..alive.len())];
+            if c.value > parent.value {
+                parent = c;
+            }
+        }
+        let arch = space.mutate(&parent.arch, rng);
+        let child = Evaluation { value: objective.evaluate(&arch)?, arch };
+        alive.push_back(child.clone());
+        history.push(child);
+        alive.pop_front();
+    }
+    Ok(history)
 }

@@ -19,7 +19,7 @@ mod tabular;
 
 pub use axes::{Nb201Dataset, Nb201Metric, Nb201Table};
 pub use error::{BenchError, Result};
-pub use evolution::RegularizedEvolutionConfig;
+pub use evolution::{regularized_evolution, RegularizedEvolutionConfig};
 pub use nb201::{Nb201Bench, Nb201Entry, Nb201Query, Nb201Row, NB201_DIR};
 pub use objective::{best_index, ArchObjective, Evaluation};
 pub use random_search::RandomSearchConfig;

@@ -8,12 +8,14 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_bench::{best_index, Evaluation, QueryBaseline, RegularizedEvolutionConfig};
-use sotl_space::{Nb201Arch, Nb201Space};
+use sotl_bench::{
+    best_index, regularized_evolution, Evaluation, QueryBaseline, RegularizedEvolutionConfig,
+};
+use sotl_space::{Genotype, Nb201Arch};
 
 use super::{
-    CandidateResult, DeviceImages, Finetuner, OneShotError, OneShotResult, PathNet, RankMetric,
-    ResultsLog,
+    ArchOf, CandidateResult, DeviceImages, Finetuner, OneShotError, OneShotResult, PathNet,
+    RankMetric, ResultsLog,
 };
 
 /// Settings of the evolutionary search. Population 10 and tournament 3 are the NAS-Bench-201
@@ -55,21 +57,22 @@ impl EvolutionConfig {
     }
 }
 
-/// What an evolutionary search did.
+/// What an evolutionary search did (over NAS-Bench-201 cells unless `G` says otherwise).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvolutionRun {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct EvolutionRun<G = Nb201Arch> {
     /// Every evaluation in order: the cell and its fitness (negated SoTL).
-    pub history: Vec<Evaluation>,
+    pub history: Vec<Evaluation<G>>,
     /// Position in `history` of the pick: the fittest cell ever evaluated (earliest on ties).
     pub best: usize,
     /// The finetuning results of the distinct cells evaluated, in order of first evaluation.
-    pub results: Vec<CandidateResult>,
+    pub results: Vec<CandidateResult<G>>,
 }
 
-impl EvolutionRun {
+impl<G: Genotype> EvolutionRun<G> {
     /// The chosen cell.
-    pub fn chosen(&self) -> Nb201Arch {
-        self.history[self.best].arch
+    pub fn chosen(&self) -> G {
+        self.history[self.best].arch.clone()
     }
 }
 
@@ -82,25 +85,27 @@ impl EvolutionRun {
 /// the same seeded decisions, reading the scores already there, and continues where the killed
 /// run stopped. `progress(evaluations_done, budget, finetuned_now)` is called after each
 /// evaluation.
-pub fn evolve<N: PathNet<Space = Nb201Space> + ?Sized>(
+pub fn evolve<N: PathNet + ?Sized>(
     finetuner: &mut Finetuner<'_, N>,
     config: &EvolutionConfig,
     train: &DeviceImages,
     val: &DeviceImages,
     results_path: &Path,
     mut progress: impl FnMut(usize, usize, bool),
-) -> OneShotResult<EvolutionRun> {
+) -> OneShotResult<EvolutionRun<ArchOf<N>>> {
     config.validate()?;
     let window = finetuner.config().sotl_window;
-    let (log, done) = ResultsLog::open(results_path, None)?;
-    let fitness = |r: &CandidateResult| RankMetric::Sotl.score_at(&r.finetune, window, window);
-    let mut known: HashMap<Nb201Arch, f64> = HashMap::new();
+    let (log, done) = ResultsLog::open::<ArchOf<N>>(results_path, None)?;
+    let fitness =
+        |r: &CandidateResult<ArchOf<N>>| RankMetric::Sotl.score_at(&r.finetune, window, window);
+    let mut known: HashMap<ArchOf<N>, f64> = HashMap::new();
     for r in &done {
-        known.insert(r.arch, fitness(r)?);
+        known.insert(r.arch.clone(), fitness(r)?);
     }
     // The objective cannot return our error type through the baseline's trait: keep it aside.
     let state = RefCell::new((log, done, known, None::<OneShotError>, 0usize));
-    let mut objective = |arch: &Nb201Arch| -> sotl_bench::Result<f64> {
+    let space = finetuner.space();
+    let mut objective = |arch: &ArchOf<N>| -> sotl_bench::Result<f64> {
         let mut st = state.borrow_mut();
         let (log, results, known, failure, evaluations) = &mut *st;
         *evaluations += 1;
@@ -114,7 +119,7 @@ pub fn evolve<N: PathNet<Space = Nb201Space> + ?Sized>(
             .and_then(|r| fitness(&r).map(|v| (r, v)));
         match scored {
             Ok((r, v)) => {
-                known.insert(*arch, v);
+                known.insert(arch.clone(), v);
                 results.push(r);
                 progress(*evaluations, config.budget, true);
                 Ok(v)
@@ -126,7 +131,14 @@ pub fn evolve<N: PathNet<Space = Nb201Space> + ?Sized>(
         }
     };
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let outcome = config.rea().search(&mut objective, &mut rng);
+    let outcome = regularized_evolution(
+        &space,
+        config.population,
+        config.sample_size,
+        config.budget,
+        &mut objective,
+        &mut rng,
+    );
     let (_, results, _, failure, _) = state.into_inner();
     let history = match (outcome, failure) {
         (_, Some(e)) => return Err(e),

@@ -224,6 +224,11 @@ pub struct Finetuner<'n, N: PathNet + ?Sized> {
 }
 
 impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
+    /// The search space of the supernet's cells.
+    pub fn space(&self) -> N::Space {
+        self.net.space()
+    }
+
     /// Snapshots `net`'s current weights as the inheritance source; `trainer` trained them (it
     /// sets the learning rate unless the config does, see [`FinetuneConfig::lr_for`]).
     pub fn new(net: &'n N, config: FinetuneConfig, trainer: TrainerKind) -> OneShotResult<Self> {

@@ -981,5 +981,16 @@ fn finetune_and_rank_run_over_another_search_space() {
     assert_eq!(order.len(), 3);
     let truth = |g: &Chain| Some(g.0.iter().filter(|&&b| b).count() as f64);
     assert_eq!(ground_truth(&first, &truth).unwrap(), [0.0, 2.0, 3.0]);
+    // Regularized evolution over the same space: 6 evaluations of chain genotypes, each distinct
+    // cell finetuned once, the pick the fittest evaluated.
+    let evo = EvolutionConfig { population: 3, sample_size: 2, budget: 6, seed: 1 };
+    let run =
+        evolve(&mut ft, &evo, &train, &val, &dir.join("evolution.jsonl"), |_, _, _| {}).unwrap();
+    assert_eq!(run.history.len(), 6);
+    let distinct: std::collections::HashSet<&Chain> = run.history.iter().map(|e| &e.arch).collect();
+    assert_eq!(run.results.len(), distinct.len());
+    let best = run.history.iter().map(|e| e.value).fold(f64::MIN, f64::max);
+    assert_eq!(run.history[run.best].value, best);
+    assert!(distinct.contains(&run.chosen()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
