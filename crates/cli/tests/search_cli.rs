@@ -212,6 +212,7 @@ fn flags_of_the_other_kind_of_method_are_refused_by_name() {
     for (args, needle) in [
         (&["--pool-size", "10"][..], "--pool-size is a setting of the one-shot methods"),
         (&["--method", "evolution", "--t", "5"][..], "--unroll-steps is a sotl-darts setting"),
+        (&["--epochs", "2"][..], "arch_warmup_epochs"),
     ] {
         let stderr = search_fails(dir.path(), args);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");

@@ -47,6 +47,10 @@ pub struct SearchArgs {
     /// sotl-darts: T, the training losses summed per alpha step (`darts.search.unroll_steps`).
     #[arg(long, visible_alias = "t")]
     unroll_steps: Option<usize>,
+    /// sotl-darts: epochs at the start that train the weights alone
+    /// (`darts.search.arch_warmup_epochs`).
+    #[arg(long)]
+    arch_warmup_epochs: Option<usize>,
     /// evolution: fitness evaluations (`oneshot.evolution.budget`).
     #[arg(long)]
     budget: Option<usize>,
@@ -84,8 +88,13 @@ impl SearchArgs {
             ("--max-steps", self.max_steps.is_some()),
         ];
         if c.method.is_one_shot() {
-            if self.unroll_steps.is_some() {
-                bail!("--unroll-steps is a sotl-darts setting, but the method is {}", c.method);
+            for (flag, given) in [
+                ("--unroll-steps", self.unroll_steps.is_some()),
+                ("--arch-warmup-epochs", self.arch_warmup_epochs.is_some()),
+            ] {
+                if given {
+                    bail!("{flag} is a sotl-darts setting, but the method is {}", c.method);
+                }
             }
         } else if let Some((flag, _)) = one_shot_only.iter().find(|(_, given)| *given) {
             bail!(
@@ -119,6 +128,7 @@ impl SearchArgs {
         set(channels, self.channels);
         set(cells, self.cells);
         set(&mut c.darts.search.unroll_steps, self.unroll_steps);
+        set(&mut c.darts.search.arch_warmup_epochs, self.arch_warmup_epochs);
         let o = &mut c.oneshot;
         set(&mut o.evolution.budget, self.budget);
         set(&mut o.pool.size, self.pool_size);

@@ -179,7 +179,7 @@ impl DartsConfig {
             return bad(
                 "arch_warmup_epochs",
                 format!(
-                    "is {} of {} epochs, which leaves alpha no epoch to learn in; lower it",
+                    "is {} of {} epochs, which leaves alpha no epoch to learn in; lower it or raise epochs",
                     self.arch_warmup_epochs, self.epochs
                 ),
             );
