@@ -11,7 +11,7 @@ use sotl_nn::Nb201NetConfig;
 use sotl_search::{
     evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DartsConfig, DartsMethod,
     DartsRunConfig, DataConfig, DataSource, FinetunePool, Finetuner, Nb201PathNet, OneShotConfig,
-    OneShotError, Phase, RankMetric, TableRow, TrainerKind,
+    Phase, RankMetric, TableRow, TrainerKind,
 };
 
 use crate::darts::run_darts;
@@ -444,15 +444,15 @@ fn rerank(
         |done, _, _| bar.set_position(done as u64),
     )?;
     bar.finish();
-    let mut scored: Vec<(CandidateResult, f64)> = results
-        .into_iter()
-        .map(|r| {
-            let s = RankMetric::Sotl.score_at(&r.finetune, steps, steps)?;
-            Ok((r, s))
-        })
-        .collect::<Result<_, OneShotError>>()?;
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.index.cmp(&b.0.index)));
-    Ok(Some(scored))
+    Ok(Some(by_sotl(&results, steps)?))
+}
+
+/// `results` with their SoTL score over `window` steps (higher = lower SoTL), best first, ties
+/// in finetuning order.
+fn by_sotl(results: &[CandidateResult], window: usize) -> Result<Vec<(CandidateResult, f64)>> {
+    let row = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(window) };
+    let order = rank_by(results, &row, window)?;
+    Ok(order.into_iter().map(|(i, s)| (results[i].clone(), s)).collect())
 }
 
 /// Runs the main job in `out` (resumable) with the resolved `cfg` (defaults or a file, with
@@ -549,14 +549,7 @@ fn one_shot_search(
         SearchMethod::Pool => {
             let pool = pool_for(cfg, None, out)?;
             let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
-            let row = TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(window) };
-            let order = rank_by(&results, &row, window)?;
-            let n = results.len();
-            (
-                order.into_iter().map(|(i, s)| (results[i].clone(), s)).collect(),
-                n,
-                format!("pool of {}", cfg.pool.size),
-            )
+            (by_sotl(&results, window)?, results.len(), format!("pool of {}", cfg.pool.size))
         }
         SearchMethod::SotlDarts => unreachable!("run_search sends sotl-darts to darts_search"),
         SearchMethod::Evolution => {
@@ -572,12 +565,7 @@ fn one_shot_search(
             )?;
             bar.finish();
             sotl_report::write_json_atomic(&out.join("evolution.json"), &run)?;
-            let mut scored: Vec<(CandidateResult, f64)> = run
-                .results
-                .iter()
-                .map(|r| Ok((r.clone(), RankMetric::Sotl.score_at(&r.finetune, window, window)?)))
-                .collect::<Result<_, OneShotError>>()?;
-            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.index.cmp(&b.0.index)));
+            let scored = by_sotl(&run.results, window)?;
             let n = scored.len();
             (
                 scored,

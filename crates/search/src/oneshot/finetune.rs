@@ -183,6 +183,8 @@ pub struct CandidateTiming {
     pub val_s: f64,
 }
 
+const FINETUNE_LOSS: &str = "finetuning loss";
+
 /// Everything measured for one candidate (a cell of NAS-Bench-201 unless `G` says otherwise).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
@@ -352,7 +354,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             let t = Instant::now();
             let (x, y) = train_order.next_train_batch(train, cfg.augment);
             let pass =
-                path_gradients(self.net, &self.weights, arch, &x, &y, 1.0, "finetuning loss", s)?;
+                path_gradients(self.net, &self.weights, arch, &idx, &x, &y, 1.0, FINETUNE_LOSS, s)?;
             let (loss_v, train_acc) = (pass.loss, accuracy(&pass.logits.detach(), &y));
             let mut grads = pass.grads;
             let mut sum = Tensor::zeros([], (Kind::Double, x.device()));

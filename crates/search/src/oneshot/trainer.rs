@@ -303,19 +303,20 @@ pub(crate) struct PathPass {
     pub grads: Vec<Option<Tensor>>,
 }
 
-/// [`PathPass`] of `arch` on `(x, y)`; a non-finite loss is an error naming `what` and `step`.
+/// [`PathPass`] of `arch` (whose weights are `idx`, its [`PathNet::path_indices`]) on
+/// `(x, y)`; a non-finite loss is an error naming `what` and `step`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn path_gradients<N: PathNet + ?Sized>(
     net: &N,
     weights: &[Tensor],
     arch: &ArchOf<N>,
+    idx: &[usize],
     x: &Tensor,
     y: &Tensor,
     scale: f64,
     what: &'static str,
     step: usize,
 ) -> OneShotResult<PathPass> {
-    let idx = net.path_indices(arch);
     let logits = net.forward_path(x, arch);
     let loss = cross_entropy(&logits, y);
     let value = loss.double_value(&[]);
@@ -438,7 +439,9 @@ impl TrainerState {
         let mut acc: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
         let mut loss = 0.0;
         for arch in &paths {
-            let pass = path_gradients(net, &self.weights, arch, x, y, scale, TRAIN_LOSS, step)?;
+            let idx = net.path_indices(arch);
+            let pass =
+                path_gradients(net, &self.weights, arch, &idx, x, y, scale, TRAIN_LOSS, step)?;
             loss += pass.loss * scale;
             add_into(&mut acc, pass.grads);
         }
@@ -478,7 +481,8 @@ impl TrainerState {
         for (arch, idx) in paths.iter().zip(&path_idx) {
             inner.reset();
             for (t, (x, y)) in batches.iter().enumerate() {
-                let pass = path_gradients(net, &self.weights, arch, x, y, 1.0, TRAIN_LOSS, step)?;
+                let pass =
+                    path_gradients(net, &self.weights, arch, idx, x, y, 1.0, TRAIN_LOSS, step)?;
                 let mut g = pass.grads;
                 if t == 0 {
                     loss += pass.loss / k;
