@@ -24,8 +24,8 @@ pub use nb201::{Nb201Bench, Nb201Entry, Nb201Query, Nb201Row, NB201_DIR};
 pub use objective::{best_index, ArchObjective, Evaluation};
 pub use random_search::RandomSearchConfig;
 pub use runs::{
-    run_many, run_one, run_seed, summarize, QueryBaseline, RunResult, RunsConfig, Summary,
-    TrajectoryPoint, DEFAULT_QUERY_BUDGET,
+    run_many, run_one, run_seed, summarize, IncumbentPoint, QueryBaseline, RunResult, RunsConfig,
+    Summary, DEFAULT_QUERY_BUDGET,
 };
 pub use table::Nb201TableData;
 pub use tabular::TabularBenchmark;

@@ -63,9 +63,9 @@ pub trait QueryBaseline {
     ) -> Result<Vec<Evaluation>>;
 }
 
-/// The best-so-far pick after a number of queries.
+/// The incumbent (best-so-far pick) after a number of queries.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TrajectoryPoint {
+pub struct IncumbentPoint {
     /// Queries made so far.
     pub queries: usize,
     /// Selection value of the best cell so far.
@@ -96,7 +96,7 @@ pub struct RunResult {
     /// Its 200-epoch test accuracy (%), the ground truth.
     pub test_accuracy: f64,
     /// Best-so-far after each query.
-    pub trajectory: Vec<TrajectoryPoint>,
+    pub trajectory: Vec<IncumbentPoint>,
 }
 
 /// Mean and spread of the picked cells' accuracies over runs.
@@ -151,7 +151,7 @@ pub fn run_one<B: QueryBaseline + ?Sized>(
         if e.value > history[cur].value {
             cur = i;
         }
-        trajectory.push(TrajectoryPoint {
+        trajectory.push(IncumbentPoint {
             queries: i + 1,
             best_selection: history[cur].value,
             test_accuracy: bench.query(&history[cur].arch, truth)?,

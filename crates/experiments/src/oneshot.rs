@@ -11,7 +11,7 @@ use sotl_bench::Nb201Bench;
 use sotl_search::{
     finetune_pool, load_supernet, rank_report, CandidateResult, FinetunePool, Finetuner,
     Nb201PathNet, OneShotConfig, PathNet, RankMetric, ReportSettings, RunRanking, SummaryTable,
-    SupernetTraining, TrainerConfig, TrainerKind,
+    SupernetTrainerConfig, SupernetTraining, TrainerKind,
 };
 use sotl_space::Nb201Arch;
 use tch::nn::VarStore;
@@ -44,7 +44,7 @@ pub fn build_net(
 /// What a supernet training run reports.
 #[derive(Debug, Serialize)]
 pub struct TrainSummary {
-    /// Trainer.
+    /// The supernet trainer.
     pub trainer: String,
     /// Supernet checkpoint.
     pub checkpoint: String,
@@ -350,7 +350,7 @@ pub fn run_study(
     for &kind in trainers {
         for s in 0..seeds {
             let mut cfg = *base;
-            cfg.train.trainer = TrainerConfig { kind, ..cfg.train.trainer };
+            cfg.train.trainer = SupernetTrainerConfig { kind, ..cfg.train.trainer };
             cfg.train.seed = base.train.seed + s;
             let dir = out.join(format!("{kind}-seed{}", cfg.train.seed));
             tracing::info!("== {} seed {} -> {}", kind.label(), cfg.train.seed, dir.display());

@@ -105,17 +105,23 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
-    fn step(&mut self) -> Result<()> {
+    fn step_with(&mut self, grads: &[Option<Tensor>]) -> Result<()> {
+        if grads.len() != self.group.len() {
+            return Err(TrainError::Config(format!(
+                "{} gradients for {} parameters",
+                grads.len(),
+                self.group.len()
+            )));
+        }
         let AdamConfig { lr, beta1, beta2, eps, weight_decay: wd } = self.cfg;
         tch::no_grad(|| -> Result<()> {
             for (i, p) in self.group.params().iter().enumerate() {
-                let g = p.grad();
-                if !g.defined() {
+                let Some(g) = grads[i].as_ref().filter(|g| g.defined()) else {
                     continue;
-                }
+                };
                 self.steps[i] += 1;
                 let t = self.steps[i] as i32;
-                let d = if wd != 0.0 { (p * wd).f_add_(&g)? } else { g.shallow_clone() };
+                let d = if wd != 0.0 { (p * wd).f_add_(g)? } else { g.shallow_clone() };
                 let m = self.exp_avg[i].get_or_insert_with(|| p.zeros_like());
                 let _ = m.f_lerp_(&d, 1.0 - beta1)?;
                 let v = self.exp_avg_sq[i].get_or_insert_with(|| p.zeros_like());

@@ -11,6 +11,10 @@ pub struct BatchOutput {
     pub loss: Tensor,
     /// Fraction of correctly classified examples, when the task has one.
     pub accuracy: Option<f64>,
+    /// Gradients the objective took itself, one entry per parameter of the optimizer's group
+    /// (`None`: no gradient, so no update), e.g. the sampled path's gradients in a weight-sharing
+    /// supernet. When absent, the loop backpropagates `loss` into the parameters' `.grad()`.
+    pub grads: Option<Vec<Option<Tensor>>>,
 }
 
 /// The one cross-entropy: mean over the batch of `-log softmax(logits)[target]`, for `logits`
@@ -28,7 +32,13 @@ impl BatchOutput {
         let correct = tch::no_grad(|| {
             logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
         });
-        BatchOutput { loss, accuracy: Some(correct.double_value(&[])) }
+        BatchOutput { loss, accuracy: Some(correct.double_value(&[])), grads: None }
+    }
+
+    /// A training step's output whose gradients were already taken (see [`BatchOutput::grads`]):
+    /// the loss value, the accuracy and one gradient (or `None`) per parameter of the group.
+    pub fn with_grads(loss: f64, accuracy: Option<f64>, grads: Vec<Option<Tensor>>) -> Self {
+        BatchOutput { loss: Tensor::from(loss), accuracy, grads: Some(grads) }
     }
 }
 

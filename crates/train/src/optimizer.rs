@@ -16,14 +16,22 @@ pub struct OptimizerState {
     pub counters: BTreeMap<String, u64>,
 }
 
-/// A first-order optimizer over one [`ParamGroup`], reading gradients from `param.grad()`.
+/// A first-order optimizer over one [`ParamGroup`], reading gradients from `param.grad()` or
+/// from a list given per step.
 ///
 /// Parameters whose gradient is undefined in a step are skipped entirely: no weight decay, no
 /// momentum or moment update, no step count (PyTorch's behaviour after `zero_grad()` sets
 /// gradients to None).
 pub trait Optimizer {
-    /// Applies one update to every parameter with a defined gradient.
-    fn step(&mut self) -> Result<()>;
+    /// Applies one update with `grads`, one entry per parameter of the group in group order;
+    /// `None` or undefined entries get no update at all.
+    fn step_with(&mut self, grads: &[Option<Tensor>]) -> Result<()>;
+
+    /// Applies one update to every parameter with a defined `.grad()`.
+    fn step(&mut self) -> Result<()> {
+        let grads = self.group().grads();
+        self.step_with(&grads)
+    }
     /// The parameters this optimizer updates.
     fn group(&self) -> &ParamGroup;
     /// Current learning rate.
@@ -82,4 +90,30 @@ pub(crate) fn ensure_consumed(state: &OptimizerState, what: &str) -> Result<()> 
         )));
     }
     Ok(())
+}
+
+/// An optimizer borrowed for a run (the one-shot finetuner keeps its optimizer across
+/// candidates and lends it to one loop per candidate).
+impl<O: Optimizer + ?Sized> Optimizer for &mut O {
+    fn step_with(&mut self, grads: &[Option<Tensor>]) -> Result<()> {
+        (**self).step_with(grads)
+    }
+    fn step(&mut self) -> Result<()> {
+        (**self).step()
+    }
+    fn group(&self) -> &ParamGroup {
+        (**self).group()
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) {
+        (**self).set_lr(lr)
+    }
+    fn state(&self) -> OptimizerState {
+        (**self).state()
+    }
+    fn load_state(&mut self, state: OptimizerState) -> Result<()> {
+        (**self).load_state(state)
+    }
 }

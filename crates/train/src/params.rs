@@ -105,6 +105,18 @@ impl ParamGroup {
             .collect()
     }
 
+    /// Every parameter's `.grad()` in group order, `None` where it is undefined (shallow handles:
+    /// scaling one in place scales the parameter's gradient).
+    pub fn grads(&self) -> Vec<Option<Tensor>> {
+        self.params
+            .iter()
+            .map(|p| {
+                let g = p.grad();
+                g.defined().then_some(g)
+            })
+            .collect()
+    }
+
     /// Global L2 norm of the defined gradients (0 when none is defined).
     pub fn grad_norm(&self) -> f64 {
         let grads = self.defined_grads();

@@ -134,9 +134,11 @@ impl TrainRunConfig {
             },
             grad_clip: self.grad_clip,
             grad_stats: false,
+            grad_accumulation: false,
+            steps: None,
             eval: EvalSchedule {
-                minibatch_every_steps: None,
                 full_every_epochs: Some(self.eval_every_epochs),
+                ..EvalSchedule::default()
             },
             checkpoint_every_steps: self.checkpoint_every_steps,
         }

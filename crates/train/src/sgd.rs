@@ -218,16 +218,8 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self) -> Result<()> {
-        tch::no_grad(|| -> Result<()> {
-            for i in 0..self.group.len() {
-                let g = self.group.params()[i].grad();
-                if g.defined() {
-                    self.update(i, &g)?;
-                }
-            }
-            Ok(())
-        })
+    fn step_with(&mut self, grads: &[Option<Tensor>]) -> Result<()> {
+        Sgd::step_with(self, grads)
     }
 
     fn group(&self) -> &ParamGroup {

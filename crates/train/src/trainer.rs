@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::{load_checkpoint, save_checkpoint};
 use crate::seed::{torch_rng_lock, torch_seed, Stream};
 use crate::{
-    clip_grad_norm, BatchSource, LrSchedule, Objective, Optimizer, OptimizerState, Result,
-    TrainError,
+    clip_grads, BatchSource, LrSchedule, Objective, Optimizer, OptimizerState, Result, TrainError,
 };
 
 /// When to measure validation loss and accuracy.
@@ -23,6 +22,24 @@ pub struct EvalSchedule {
     pub minibatch_every_steps: Option<usize>,
     /// At the end of every this many epochs (and of the last one), on the whole validation set.
     pub full_every_epochs: Option<usize>,
+    /// Every this many steps, on the whole validation set (runs counted in steps, such as
+    /// finetuning).
+    #[serde(default)]
+    pub full_every_steps: Option<usize>,
+    /// Also before the first step, recorded at step 0 (the starting weights): a whole-set
+    /// evaluation when one is scheduled, and a minibatch one when those are.
+    #[serde(default)]
+    pub at_start: bool,
+}
+
+impl EvalSchedule {
+    fn wants_full(&self) -> bool {
+        self.full_every_epochs.is_some() || self.full_every_steps.is_some()
+    }
+
+    fn wants_any(&self) -> bool {
+        self.wants_full() || self.minibatch_every_steps.is_some()
+    }
 }
 
 /// Settings of a [`Trainer`]; saved in every checkpoint and compared on resume.
@@ -39,6 +56,15 @@ pub struct TrainerConfig {
     pub grad_clip: Option<f64>,
     /// Record the gradient sum and L1 norm of every step (SoG/SoGN inputs; costs a reduction).
     pub grad_stats: bool,
+    /// With `grad_stats`, also keep every parameter's gradient summed over the steps so far and
+    /// record the L1 norm of that sum (SoG-L1, as the thesis author's code computes SoG); the
+    /// sums are part of a checkpoint.
+    #[serde(default)]
+    pub grad_accumulation: bool,
+    /// Stop after this many steps instead of at the end of the last epoch (runs measured in
+    /// minibatches, such as finetuning); at most `epochs` x batches per epoch.
+    #[serde(default)]
+    pub steps: Option<usize>,
     /// Validation schedule.
     pub eval: EvalSchedule,
     /// Also checkpoint every this many steps (a checkpoint is always written at epoch ends).
@@ -60,8 +86,17 @@ impl TrainerConfig {
                 )));
             }
         }
-        if self.eval.minibatch_every_steps == Some(0) || self.eval.full_every_epochs == Some(0) {
+        if self.eval.minibatch_every_steps == Some(0)
+            || self.eval.full_every_epochs == Some(0)
+            || self.eval.full_every_steps == Some(0)
+        {
             return bad("evaluation intervals must be >= 1");
+        }
+        if self.steps == Some(0) {
+            return bad("steps must be >= 1 when set");
+        }
+        if self.grad_accumulation && !self.grad_stats {
+            return bad("gradient accumulation is a gradient statistic: set grad_stats too");
         }
         if self.checkpoint_every_steps == Some(0) {
             return bad("checkpoint interval must be >= 1 step");
@@ -140,13 +175,76 @@ const FORMAT: u32 = 1;
 const NEED_ACC: &str = "validation needs an accuracy: the objective returned none";
 const MODEL: &str = "model/";
 const OPTIM: &str = "optim/";
+const GRAD_ACC: &str = "gradacc/";
+
+/// One validation measurement: mean loss and accuracy, and the BN statistics it used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Mean loss.
+    pub loss: f64,
+    /// Accuracy in `[0, 1]`.
+    pub acc: f64,
+    /// BatchNorm statistics used.
+    pub bn: BnStats,
+}
+
+/// How the loop measures validation loss and accuracy.
+///
+/// A [`BatchSource`] of validation batches measures the objective in eval mode (running BN
+/// statistics); a caller with its own protocol (several BN modes, a fixed evaluation order, a
+/// model the objective does not expose) implements this trait. The loop seeds libtorch's
+/// generator from `(seed, Eval, step)` before each call.
+pub trait Validation {
+    /// Whether there is nothing to evaluate on.
+    fn is_empty(&self) -> bool;
+    /// The `k`-th one-minibatch evaluation of the run (`k` = 0, 1, ...): one measurement per
+    /// BN mode measured.
+    fn minibatch(&mut self, objective: &mut dyn Objective, k: usize) -> Result<Vec<Measurement>>;
+    /// An evaluation on the whole validation set: one measurement per BN mode measured.
+    fn full(&mut self, objective: &mut dyn Objective) -> Result<Vec<Measurement>>;
+}
+
+impl<B: BatchSource + ?Sized> Validation for B {
+    fn is_empty(&self) -> bool {
+        self.batches_per_epoch() == 0
+    }
+
+    /// Minibatch `k` of the validation batches, cycling through the set epoch by epoch.
+    fn minibatch(&mut self, objective: &mut dyn Objective, k: usize) -> Result<Vec<Measurement>> {
+        let vb = self.batches_per_epoch();
+        let batch = self.batch(k / vb, k % vb)?;
+        let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
+        let loss = out.loss.double_value(&[]);
+        let acc = out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))?;
+        Ok(vec![Measurement { loss, acc, bn: BnStats::Running }])
+    }
+
+    fn full(&mut self, objective: &mut dyn Objective) -> Result<Vec<Measurement>> {
+        let (mut loss_sum, mut acc_sum, mut n) = (0.0, 0.0, 0usize);
+        for i in 0..self.batches_per_epoch() {
+            let batch = self.batch(0, i)?;
+            let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
+            let b = batch.len();
+            loss_sum += out.loss.double_value(&[]) * b as f64;
+            acc_sum += out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))? * b as f64;
+            n += b;
+        }
+        let n = n.max(1) as f64;
+        Ok(vec![Measurement { loss: loss_sum / n, acc: acc_sum / n, bn: BnStats::Running }])
+    }
+}
 
 /// The training loop over one optimizer, generic in the model through [`Objective`].
 ///
 /// Each step `s` of epoch `e` (batch `i`): set the rate from the schedule, seed libtorch's
-/// generator from `(seed, s)`, fetch batch `(e, i)`, compute the loss, fail on a non-finite loss,
-/// clear gradients to undefined, backpropagate, optionally record gradient statistics and clip,
+/// generator from `(seed, s)`, fetch batch `(e, i)`, clear gradients to undefined, compute the
+/// loss, fail on a non-finite loss, backpropagate (unless the objective took its gradients
+/// itself, see [`crate::BatchOutput::grads`]), optionally record gradient statistics and clip,
 /// step the optimizer, record a [`StepRecord`], then evaluate and checkpoint as scheduled.
+///
+/// Every training run of the workspace goes through this loop: standalone training, and the
+/// one-shot finetuning of each candidate (an `&mut` borrowed optimizer, path gradients, a
+/// [`Validation`] with per-candidate BN statistics).
 ///
 /// Resuming is exact because every random choice is derived from `(seed, step)` (see
 /// [`crate::seed`]) and the checkpoint holds all model tensors (parameters and buffers such as
@@ -163,6 +261,8 @@ pub struct Trainer<O: Optimizer> {
     epochs: Vec<EpochSummary>,
     step: usize,
     partial_seconds: f64,
+    /// Per-parameter gradient sums over the steps so far (`grad_accumulation`).
+    grad_acc: Vec<Option<Tensor>>,
 }
 
 impl<O: Optimizer> std::fmt::Debug for Trainer<O> {
@@ -189,7 +289,13 @@ impl<O: Optimizer> Trainer<O> {
         }
         let record =
             TrainingRecord { param_count: Some(optimizer.group().numel()), ..Default::default() };
+        let grad_acc = if cfg.grad_accumulation {
+            (0..optimizer.group().len()).map(|_| None).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Trainer {
+            grad_acc,
             cfg,
             optimizer,
             state,
@@ -260,7 +366,7 @@ impl<O: Optimizer> Trainer<O> {
     pub fn run(
         &mut self,
         train: &mut dyn BatchSource,
-        mut val: Option<&mut dyn BatchSource>,
+        mut val: Option<&mut dyn Validation>,
         objective: &mut dyn Objective,
         on_event: &mut dyn FnMut(Event<'_>),
         max_steps: Option<usize>,
@@ -276,16 +382,28 @@ impl<O: Optimizer> Trainer<O> {
                 self.record.steps_per_epoch
             )));
         }
-        let wants_val = self.cfg.eval.minibatch_every_steps.is_some()
-            || self.cfg.eval.full_every_epochs.is_some();
-        if wants_val && val.as_ref().is_none_or(|v| v.batches_per_epoch() == 0) {
+        if self.cfg.eval.wants_any() && val.as_ref().is_none_or(|v| v.is_empty()) {
             return Err(TrainError::Config(
                 "evaluation is scheduled but no validation batches were given".into(),
             ));
         }
+        let epoch_steps = self.cfg.epochs * spe;
+        let total = self.cfg.steps.unwrap_or(epoch_steps);
+        if total > epoch_steps {
+            return Err(TrainError::Config(format!(
+                "{total} steps do not fit in {} epochs of {spe} batches; raise epochs or lower steps",
+                self.cfg.epochs
+            )));
+        }
         self.record.steps_per_epoch = spe;
-        let total = self.cfg.epochs * spe;
         let stop_at = max_steps.map_or(total, |m| (self.step + m).min(total));
+        if self.step == 0 && self.cfg.eval.at_start && self.record.vals.is_empty() {
+            if let Some(v) = val.as_deref_mut() {
+                let full = self.cfg.eval.wants_full();
+                let mini = self.cfg.eval.minibatch_every_steps.is_some();
+                self.evaluate(v, objective, 0, full, mini, on_event)?;
+            }
+        }
         let mut t0 = Instant::now();
         while self.step < stop_at {
             let (epoch, index) = (self.step / spe, self.step % spe);
@@ -296,25 +414,26 @@ impl<O: Optimizer> Trainer<O> {
                 total_steps: total,
             });
 
-            if let (Some(k), Some(v)) = (self.cfg.eval.minibatch_every_steps, val.as_deref_mut()) {
-                if self.step.is_multiple_of(k) {
-                    let r = self.eval_minibatch(v, objective, epoch, k)?;
-                    on_event(Event::Val(&r));
-                }
-            }
             let epoch_done = index + 1 == spe;
-            if epoch_done {
-                let full = self
-                    .cfg
-                    .eval
+            let eval = self.cfg.eval;
+            let done = self.step;
+            let full_now = eval.full_every_steps.is_some_and(|k| done.is_multiple_of(k));
+            let mini_now = eval.minibatch_every_steps.is_some_and(|k| done.is_multiple_of(k));
+            let full_at_epoch_end = epoch_done
+                && !full_now
+                && eval
                     .full_every_epochs
                     .is_some_and(|k| (epoch + 1) % k == 0 || epoch + 1 == self.cfg.epochs);
-                let mut vfull = None;
-                if let (true, Some(v)) = (full, val.as_deref_mut()) {
-                    let r = self.eval_full(v, objective, epoch)?;
-                    on_event(Event::Val(&r));
-                    vfull = Some(r);
+            let mut vfull = None;
+            if let Some(v) = val.as_deref_mut() {
+                // Step-scheduled evaluations first (whole set, then minibatch), then the
+                // epoch's whole-set evaluation.
+                vfull = self.evaluate(v, objective, epoch, full_now, mini_now, on_event)?;
+                if full_at_epoch_end {
+                    vfull = self.evaluate(v, objective, epoch, true, false, on_event)?;
                 }
+            }
+            if epoch_done {
                 let seconds = self.partial_seconds + t0.elapsed().as_secs_f64();
                 self.partial_seconds = 0.0;
                 t0 = Instant::now();
@@ -341,6 +460,46 @@ impl<O: Optimizer> Trainer<O> {
         })
     }
 
+    /// The evaluations due after `self.step` steps (in `epoch`): the whole set when `full`, then
+    /// the next minibatch when `mini`. Returns the whole-set evaluation's primary record.
+    fn evaluate(
+        &mut self,
+        val: &mut dyn Validation,
+        objective: &mut dyn Objective,
+        epoch: usize,
+        full: bool,
+        mini: bool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Option<ValRecord>> {
+        let mut primary = None;
+        if full {
+            let ms = {
+                let _rng = torch_rng_lock();
+                tch::manual_seed(torch_seed(self.cfg.seed, Stream::Eval, self.step as u64));
+                val.full(objective)?
+            };
+            for m in ms {
+                let r = self.push_val(m, epoch, ValScope::Full)?;
+                primary.get_or_insert(r);
+                on_event(Event::Val(&r));
+            }
+        }
+        if mini {
+            let every = self.cfg.eval.minibatch_every_steps.expect("checked by caller");
+            let k = self.step / every - usize::from(!self.cfg.eval.at_start);
+            let ms = {
+                let _rng = torch_rng_lock();
+                tch::manual_seed(torch_seed(self.cfg.seed, Stream::Eval, self.step as u64));
+                val.minibatch(objective, k)?
+            };
+            for m in ms {
+                let r = self.push_val(m, epoch, ValScope::Minibatch)?;
+                on_event(Event::Val(&r));
+            }
+        }
+        Ok(primary)
+    }
+
     fn train_step(
         &mut self,
         train: &mut dyn BatchSource,
@@ -360,20 +519,25 @@ impl<O: Optimizer> Trainer<O> {
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteLoss { step: self.step, epoch, value: loss });
         }
-        out.loss.f_backward()?;
-        let (grad_sum, grad_l1) = if self.cfg.grad_stats {
-            let (s, l1) = self.optimizer.group().grad_sum_and_l1();
-            if !(s.is_finite() && l1.is_finite()) {
-                return Err(TrainError::NonFiniteGrad { step: self.step, epoch });
+        let mut grads = match out.grads {
+            Some(g) if g.len() != self.optimizer.group().len() => {
+                return Err(TrainError::Config(format!(
+                    "the objective gave {} gradients for {} parameters",
+                    g.len(),
+                    self.optimizer.group().len()
+                )))
             }
-            (Some(s), Some(l1))
-        } else {
-            (None, None)
+            Some(g) => g,
+            None => {
+                out.loss.f_backward()?;
+                self.optimizer.group().grads()
+            }
         };
+        let [grad_sum, grad_l1, grad_acc_l1] = self.gradient_statistics(&grads, epoch)?;
         if let Some(c) = self.cfg.grad_clip {
-            clip_grad_norm(self.optimizer.group(), c);
+            clip_grads(&mut grads, c);
         }
-        self.optimizer.step()?;
+        self.optimizer.step_with(&grads)?;
         self.record.steps.push(StepRecord {
             step: self.step,
             epoch,
@@ -381,62 +545,59 @@ impl<O: Optimizer> Trainer<O> {
             train_acc: out.accuracy,
             grad_sum,
             grad_l1,
-            grad_acc_l1: None,
+            grad_acc_l1,
         });
         self.step += 1;
         Ok(lr)
     }
 
-    fn eval_minibatch(
+    /// The step's gradient sum, L1 norm and, with accumulation, L1 norm of the running sum (all
+    /// `None` without `grad_stats`), summed in f64 parameter by parameter in group order and read
+    /// back in one transfer.
+    fn gradient_statistics(
         &mut self,
-        val: &mut dyn BatchSource,
-        objective: &mut dyn Objective,
+        grads: &[Option<Tensor>],
         epoch: usize,
-        every: usize,
-    ) -> Result<ValRecord> {
-        let k = self.step / every - 1;
-        let vb = val.batches_per_epoch();
-        let _rng = torch_rng_lock();
-        tch::manual_seed(torch_seed(self.cfg.seed, Stream::Eval, self.step as u64));
-        let batch = val.batch(k / vb, k % vb)?;
-        let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
-        let loss = out.loss.double_value(&[]);
-        let acc = out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))?;
-        self.push_val(loss, acc, epoch, ValScope::Minibatch)
-    }
-
-    fn eval_full(
-        &mut self,
-        val: &mut dyn BatchSource,
-        objective: &mut dyn Objective,
-        epoch: usize,
-    ) -> Result<ValRecord> {
-        let _rng = torch_rng_lock();
-        tch::manual_seed(torch_seed(self.cfg.seed, Stream::Eval, self.step as u64));
-        let (mut loss_sum, mut acc_sum, mut n) = (0.0, 0.0, 0usize);
-        for i in 0..val.batches_per_epoch() {
-            let batch = val.batch(0, i)?;
-            let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
-            let b = batch.len();
-            loss_sum += out.loss.double_value(&[]) * b as f64;
-            acc_sum += out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))? * b as f64;
-            n += b;
+    ) -> Result<[Option<f64>; 3]> {
+        if !self.cfg.grad_stats {
+            return Ok([None; 3]);
         }
-        let n = n.max(1) as f64;
-        self.push_val(loss_sum / n, acc_sum / n, epoch, ValScope::Full)
+        let device = self.optimizer.group().params().first().map_or(Device::Cpu, |p| p.device());
+        let zero = || Tensor::zeros([], (Kind::Double, device));
+        let (mut sum, mut l1, mut acc_l1) = (zero(), zero(), zero());
+        let accumulate = self.cfg.grad_accumulation;
+        tch::no_grad(|| {
+            for (i, g) in grads.iter().enumerate() {
+                if let Some(g) = g.as_ref().filter(|g| g.defined()) {
+                    sum += g.sum(Kind::Double);
+                    l1 += g.abs().sum(Kind::Double);
+                    if accumulate {
+                        let next = match self.grad_acc[i].take() {
+                            Some(prev) => prev + g,
+                            None => g.detach().copy(),
+                        };
+                        self.grad_acc[i] = Some(next);
+                    }
+                }
+                if let Some(a) = self.grad_acc.get(i).and_then(Option::as_ref) {
+                    acc_l1 += a.abs().sum(Kind::Double);
+                }
+            }
+        });
+        let parts = if accumulate { vec![sum, l1, acc_l1] } else { vec![sum, l1] };
+        let v = Vec::<f64>::try_from(Tensor::stack(&parts, 0))?;
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(TrainError::NonFiniteGrad { step: self.step, epoch });
+        }
+        Ok([Some(v[0]), Some(v[1]), accumulate.then(|| v[2])])
     }
 
-    fn push_val(
-        &mut self,
-        loss: f64,
-        acc: f64,
-        epoch: usize,
-        scope: ValScope,
-    ) -> Result<ValRecord> {
+    fn push_val(&mut self, m: Measurement, epoch: usize, scope: ValScope) -> Result<ValRecord> {
+        let Measurement { loss, acc, bn } = m;
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteValLoss { step: self.step, value: loss });
         }
-        let r = ValRecord { step: self.step, epoch, loss, acc, scope, bn: BnStats::Running };
+        let r = ValRecord { step: self.step, epoch, loss, acc, scope, bn };
         self.record.vals.push(r);
         Ok(r)
     }
@@ -475,6 +636,10 @@ impl<O: Optimizer> Trainer<O> {
         let mut tensors: Vec<(String, Tensor)> =
             self.state.iter().map(|(n, t)| (format!("{MODEL}{n}"), t.shallow_clone())).collect();
         tensors.extend(opt.tensors.into_iter().map(|(n, t)| (format!("{OPTIM}{n}"), t)));
+        let names = self.optimizer.group().names();
+        tensors.extend(self.grad_acc.iter().zip(names).filter_map(|(a, n)| {
+            a.as_ref().map(|a| (format!("{GRAD_ACC}{n}"), a.shallow_clone()))
+        }));
         let meta = Meta {
             format: FORMAT,
             config: self.cfg.clone(),
@@ -510,11 +675,18 @@ impl<O: Optimizer> Trainer<O> {
         }
         let mut model = BTreeMap::new();
         let mut opt = OptimizerState { tensors: Vec::new(), counters: meta.optimizer_counters };
+        let mut grad_acc: Vec<Option<Tensor>> = self.grad_acc.iter().map(|_| None).collect();
         for (n, t) in tensors {
             if let Some(m) = n.strip_prefix(MODEL) {
                 model.insert(m.to_string(), t);
             } else if let Some(o) = n.strip_prefix(OPTIM) {
                 opt.tensors.push((o.to_string(), t));
+            } else if let Some(a) = n.strip_prefix(GRAD_ACC) {
+                let i = self.optimizer.group().names().iter().position(|p| p == a);
+                match (i, grad_acc.get_mut(i.unwrap_or(usize::MAX))) {
+                    (Some(_), Some(slot)) => *slot = Some(t),
+                    _ => return Err(ck_err(format!("unexpected gradient sum {n:?}"))),
+                }
             } else {
                 return Err(ck_err(format!("unexpected entry {n:?}")));
             }
@@ -547,6 +719,7 @@ impl<O: Optimizer> Trainer<O> {
             }
             Ok(())
         })?;
+        self.grad_acc = grad_acc;
         self.step = meta.step;
         self.record = meta.record;
         self.epochs = meta.epochs;

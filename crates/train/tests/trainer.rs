@@ -43,7 +43,13 @@ fn config(epochs: usize) -> TrainerConfig {
         schedule: LrSchedule::nb201(epochs),
         grad_clip: Some(5.0),
         grad_stats: true,
-        eval: EvalSchedule { minibatch_every_steps: Some(2), full_every_epochs: Some(1) },
+        grad_accumulation: false,
+        steps: None,
+        eval: EvalSchedule {
+            minibatch_every_steps: Some(2),
+            full_every_epochs: Some(1),
+            ..EvalSchedule::default()
+        },
         checkpoint_every_steps: None,
     }
 }
@@ -247,4 +253,170 @@ fn evaluation_without_validation_data_is_refused() {
     };
     let e = s.trainer.run(&mut s.train, None, &mut objective, &mut |_| {}, None).unwrap_err();
     assert!(e.to_string().contains("no validation batches"), "{e}");
+}
+
+/// A validation that records what the loop asked for and answers with hand-set values.
+#[derive(Default)]
+struct Scripted {
+    calls: Vec<(&'static str, Option<usize>)>,
+}
+
+impl sotl_train::Validation for Scripted {
+    fn is_empty(&self) -> bool {
+        false
+    }
+    fn minibatch(
+        &mut self,
+        _: &mut dyn sotl_train::Objective,
+        k: usize,
+    ) -> sotl_train::Result<Vec<sotl_train::Measurement>> {
+        self.calls.push(("mini", Some(k)));
+        Ok(vec![sotl_train::Measurement {
+            loss: k as f64,
+            acc: 0.5,
+            bn: sotl_estimators::BnStats::Batch,
+        }])
+    }
+    fn full(
+        &mut self,
+        _: &mut dyn sotl_train::Objective,
+    ) -> sotl_train::Result<Vec<sotl_train::Measurement>> {
+        self.calls.push(("full", None));
+        Ok([sotl_estimators::BnStats::Batch, sotl_estimators::BnStats::Running]
+            .map(|bn| sotl_train::Measurement { loss: 1.0, acc: 0.25, bn })
+            .to_vec())
+    }
+}
+
+#[test]
+fn objective_gradients_a_step_budget_and_step_scheduled_evaluations() {
+    // Two scalar weights; the objective hands the loop its own gradients: 2 for `a`, none for
+    // `b` (a weight off a sampled path), so only `a` moves and `b` gets no weight decay.
+    let a = Tensor::from(1.0f64).set_requires_grad(true);
+    let b = Tensor::from(3.0f64).set_requires_grad(true);
+    let group =
+        ParamGroup::new(vec![("a".into(), a.shallow_clone()), ("b".into(), b.shallow_clone())])
+            .unwrap();
+    let sgd =
+        SgdConfig { lr: 0.0, momentum: 0.0, dampening: 0.0, weight_decay: 0.1, nesterov: false };
+    let mut opt = Sgd::new(group, sgd).unwrap();
+    let cfg = TrainerConfig {
+        epochs: 2,
+        seed: 0,
+        schedule: LrSchedule::Constant { lr: 0.1 },
+        grad_clip: None,
+        grad_stats: true,
+        grad_accumulation: true,
+        steps: Some(5),
+        eval: EvalSchedule {
+            minibatch_every_steps: Some(3),
+            full_every_epochs: None,
+            full_every_steps: Some(2),
+            at_start: true,
+        },
+        checkpoint_every_steps: None,
+    };
+    // A borrowed optimizer, as the finetuner lends its own to one loop per candidate.
+    let mut trainer = Trainer::new(cfg, &mut opt, vec![]).unwrap();
+    // 10 examples in batches of 4: 3 batches an epoch (the last one partial).
+    let (x, y) = data(10, 4);
+    let mut train = TensorBatches::new(x, y, 4).unwrap();
+    let mut val = Scripted::default();
+    let mut objective = |_: &Batch, _: bool| {
+        Ok(BatchOutput::with_grads(0.7, Some(1.0), vec![Some(Tensor::from(2.0f64)), None]))
+    };
+    let status =
+        trainer.run(&mut train, Some(&mut val), &mut objective, &mut |_| {}, None).unwrap();
+    assert_eq!(status, RunStatus::Finished, "5 steps is the whole budget");
+    // SGD with decay 0.1 by hand: a <- a - 0.1 (2 + 0.1 a), five times.
+    let mut want = 1.0f64;
+    for _ in 0..5 {
+        want -= 0.1 * (2.0 + 0.1 * want);
+    }
+    assert!((a.double_value(&[]) - want).abs() < 1e-12, "{} vs {want}", a.double_value(&[]));
+    assert_eq!(b.double_value(&[]), 3.0, "no gradient, so no decay either");
+    let r = trainer.record();
+    assert_eq!(r.steps.len(), 5);
+    assert_eq!(r.steps.iter().map(|s| s.epoch).collect::<Vec<_>>(), vec![0, 0, 0, 1, 1]);
+    for (s, step) in r.steps.iter().enumerate() {
+        assert_eq!((step.train_loss, step.grad_sum, step.grad_l1), (0.7, Some(2.0), Some(2.0)));
+        // The running sum of `a`'s gradient is 2 (s + 1).
+        assert_eq!(step.grad_acc_l1, Some(2.0 * (s + 1) as f64));
+    }
+    // Before the first step: whole set, then minibatch 0; then the whole set after steps 2 and
+    // 4 and minibatch 1 after step 3. Every BN mode a measurement gives is recorded.
+    assert_eq!(
+        val.calls,
+        vec![("full", None), ("mini", Some(0)), ("full", None), ("mini", Some(1)), ("full", None)]
+    );
+    let got: Vec<(usize, usize, bool, sotl_estimators::BnStats)> = r
+        .vals
+        .iter()
+        .map(|v| (v.step, v.epoch, v.scope == sotl_estimators::ValScope::Full, v.bn))
+        .collect();
+    use sotl_estimators::BnStats::{Batch as B, Running as R};
+    assert_eq!(
+        got,
+        vec![
+            (0, 0, true, B),
+            (0, 0, true, R),
+            (0, 0, false, B),
+            (2, 0, true, B),
+            (2, 0, true, R),
+            (3, 0, false, B),
+            (4, 1, true, B),
+            (4, 1, true, R),
+        ]
+    );
+    assert_eq!(trainer.epochs().len(), 1, "only epoch 0 ran to its end");
+}
+
+#[test]
+fn a_step_budget_beyond_the_epochs_and_a_wrong_gradient_count_are_refused() {
+    let w = Tensor::from(1.0f64).set_requires_grad(true);
+    let group = ParamGroup::new(vec![("w".into(), w)]).unwrap();
+    let mut opt = Sgd::new(group, SgdConfig::nb201()).unwrap();
+    let (x, y) = data(8, 5);
+    let mut train = TensorBatches::new(x, y, 4).unwrap();
+    let cfg = TrainerConfig {
+        epochs: 1,
+        steps: Some(3),
+        eval: EvalSchedule::default(),
+        grad_clip: None,
+        ..config(1)
+    };
+    let mut objective =
+        |_: &Batch, _: bool| Ok(BatchOutput::with_grads(0.5, None, vec![None, None]));
+    let mut t = Trainer::new(cfg.clone(), &mut opt, vec![]).unwrap();
+    let e = t.run(&mut train, None, &mut objective, &mut |_| {}, None).unwrap_err().to_string();
+    assert!(e.contains("3 steps do not fit in 1 epochs of 2 batches"), "{e}");
+    let mut t = Trainer::new(TrainerConfig { steps: Some(2), ..cfg }, &mut opt, vec![]).unwrap();
+    let e = t.run(&mut train, None, &mut objective, &mut |_| {}, None).unwrap_err().to_string();
+    assert!(e.contains("2 gradients for 1 parameters"), "{e}");
+}
+
+#[test]
+fn resume_with_accumulated_gradients_continues_bit_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ckpt.ot");
+    let cfg = TrainerConfig { grad_accumulation: true, ..config(2) };
+    let mut straight = setup(3, cfg.clone());
+    run(&mut straight, None).unwrap();
+    let mut first = setup(3, cfg.clone());
+    first.trainer = std::mem::replace(&mut first.trainer, dummy()).with_checkpoint(&ck);
+    assert_eq!(run(&mut first, Some(7)).unwrap(), RunStatus::Paused { step: 7 });
+    drop(first);
+    let mut second = setup(99, cfg);
+    second.trainer = std::mem::replace(&mut second.trainer, dummy()).with_checkpoint(&ck);
+    assert!(second.trainer.resume_if_present().unwrap());
+    run(&mut second, None).unwrap();
+    let r = second.trainer.record();
+    assert_eq!(r, straight.trainer.record());
+    // The running sum's L1 norm is at most the sum of the steps' L1 norms, and it is recorded.
+    let mut l1_so_far = 0.0;
+    for s in &r.steps {
+        l1_so_far += s.grad_l1.unwrap();
+        assert!(s.grad_acc_l1.unwrap() <= l1_so_far * (1.0 + 1e-9));
+    }
+    assert_eq!(weights(&second.vs), weights(&straight.vs));
 }

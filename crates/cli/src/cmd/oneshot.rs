@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use sotl_experiments::data::load_splits;
 use sotl_experiments::oneshot;
-use sotl_search::{OneShotConfig, TrainerConfig, TrainerKind};
+use sotl_search::{OneShotConfig, SupernetTrainerConfig, TrainerKind};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -164,7 +164,7 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
     match args.cmd {
         OneshotCommand::Train(a) => {
             let mut cfg = a.cfg.resolve(None)?;
-            cfg.train.trainer = TrainerConfig { kind: a.trainer, ..cfg.train.trainer };
+            cfg.train.trainer = SupernetTrainerConfig { kind: a.trainer, ..cfg.train.trainer };
             cfg.validate()?;
             let data = load_splits(&env, &cfg.data)?;
             let summary = oneshot::train_supernet(&env, &cfg, &data, &a.out)?;

@@ -231,6 +231,35 @@ impl BatchOrder {
     }
 }
 
+/// A [`BatchOrder`] over a [`DeviceImages`] as the training loop's [`sotl_train::BatchSource`]:
+/// batch `(epoch, index)` is the order's minibatch at position `epoch * per_epoch + index`,
+/// augmented when `augment` is set (see [`BatchOrder::next_train_batch`]).
+#[derive(Debug)]
+pub struct OrderedBatches<'d> {
+    order: BatchOrder,
+    data: &'d DeviceImages,
+    augment: bool,
+}
+
+impl<'d> OrderedBatches<'d> {
+    /// Minibatches of `data` in `order`.
+    pub fn new(order: BatchOrder, data: &'d DeviceImages, augment: bool) -> Self {
+        OrderedBatches { order, data, augment }
+    }
+}
+
+impl sotl_train::BatchSource for OrderedBatches<'_> {
+    fn batches_per_epoch(&self) -> usize {
+        self.order.batches_per_epoch()
+    }
+
+    fn batch(&mut self, epoch: usize, index: usize) -> sotl_train::Result<sotl_train::Batch> {
+        self.order.seek(epoch * self.order.batches_per_epoch() + index);
+        let (inputs, targets) = self.order.next_train_batch(self.data, self.augment);
+        Ok(sotl_train::Batch { inputs, targets })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

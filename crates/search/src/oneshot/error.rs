@@ -67,6 +67,9 @@ pub enum OneShotError {
     /// The network could not be built.
     #[error("network: {0}")]
     Nn(#[from] sotl_nn::NnError),
+    /// The training loop stopped (a non-finite loss or gradient, a bad loop setting).
+    #[error("{0}")]
+    Train(#[from] sotl_train::TrainError),
     /// An error raised by libtorch.
     #[error("libtorch: {0}")]
     Tch(#[from] tch::TchError),

@@ -5,16 +5,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sotl_estimators::{BnStats, StepRecord, TrainingRecord, ValRecord, ValScope};
+use sotl_estimators::{BnStats, StepRecord, TrainingRecord};
 use sotl_space::{Genotype, Nb201Arch};
-use sotl_train::{derive_seed, Stream};
-use tch::{Kind, Tensor};
+use sotl_train::{derive_seed, Batch, BatchOutput, Measurement, Objective, Stream, Validation};
+use tch::Tensor;
 
-use super::sgd::{path_sgd, sgd_error};
+use super::sgd::path_sgd;
 use super::trainer::{accuracy, cross_entropy, path_gradients};
 use super::{
-    ArchOf, BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet,
-    TrainerKind,
+    ArchOf, BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, OrderedBatches,
+    PathNet, TrainerKind,
 };
 
 /// Which BatchNorm statistics evaluations of a candidate use.
@@ -280,6 +280,11 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
     /// Finetunes `arch` (pool position `index`) on `train`, measuring on `val`, and leaves the
     /// supernet to be restored by the next [`Finetuner::reset`] (called first thing here too).
+    ///
+    /// The steps run on the workspace's one training loop ([`sotl_train::Trainer`]): constant
+    /// learning rate, the path's gradients ([`PathNet::path_indices`]) handed to the loop, the
+    /// gradient statistics and their running sum (SoG, SoGN, SoG-L1), validation before the
+    /// first step and every `val_every` / `mini_val_every` steps through [`CandidateValidation`].
     pub fn finetune(
         &mut self,
         index: usize,
@@ -293,31 +298,31 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         self.reset();
         timing.reset_s = t0.elapsed().as_secs_f64();
 
-        let mut train_order = BatchOrder::new(
-            train.len(),
-            cfg.batch_size,
-            derive_seed(cfg.seed, Stream::TrainOrder, 0),
-        )?;
-        let mut val_order =
-            BatchOrder::new(val.len(), cfg.batch_size, derive_seed(cfg.seed, Stream::ValOrder, 0))?;
-        let per_epoch = train_order.batches_per_epoch();
+        let mut train_batches = OrderedBatches::new(
+            BatchOrder::new(
+                train.len(),
+                cfg.batch_size,
+                derive_seed(cfg.seed, Stream::TrainOrder, 0),
+            )?,
+            train,
+            cfg.augment,
+        );
+        let per_epoch = sotl_train::BatchSource::batches_per_epoch(&train_batches);
         let param_count = self.net.param_count(arch);
-
-        // Validation before any update: the inherited weights, as the standard one-shot protocol.
-        let t = Instant::now();
-        let mut vals = Vec::new();
-        self.validate(arch, val, &mut val_order, 0, true, true, &mut vals)?;
-        timing.val_s += t.elapsed().as_secs_f64();
 
         // No-finetuning losses over the same minibatches the finetuning will see.
         let t = Instant::now();
         let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
         tch::no_grad(|| -> OneShotResult<()> {
             for s in 0..cfg.inherited_window {
-                let (x, y) = train_order.next_train_batch(train, cfg.augment);
-                let logits = self.net.forward_path(&x, arch);
+                let b = sotl_train::BatchSource::batch(
+                    &mut train_batches,
+                    s / per_epoch,
+                    s % per_epoch,
+                )?;
+                let logits = self.net.forward_path(&b.inputs, arch);
                 let loss = finite(
-                    cross_entropy(&logits, &y).double_value(&[]),
+                    cross_entropy(&logits, &b.targets).double_value(&[]),
                     "inherited-weights loss",
                     s,
                 )?;
@@ -325,7 +330,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
                     step: s,
                     epoch: s / per_epoch,
                     train_loss: loss,
-                    train_acc: Some(accuracy(&logits, &y)),
+                    train_acc: Some(accuracy(&logits, &b.targets)),
                     grad_sum: None,
                     grad_l1: None,
                     grad_acc_l1: None,
@@ -336,114 +341,89 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         // The pass ran in train mode, so BN running statistics moved: put them back.
         self.reset();
         timing.inherited_s = t.elapsed().as_secs_f64();
-        let inherited = TrainingRecord {
-            steps: inherited_steps,
-            vals: vals.clone(),
-            steps_per_epoch: per_epoch,
-            param_count: Some(param_count),
-        };
 
         let idx = self.net.path_indices(arch);
         self.dirty = idx.clone();
-        train_order.seek(0);
-        let mut steps = Vec::with_capacity(cfg.steps);
-        let clip = (cfg.grad_clip > 0.0).then_some(cfg.grad_clip);
-        // Gradients summed over the steps so far, per path weight (for SoG-L1).
-        let mut acc: Vec<Option<Tensor>> = idx.iter().map(|_| None).collect();
-        for s in 0..cfg.steps {
-            let t = Instant::now();
-            let (x, y) = train_order.next_train_batch(train, cfg.augment);
-            let pass =
-                path_gradients(self.net, &self.weights, arch, &idx, &x, &y, 1.0, FINETUNE_LOSS, s)?;
-            let (loss_v, train_acc) = (pass.loss, accuracy(&pass.logits.detach(), &y));
-            let mut grads = pass.grads;
-            let mut sum = Tensor::zeros([], (Kind::Double, x.device()));
-            let mut l1 = Tensor::zeros([], (Kind::Double, x.device()));
-            let mut acc_l1 = Tensor::zeros([], (Kind::Double, x.device()));
-            for (&i, a) in idx.iter().zip(acc.iter_mut()) {
-                if let Some(g) = &grads[i] {
-                    sum += g.sum(Kind::Double);
-                    l1 += g.abs().sum(Kind::Double);
-                    let next = match a.take() {
-                        Some(prev) => prev + g,
-                        None => g.detach().copy(),
-                    };
-                    *a = Some(next);
-                }
-                if let Some(a) = a {
-                    acc_l1 += a.abs().sum(Kind::Double);
-                }
-            }
-            if let Some(max) = clip {
-                sotl_train::clip_grads(&mut grads, max);
-            }
-            sotl_train::Optimizer::set_lr(&mut self.opt, self.lr);
-            self.opt.step_with(&grads).map_err(sgd_error)?;
-            // One device-to-host read for the three gradient statistics of the step.
-            let stats = Vec::<f64>::try_from(Tensor::stack(&[sum, l1, acc_l1], 0))?;
-            steps.push(StepRecord {
-                step: s,
-                epoch: s / per_epoch,
-                train_loss: loss_v,
-                train_acc: Some(train_acc),
-                grad_sum: Some(stats[0]),
-                grad_l1: Some(stats[1]),
-                grad_acc_l1: Some(stats[2]),
-            });
-            timing.train_s += t.elapsed().as_secs_f64();
-            let done = s + 1;
-            let t = Instant::now();
-            let (full, mini) =
-                (done.is_multiple_of(cfg.val_every), done.is_multiple_of(cfg.mini_val_every));
-            self.validate(arch, val, &mut val_order, done, full, mini, &mut vals)?;
-            timing.val_s += t.elapsed().as_secs_f64();
-        }
-        Ok(CandidateResult {
-            index,
-            arch: arch.clone(),
-            param_count,
-            finetune: TrainingRecord {
-                steps,
-                vals,
-                steps_per_epoch: per_epoch,
-                param_count: Some(param_count),
+        let mut validation = CandidateValidation {
+            eval: Evaluator {
+                net: self.net,
+                buffers: &self.buffers,
+                config: &self.config,
+                eval_perm: &self.eval_perm,
             },
-            inherited,
-            timing,
-        })
+            arch,
+            val,
+            order: BatchOrder::new(
+                val.len(),
+                cfg.batch_size,
+                derive_seed(cfg.seed, Stream::ValOrder, 0),
+            )?,
+            seconds: 0.0,
+        };
+        let loop_cfg = sotl_train::TrainerConfig {
+            epochs: cfg.steps.div_ceil(per_epoch),
+            seed: cfg.seed,
+            schedule: sotl_train::LrSchedule::Constant { lr: self.lr },
+            grad_clip: (cfg.grad_clip > 0.0).then_some(cfg.grad_clip),
+            grad_stats: true,
+            grad_accumulation: true,
+            steps: Some(cfg.steps),
+            eval: sotl_train::EvalSchedule {
+                minibatch_every_steps: Some(cfg.mini_val_every),
+                full_every_epochs: None,
+                full_every_steps: Some(cfg.val_every),
+                at_start: true,
+            },
+            checkpoint_every_steps: None,
+        };
+        let (net, weights) = (self.net, &self.weights);
+        let mut calls = 0;
+        let mut objective = |b: &Batch, _train: bool| -> sotl_train::Result<BatchOutput> {
+            let step = calls;
+            calls += 1;
+            let pass = path_gradients(
+                net,
+                weights,
+                arch,
+                &idx,
+                &b.inputs,
+                &b.targets,
+                1.0,
+                FINETUNE_LOSS,
+                step,
+            )
+            .map_err(|e| sotl_train::TrainError::Model(Box::new(e)))?;
+            let acc = accuracy(&pass.logits.detach(), &b.targets);
+            Ok(BatchOutput::with_grads(pass.loss, Some(acc), pass.grads))
+        };
+        let mut run = sotl_train::Trainer::new(loop_cfg, &mut self.opt, Vec::new())?;
+        run.set_param_count(param_count);
+        let t = Instant::now();
+        run.run(&mut train_batches, Some(&mut validation), &mut objective, &mut |_| {}, None)?;
+        let loop_s = t.elapsed().as_secs_f64();
+        timing.val_s = validation.seconds;
+        timing.train_s = loop_s - validation.seconds;
+        let (finetune, _) = run.into_record();
+        let inherited = TrainingRecord {
+            steps: inherited_steps,
+            vals: finetune.vals.iter().filter(|v| v.step == 0).copied().collect(),
+            steps_per_epoch: per_epoch,
+            param_count: Some(param_count),
+        };
+        Ok(CandidateResult { index, arch: arch.clone(), param_count, finetune, inherited, timing })
     }
+}
 
-    /// The evaluations due after `step` updates: the whole of `val` when `full`, the next
-    /// minibatch of `order` when `mini`, in every configured BN mode (the same minibatch for each
-    /// mode), appended to `out`.
-    #[allow(clippy::too_many_arguments)]
-    fn validate(
-        &self,
-        arch: &ArchOf<N>,
-        val: &DeviceImages,
-        order: &mut BatchOrder,
-        step: usize,
-        full: bool,
-        mini: bool,
-        out: &mut Vec<ValRecord>,
-    ) -> OneShotResult<()> {
-        let modes = self.config.eval_bn.modes();
-        if full {
-            for &bn in modes {
-                out.push(self.keeping_running_stats(|| self.validate_full(arch, val, step, bn))?);
-            }
-        }
-        if mini {
-            let (x, y) = order.next_batch(val);
-            for &bn in modes {
-                let (loss, acc) = self.keeping_running_stats(|| self.evaluate(arch, &x, &y, bn));
-                let loss = finite(loss, "validation minibatch loss", step)?;
-                out.push(ValRecord { step, epoch: 0, loss, acc, scope: ValScope::Minibatch, bn });
-            }
-        }
-        Ok(())
-    }
+/// What evaluating a candidate needs from the [`Finetuner`]: borrowed field by field, so the
+/// finetuner's optimizer can be lent to the training loop at the same time.
+struct Evaluator<'a, 'n, N: PathNet + ?Sized> {
+    net: &'n N,
+    buffers: &'a [Tensor],
+    config: &'a FinetuneConfig,
+    eval_perm: &'a std::cell::RefCell<Option<(usize, Tensor)>>,
+}
 
+impl<N: PathNet + ?Sized> Evaluator<'_, '_, N> {
     /// Runs `f` and puts the network's running statistics back as they were: a batch-statistics
     /// evaluation runs the BNs in train mode, which updates them in place.
     fn keeping_running_stats<T>(&self, f: impl FnOnce() -> T) -> T {
@@ -458,7 +438,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
     }
 
     /// Mean loss and accuracy of `arch` on one batch with `bn` statistics (call it inside
-    /// [`Finetuner::keeping_running_stats`]).
+    /// [`Evaluator::keeping_running_stats`]).
     fn evaluate(&self, arch: &ArchOf<N>, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
         tch::no_grad(|| {
             let logits = self.net.forward_path_t(x, arch, bn == BnStats::Batch);
@@ -472,30 +452,19 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         if let Some((_, t)) = cached.as_ref().filter(|(m, _)| *m == n) {
             return t.shallow_clone();
         }
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
-        let mut idx: Vec<i64> = (0..n as i64).collect();
-        let mut rng =
-            rand_chacha::ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, Stream::Eval, 0));
-        idx.shuffle(&mut rng);
+        let idx = sotl_train::epoch_order(n, self.config.seed, Stream::Eval, 0);
         let t = Tensor::from_slice(&idx).to_device(device);
         *cached = Some((n, t.shallow_clone()));
         t
     }
 
     /// Loss and accuracy of `arch` on the whole of `val`, in batches of `eval_batch_size`, with
-    /// `bn` statistics, after `step` updates.
+    /// `bn` statistics.
     ///
     /// The batches follow one fixed seeded permutation of `val`, the same for every candidate:
     /// stored splits are ordered by class, and batch statistics of a storage-order slice would
     /// come from one or two classes.
-    fn validate_full(
-        &self,
-        arch: &ArchOf<N>,
-        val: &DeviceImages,
-        step: usize,
-        bn: BnStats,
-    ) -> OneShotResult<ValRecord> {
+    fn validate_full(&self, arch: &ArchOf<N>, val: &DeviceImages, bn: BnStats) -> Measurement {
         let n = val.len();
         let perm = self.eval_order(n, val.images.device());
         let (mut loss, mut correct) = (0.0, 0.0);
@@ -510,8 +479,53 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             correct += a * m;
             lo = hi;
         }
-        let loss = finite(loss / n as f64, "validation loss", step)?;
-        Ok(ValRecord { step, epoch: 0, loss, acc: correct / n as f64, scope: ValScope::Full, bn })
+        Measurement { loss: loss / n as f64, acc: correct / n as f64, bn }
+    }
+}
+
+/// The finetuning loop's validation of one candidate: every configured BN mode (the same
+/// minibatch for each), the running statistics put back after each, and the time it took.
+struct CandidateValidation<'a, 'n, N: PathNet + ?Sized> {
+    eval: Evaluator<'a, 'n, N>,
+    arch: &'a ArchOf<N>,
+    val: &'a DeviceImages,
+    order: BatchOrder,
+    seconds: f64,
+}
+
+impl<N: PathNet + ?Sized> Validation for CandidateValidation<'_, '_, N> {
+    fn is_empty(&self) -> bool {
+        self.val.is_empty()
+    }
+
+    fn minibatch(
+        &mut self,
+        _objective: &mut dyn Objective,
+        k: usize,
+    ) -> sotl_train::Result<Vec<Measurement>> {
+        let t = Instant::now();
+        self.order.seek(k);
+        let (x, y) = self.order.next_batch(self.val);
+        let out = (self.eval.config.eval_bn.modes().iter())
+            .map(|&bn| {
+                let (loss, acc) =
+                    self.eval.keeping_running_stats(|| self.eval.evaluate(self.arch, &x, &y, bn));
+                Measurement { loss, acc, bn }
+            })
+            .collect();
+        self.seconds += t.elapsed().as_secs_f64();
+        Ok(out)
+    }
+
+    fn full(&mut self, _objective: &mut dyn Objective) -> sotl_train::Result<Vec<Measurement>> {
+        let t = Instant::now();
+        let out = (self.eval.config.eval_bn.modes().iter())
+            .map(|&bn| {
+                self.eval.keeping_running_stats(|| self.eval.validate_full(self.arch, self.val, bn))
+            })
+            .collect();
+        self.seconds += t.elapsed().as_secs_f64();
+        Ok(out)
     }
 }
 

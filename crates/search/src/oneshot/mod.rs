@@ -3,7 +3,7 @@
 //! finetune-and-rank, which scores each candidate by SoTL after a short finetuning from the
 //! supernet weights instead of by validation accuracy.
 //!
-//! Trainers are values ([`Trainer`]) driving any [`PathNet`]; the NAS-Bench-201 supernet of
+//! Trainers are values ([`SupernetTrainer`]) driving any [`PathNet`]; the NAS-Bench-201 supernet of
 //! `sotl-nn` is one. Ground truth never enters here except in [`rank_report`], which takes a
 //! lookup function after all scores are fixed.
 
@@ -21,7 +21,7 @@ mod sgd;
 mod supernet_training;
 mod trainer;
 
-pub use batches::{BatchOrder, ChannelStats, DeviceImages};
+pub use batches::{BatchOrder, ChannelStats, DeviceImages, OrderedBatches};
 pub use config::{
     prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig, RerankConfig,
 };
@@ -41,7 +41,10 @@ pub use ranking::{
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::path_sgd;
 pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
-pub use trainer::{SgdSettings, StepStats, Trainer, TrainerConfig, TrainerKind, TrainerState};
+pub use trainer::{
+    SgdSettings, StepStats, SupernetTrainer, SupernetTrainerConfig, SupernetTrainerState,
+    TrainerKind,
+};
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use tch::{Device, Tensor};
 use super::path_net::ArchOf;
 use super::{
     BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
-    TrainerConfig, TrainerState,
+    SupernetTrainerConfig, SupernetTrainerState,
 };
 
 /// Hyperparameters of supernet training. Defaults: NAS-Bench-201's one-shot setup (thesis
@@ -22,7 +22,7 @@ use super::{
 #[serde(deny_unknown_fields, default)]
 pub struct SupernetTrainConfig {
     /// The trainer and its knobs.
-    pub trainer: TrainerConfig,
+    pub trainer: SupernetTrainerConfig,
     /// Minibatch size.
     pub batch_size: usize,
     /// Epochs over the training split (an epoch is `floor(N / batch_size)` minibatches).
@@ -51,7 +51,7 @@ pub struct SupernetTrainConfig {
 impl Default for SupernetTrainConfig {
     fn default() -> Self {
         SupernetTrainConfig {
-            trainer: TrainerConfig::default(),
+            trainer: SupernetTrainerConfig::default(),
             batch_size: 64,
             epochs: 100,
             max_steps: 0,
@@ -142,7 +142,7 @@ struct RunMeta {
 pub struct SupernetTraining<'n, N: PathNet + ?Sized> {
     net: &'n N,
     config: SupernetTrainConfig,
-    state: TrainerState,
+    state: SupernetTrainerState,
     order: BatchOrder,
     rng: ChaCha8Rng,
     step: usize,
@@ -178,7 +178,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
         Ok(SupernetTraining {
             net,
             config,
-            state: TrainerState::new(trainer, net, config.sgd())?,
+            state: SupernetTrainerState::new(trainer, net, config.sgd())?,
             order,
             rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
             step: 0,

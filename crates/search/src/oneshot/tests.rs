@@ -100,14 +100,14 @@ fn max_diff(a: &[Tensor], b: &[Tensor]) -> f64 {
 fn reptile_and_metaprox_match_their_formulas() {
     let (lr, eps, lambda) = (0.3, 0.5, 10.0);
     for (trainer, lam) in [
-        (Trainer::Reptile { inner_steps: 2, outer_lr: eps }, 0.0),
-        (Trainer::Metaprox { inner_steps: 2, outer_lr: eps, lambda }, lambda),
+        (SupernetTrainer::Reptile { inner_steps: 2, outer_lr: eps }, 0.0),
+        (SupernetTrainer::Metaprox { inner_steps: 2, outer_lr: eps, lambda }, lambda),
     ] {
         let net = Toy::new();
         let theta0 = snapshot(&net.weights());
         let batches = vec![toy_batch(1), toy_batch(2)];
         let arch = uniform_path(&sotl_space::Nb201Space, &mut ChaCha8Rng::seed_from_u64(5));
-        let mut state = TrainerState::new(trainer, &net, plain_sgd()).unwrap();
+        let mut state = SupernetTrainerState::new(trainer, &net, plain_sgd()).unwrap();
         let stats = state.step(&net, &batches, lr, &mut ChaCha8Rng::seed_from_u64(5), 0).unwrap();
         assert_eq!(stats.paths, vec![arch]);
 
@@ -144,7 +144,9 @@ fn multipath_averages_the_gradients_of_its_paths() {
     let (x, y) = toy_batch(3);
     let lr = 0.2;
     let archs = uniform_paths(&sotl_space::Nb201Space, &mut ChaCha8Rng::seed_from_u64(11), 3);
-    let mut state = TrainerState::new(Trainer::MultiPath { paths: 3 }, &net, plain_sgd()).unwrap();
+    let mut state =
+        SupernetTrainerState::new(SupernetTrainer::MultiPath { paths: 3 }, &net, plain_sgd())
+            .unwrap();
     let stats = state
         .step(
             &net,
@@ -169,7 +171,7 @@ fn multipath_averages_the_gradients_of_its_paths() {
 fn fairnas_step_trains_every_op_of_every_edge() {
     let net = Toy::new();
     let before = snapshot(&net.weights());
-    let mut state = TrainerState::new(Trainer::FairNas, &net, plain_sgd()).unwrap();
+    let mut state = SupernetTrainerState::new(SupernetTrainer::FairNas, &net, plain_sgd()).unwrap();
     let stats =
         state.step(&net, &[toy_batch(4)], 0.5, &mut ChaCha8Rng::seed_from_u64(2), 0).unwrap();
     assert_eq!(stats.paths.len(), 5);
@@ -214,11 +216,11 @@ fn tiny_net(seed: i64) -> (VarStore, Nb201PathNet) {
 
 fn tiny_train(kind: TrainerKind) -> SupernetTrainConfig {
     SupernetTrainConfig {
-        trainer: TrainerConfig {
+        trainer: SupernetTrainerConfig {
             paths: 2,
             inner_steps: 2,
             outer_lr: 0.7,
-            ..TrainerConfig::of(kind)
+            ..SupernetTrainerConfig::of(kind)
         },
         batch_size: 16,
         epochs: 2,
@@ -491,15 +493,17 @@ fn finetuning_batches_are_augmented_and_evaluation_batches_are_not() {
     let mut ft = Finetuner::new(&spy, cfg, TrainerKind::Spos).unwrap();
     ft.finetune(0, &probe_arch(), &train, &val).unwrap();
     let calls = spy.calls.borrow();
-    // The order of calls: step-0 whole-set evaluation (val 64 images in batches of 40), a
-    // minibatch evaluation, then the 2 inherited-loss passes, then the 6 finetuning steps with
-    // their evaluations.
-    let (x0, t0) = &calls[0];
+    // The order of calls: the 2 inherited-loss passes (train mode), then the step-0 whole-set
+    // evaluation (val 64 images in batches of 40) and a minibatch evaluation, then the 6
+    // finetuning steps with their evaluations.
+    let w = cfg.inherited_window;
+    assert!(calls[..w].iter().all(|(_, t)| *t), "the inherited-loss passes come first");
+    let (x0, t0) = &calls[w];
     assert!(!t0, "evaluation in eval mode with eval_bn = running");
     // The whole-set evaluation covers every validation image once, in a shuffled order (stored
     // splits are class-sorted, which would bias batch statistics).
     assert!(!x0.equal(&val.slice(0, 40).0), "whole-set evaluation in storage order");
-    let full: Vec<Tensor> = calls[..2].iter().map(|(x, _)| x.shallow_clone()).collect();
+    let full: Vec<Tensor> = calls[w..w + 2].iter().map(|(x, _)| x.shallow_clone()).collect();
     let seen = Tensor::cat(&full, 0);
     assert_eq!(seen.size()[0], val.len() as i64);
     let sorted =

@@ -87,7 +87,7 @@ impl std::str::FromStr for TrainerKind {
 /// The trainer section of a config: the kind plus the knobs of the kinds that use them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct TrainerConfig {
+pub struct SupernetTrainerConfig {
     /// Which trainer.
     pub kind: TrainerKind,
     /// Paths per step for MultiPath and MultiPath+Metaprox (Yu et al. 2019 and the thesis: 4).
@@ -101,9 +101,9 @@ pub struct TrainerConfig {
     pub prox_lambda: f64,
 }
 
-impl Default for TrainerConfig {
+impl Default for SupernetTrainerConfig {
     fn default() -> Self {
-        TrainerConfig {
+        SupernetTrainerConfig {
             kind: TrainerKind::Spos,
             paths: 4,
             inner_steps: 4,
@@ -113,14 +113,14 @@ impl Default for TrainerConfig {
     }
 }
 
-impl TrainerConfig {
+impl SupernetTrainerConfig {
     /// Defaults for `kind`.
     pub fn of(kind: TrainerKind) -> Self {
-        TrainerConfig { kind, ..Default::default() }
+        SupernetTrainerConfig { kind, ..Default::default() }
     }
 
     /// Checks ranges and builds the trainer.
-    pub fn build(&self) -> OneShotResult<Trainer> {
+    pub fn build(&self) -> OneShotResult<SupernetTrainer> {
         let pos = |field, v: usize| {
             if v == 0 {
                 Err(OneShotError::config(field, "must be at least 1"))
@@ -149,21 +149,21 @@ impl TrainerConfig {
             }
         };
         Ok(match self.kind {
-            TrainerKind::Spos => Trainer::Spos,
-            TrainerKind::Fairnas => Trainer::FairNas,
+            TrainerKind::Spos => SupernetTrainer::Spos,
+            TrainerKind::Fairnas => SupernetTrainer::FairNas,
             TrainerKind::Multipath => {
-                Trainer::MultiPath { paths: pos("trainer.paths", self.paths)? }
+                SupernetTrainer::MultiPath { paths: pos("trainer.paths", self.paths)? }
             }
-            TrainerKind::Reptile => Trainer::Reptile {
+            TrainerKind::Reptile => SupernetTrainer::Reptile {
                 inner_steps: pos("trainer.inner_steps", self.inner_steps)?,
                 outer_lr: eps(self.outer_lr)?,
             },
-            TrainerKind::Metaprox => Trainer::Metaprox {
+            TrainerKind::Metaprox => SupernetTrainer::Metaprox {
                 inner_steps: pos("trainer.inner_steps", self.inner_steps)?,
                 outer_lr: eps(self.outer_lr)?,
                 lambda: lam(self.prox_lambda)?,
             },
-            TrainerKind::MultipathMetaprox => Trainer::MultiPathMetaprox {
+            TrainerKind::MultipathMetaprox => SupernetTrainer::MultiPathMetaprox {
                 paths: pos("trainer.paths", self.paths)?,
                 inner_steps: pos("trainer.inner_steps", self.inner_steps)?,
                 outer_lr: eps(self.outer_lr)?,
@@ -180,7 +180,7 @@ impl TrainerConfig {
 /// what the PyTorch references do, where such weights have `.grad = None` and
 /// `torch.optim.SGD` skips them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Trainer {
+pub enum SupernetTrainer {
     /// SPOS / RandomNAS (Guo et al. 2020; Li & Talwalkar 2020): sample one path uniformly,
     /// `theta <- SGD(theta, grad L(path, batch))`.
     Spos,
@@ -254,8 +254,8 @@ pub struct SgdSettings {
 /// A trainer together with the state it keeps between steps (optimizer buffers, scratch
 /// copies of the weights). Allocated once per run.
 #[derive(Debug)]
-pub struct TrainerState {
-    trainer: Trainer,
+pub struct SupernetTrainerState {
+    trainer: SupernetTrainer,
     settings: SgdSettings,
     weights: Vec<Tensor>,
     /// The outer (supernet) optimizer, used by SPOS, FairNAS and MultiPath.
@@ -268,21 +268,25 @@ pub struct TrainerState {
     delta: Vec<Tensor>,
 }
 
-impl Trainer {
+impl SupernetTrainer {
     /// Minibatches one outer step consumes: `T` for the meta-learning trainers, else 1.
     pub fn minibatches_per_step(&self) -> usize {
         match *self {
-            Trainer::Spos | Trainer::FairNas | Trainer::MultiPath { .. } => 1,
-            Trainer::Reptile { inner_steps, .. }
-            | Trainer::Metaprox { inner_steps, .. }
-            | Trainer::MultiPathMetaprox { inner_steps, .. } => inner_steps,
+            SupernetTrainer::Spos
+            | SupernetTrainer::FairNas
+            | SupernetTrainer::MultiPath { .. } => 1,
+            SupernetTrainer::Reptile { inner_steps, .. }
+            | SupernetTrainer::Metaprox { inner_steps, .. }
+            | SupernetTrainer::MultiPathMetaprox { inner_steps, .. } => inner_steps,
         }
     }
 
     fn is_meta(&self) -> bool {
         matches!(
             self,
-            Trainer::Reptile { .. } | Trainer::Metaprox { .. } | Trainer::MultiPathMetaprox { .. }
+            SupernetTrainer::Reptile { .. }
+                | SupernetTrainer::Metaprox { .. }
+                | SupernetTrainer::MultiPathMetaprox { .. }
         )
     }
 }
@@ -346,10 +350,10 @@ fn add_into(acc: &mut [Option<Tensor>], grads: Vec<Option<Tensor>>) {
     }
 }
 
-impl TrainerState {
+impl SupernetTrainerState {
     /// State for `trainer` over `net`'s weights.
     pub fn new<N: PathNet + ?Sized>(
-        trainer: Trainer,
+        trainer: SupernetTrainer,
         net: &N,
         settings: SgdSettings,
     ) -> OneShotResult<Self> {
@@ -364,11 +368,11 @@ impl TrainerState {
         } else {
             (None, Vec::new(), Vec::new())
         };
-        Ok(TrainerState { trainer, settings, weights, opt, inner, anchor, delta })
+        Ok(SupernetTrainerState { trainer, settings, weights, opt, inner, anchor, delta })
     }
 
     /// The trainer this state drives.
-    pub fn trainer(&self) -> Trainer {
+    pub fn trainer(&self) -> SupernetTrainer {
         self.trainer
     }
 
@@ -382,7 +386,7 @@ impl TrainerState {
         &mut self.opt
     }
 
-    /// One outer step on `batches` (exactly [`Trainer::minibatches_per_step`] of them) with
+    /// One outer step on `batches` (exactly [`SupernetTrainer::minibatches_per_step`] of them) with
     /// learning rate `lr`; `step` only labels errors.
     pub fn step<N: PathNet + ?Sized, R: Rng + ?Sized>(
         &mut self,
@@ -399,22 +403,22 @@ impl TrainerState {
         );
         let space = net.space();
         match self.trainer {
-            Trainer::Spos => {
+            SupernetTrainer::Spos => {
                 self.averaged(net, vec![uniform_path(&space, rng)], &batches[0], lr, step)
             }
-            Trainer::FairNas => {
+            SupernetTrainer::FairNas => {
                 self.averaged(net, fairnas_paths(&space, rng), &batches[0], lr, step)
             }
-            Trainer::MultiPath { paths } => {
+            SupernetTrainer::MultiPath { paths } => {
                 self.averaged(net, uniform_paths(&space, rng, paths), &batches[0], lr, step)
             }
-            Trainer::Reptile { outer_lr, .. } => {
+            SupernetTrainer::Reptile { outer_lr, .. } => {
                 self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, 0.0, step)
             }
-            Trainer::Metaprox { outer_lr, lambda, .. } => {
+            SupernetTrainer::Metaprox { outer_lr, lambda, .. } => {
                 self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, lambda, step)
             }
-            Trainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => self.meta(
+            SupernetTrainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => self.meta(
                 net,
                 uniform_paths(&space, rng, paths),
                 batches,
