@@ -105,6 +105,47 @@ impl TrainerConfig {
     }
 }
 
+/// Where a step's gradients come from.
+#[derive(Debug)]
+pub enum Gradients<'a> {
+    /// Backpropagate this loss into the parameters' `.grad()` (cleared by the caller first).
+    Backward(&'a Tensor),
+    /// Gradients already taken, one entry per parameter of the optimizer's group in group
+    /// order (`None`: no gradient, so no update at all).
+    Given(Vec<Option<Tensor>>),
+}
+
+/// The one optimizer step that every training step of the workspace ends with ([`Trainer`]'s
+/// steps, the one-shot trainers' outer and inner steps, the differentiable searches' weight
+/// steps): take the gradients, let `inspect` read them before clipping (gradient statistics),
+/// scale them to global L2 norm `clip` when set ([`clip_grads`]), and step `opt` with them.
+pub fn optimizer_step<O: Optimizer + ?Sized>(
+    opt: &mut O,
+    grads: Gradients<'_>,
+    clip: Option<f64>,
+    inspect: impl FnOnce(&[Option<Tensor>]) -> Result<()>,
+) -> Result<()> {
+    let mut grads = match grads {
+        Gradients::Given(g) if g.len() != opt.group().len() => {
+            return Err(TrainError::Config(format!(
+                "{} gradients for {} parameters",
+                g.len(),
+                opt.group().len()
+            )))
+        }
+        Gradients::Given(g) => g,
+        Gradients::Backward(loss) => {
+            loss.f_backward()?;
+            opt.group().grads()
+        }
+    };
+    inspect(&grads)?;
+    if let Some(c) = clip {
+        clip_grads(&mut grads, c);
+    }
+    opt.step_with(&grads)
+}
+
 /// Per-epoch summary of a run (what a person reads; estimators read the [`TrainingRecord`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochSummary {
@@ -519,25 +560,17 @@ impl<O: Optimizer> Trainer<O> {
         if !loss.is_finite() {
             return Err(TrainError::NonFiniteLoss { step: self.step, epoch, value: loss });
         }
-        let mut grads = match out.grads {
-            Some(g) if g.len() != self.optimizer.group().len() => {
-                return Err(TrainError::Config(format!(
-                    "the objective gave {} gradients for {} parameters",
-                    g.len(),
-                    self.optimizer.group().len()
-                )))
-            }
-            Some(g) => g,
-            None => {
-                out.loss.f_backward()?;
-                self.optimizer.group().grads()
-            }
+        let grads = match out.grads {
+            Some(g) => Gradients::Given(g),
+            None => Gradients::Backward(&out.loss),
         };
-        let [grad_sum, grad_l1, grad_acc_l1] = self.gradient_statistics(&grads, epoch)?;
-        if let Some(c) = self.cfg.grad_clip {
-            clip_grads(&mut grads, c);
-        }
-        self.optimizer.step_with(&grads)?;
+        let mut stats = [None; 3];
+        let (cfg, acc, step) = (&self.cfg, &mut self.grad_acc, self.step);
+        optimizer_step(&mut self.optimizer, grads, cfg.grad_clip, |g| {
+            stats = gradient_statistics(cfg, acc, g, step, epoch)?;
+            Ok(())
+        })?;
+        let [grad_sum, grad_l1, grad_acc_l1] = stats;
         self.record.steps.push(StepRecord {
             step: self.step,
             epoch,
@@ -549,47 +582,6 @@ impl<O: Optimizer> Trainer<O> {
         });
         self.step += 1;
         Ok(lr)
-    }
-
-    /// The step's gradient sum, L1 norm and, with accumulation, L1 norm of the running sum (all
-    /// `None` without `grad_stats`), summed in f64 parameter by parameter in group order and read
-    /// back in one transfer.
-    fn gradient_statistics(
-        &mut self,
-        grads: &[Option<Tensor>],
-        epoch: usize,
-    ) -> Result<[Option<f64>; 3]> {
-        if !self.cfg.grad_stats {
-            return Ok([None; 3]);
-        }
-        let device = self.optimizer.group().params().first().map_or(Device::Cpu, |p| p.device());
-        let zero = || Tensor::zeros([], (Kind::Double, device));
-        let (mut sum, mut l1, mut acc_l1) = (zero(), zero(), zero());
-        let accumulate = self.cfg.grad_accumulation;
-        tch::no_grad(|| {
-            for (i, g) in grads.iter().enumerate() {
-                if let Some(g) = g.as_ref().filter(|g| g.defined()) {
-                    sum += g.sum(Kind::Double);
-                    l1 += g.abs().sum(Kind::Double);
-                    if accumulate {
-                        let next = match self.grad_acc[i].take() {
-                            Some(prev) => prev + g,
-                            None => g.detach().copy(),
-                        };
-                        self.grad_acc[i] = Some(next);
-                    }
-                }
-                if let Some(a) = self.grad_acc.get(i).and_then(Option::as_ref) {
-                    acc_l1 += a.abs().sum(Kind::Double);
-                }
-            }
-        });
-        let parts = if accumulate { vec![sum, l1, acc_l1] } else { vec![sum, l1] };
-        let v = Vec::<f64>::try_from(Tensor::stack(&parts, 0))?;
-        if v.iter().any(|x| !x.is_finite()) {
-            return Err(TrainError::NonFiniteGrad { step: self.step, epoch });
-        }
-        Ok([Some(v[0]), Some(v[1]), accumulate.then(|| v[2])])
     }
 
     fn push_val(&mut self, m: Measurement, epoch: usize, scope: ValScope) -> Result<ValRecord> {
@@ -726,6 +718,49 @@ impl<O: Optimizer> Trainer<O> {
         self.partial_seconds = meta.partial_seconds;
         Ok(())
     }
+}
+
+/// The step's gradient sum, L1 norm and, with accumulation, L1 norm of the running sum (all
+/// `None` without `grad_stats`), summed in f64 parameter by parameter in group order and read
+/// back in one transfer.
+fn gradient_statistics(
+    cfg: &TrainerConfig,
+    grad_acc: &mut [Option<Tensor>],
+    grads: &[Option<Tensor>],
+    step: usize,
+    epoch: usize,
+) -> Result<[Option<f64>; 3]> {
+    if !cfg.grad_stats {
+        return Ok([None; 3]);
+    }
+    let device = grads.iter().flatten().next().map_or(Device::Cpu, |g| g.device());
+    let zero = || Tensor::zeros([], (Kind::Double, device));
+    let (mut sum, mut l1, mut acc_l1) = (zero(), zero(), zero());
+    let accumulate = cfg.grad_accumulation;
+    tch::no_grad(|| {
+        for (i, g) in grads.iter().enumerate() {
+            if let Some(g) = g.as_ref().filter(|g| g.defined()) {
+                sum += g.sum(Kind::Double);
+                l1 += g.abs().sum(Kind::Double);
+                if accumulate {
+                    let next = match grad_acc[i].take() {
+                        Some(prev) => prev + g,
+                        None => g.detach().copy(),
+                    };
+                    grad_acc[i] = Some(next);
+                }
+            }
+            if let Some(a) = grad_acc.get(i).and_then(Option::as_ref) {
+                acc_l1 += a.abs().sum(Kind::Double);
+            }
+        }
+    });
+    let parts = if accumulate { vec![sum, l1, acc_l1] } else { vec![sum, l1] };
+    let v = Vec::<f64>::try_from(Tensor::stack(&parts, 0))?;
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(TrainError::NonFiniteGrad { step, epoch });
+    }
+    Ok([Some(v[0]), Some(v[1]), accumulate.then(|| v[2])])
 }
 
 /// The per-epoch summaries as CSV (header + one row per epoch; empty cells for absent values).

@@ -8,8 +8,8 @@ use sotl_diagnostics::{hessian_dominant_eigenvalue, SkipCollapse, TrajectoryPoin
 use sotl_nn::{EdgeMix, Nb201NetConfig, Nb201Supernet};
 use sotl_space::Nb201Arch;
 use sotl_train::{
-    clip_grad_norm, derive_seed, torch_seed, Adam, Batch, BatchSource, Optimizer, ParamGroup, Sgd,
-    Stream,
+    derive_seed, optimizer_step, torch_seed, Adam, Batch, BatchSource, Gradients, Optimizer,
+    ParamGroup, Sgd, Stream,
 };
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -332,11 +332,8 @@ impl DartsSearch {
         self.w_opt.zero_grad();
         let loss = self.loss_on(batch, alpha_grad);
         let value = self.check("training loss", step, loss.double_value(&[]))?;
-        loss.backward();
-        if self.cfg.grad_clip > 0.0 {
-            clip_grad_norm(self.w_opt.group(), self.cfg.grad_clip);
-        }
-        self.w_opt.step()?;
+        let clip = (self.cfg.grad_clip > 0.0).then_some(self.cfg.grad_clip);
+        optimizer_step(&mut self.w_opt, Gradients::Backward(&loss), clip, |_| Ok(()))?;
         Ok(value)
     }
 

@@ -4,7 +4,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sotl_space::Nb201Arch;
-use sotl_train::{Optimizer, Sgd};
+use sotl_train::{optimizer_step, Gradients, Optimizer, Sgd};
 use tch::{Kind, Tensor};
 
 use super::path_net::ArchOf;
@@ -449,11 +449,9 @@ impl SupernetTrainerState {
             loss += pass.loss * scale;
             add_into(&mut acc, pass.grads);
         }
-        if let Some(max) = self.settings.grad_clip {
-            sotl_train::clip_grads(&mut acc, max);
-        }
         self.opt.set_lr(lr);
-        self.opt.step_with(&acc).map_err(sgd_error)?;
+        optimizer_step(&mut self.opt, Gradients::Given(acc), self.settings.grad_clip, |_| Ok(()))
+            .map_err(sgd_error)?;
         Ok(StepStats { loss, paths })
     }
 
@@ -501,11 +499,9 @@ impl SupernetTrainerState {
                         }
                     });
                 }
-                if let Some(max) = self.settings.grad_clip {
-                    sotl_train::clip_grads(&mut g, max);
-                }
                 inner.set_lr(lr);
-                inner.step_with(&g).map_err(sgd_error)?;
+                optimizer_step(inner, Gradients::Given(g), self.settings.grad_clip, |_| Ok(()))
+                    .map_err(sgd_error)?;
             }
             // Collect theta_hat - theta for this path, then put theta back for the next path.
             tch::no_grad(|| {
