@@ -13,6 +13,7 @@ mod network;
 mod ops;
 mod supernet;
 mod topology;
+mod weight_sharing;
 
 pub use config::{LayerKind, Nb201NetConfig};
 pub use counts::{
@@ -24,3 +25,4 @@ pub use mix::EdgeMix;
 pub use network::Nb201Network;
 pub use supernet::Nb201Supernet;
 pub use topology::{live_edges, useful_edges};
+pub use weight_sharing::{GenotypeOf, Supernet};

@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sotl_diagnostics::{hessian_dominant_eigenvalue, SkipCollapse, TrajectoryPoint};
-use sotl_nn::{EdgeMix, Nb201NetConfig, Nb201Supernet};
+use sotl_nn::{EdgeMix, Nb201NetConfig, Nb201Supernet, Supernet};
 use sotl_space::Nb201Arch;
+use sotl_space::SearchSpace;
 use sotl_train::{
     derive_seed, optimizer_step, torch_seed, Adam, Batch, BatchSource, Gradients, Optimizer,
     ParamGroup, Sgd, Stream,
@@ -139,9 +140,15 @@ impl DartsSearch {
         if kind == Kind::Double {
             w_vs.double();
         }
+        // One row of op weights per relaxed edge of the supernet's space (NAS-Bench-201: [6, 5]).
+        let (edges, ops) = supernet.space().relaxation_shape();
+        let alpha_shape = [edges as i64, ops as i64];
         let mut a_vs = VarStore::new(device);
-        let alpha =
-            a_vs.root().var("alpha", &[6, 5], Init::Randn { mean: 0.0, stdev: cfg.alpha_init_std });
+        let alpha = a_vs.root().var(
+            "alpha",
+            &alpha_shape,
+            Init::Randn { mean: 0.0, stdev: cfg.alpha_init_std },
+        );
         if kind == Kind::Double {
             a_vs.double();
         }
@@ -201,16 +208,18 @@ impl DartsSearch {
         self.seed
     }
 
-    /// The architecture parameters, `[6, 5]`.
+    /// The architecture parameters, of the space's relaxation shape (`[6, 5]` for NAS-Bench-201).
     pub fn alpha(&self) -> &Tensor {
         &self.alpha
     }
 
-    /// Overwrites alpha (e.g. to evaluate a given architecture encoding); shape `[6, 5]`.
+    /// Overwrites alpha (e.g. to evaluate a given architecture encoding); same shape as
+    /// [`DartsSearch::alpha`].
     pub fn set_alpha(&mut self, alpha: &Tensor) -> DartsResult<()> {
-        if alpha.size() != [6, 5] {
+        if alpha.size() != self.alpha.size() {
             return Err(DartsError::Hypergrad(format!(
-                "alpha must have shape [6, 5], got {:?}",
+                "alpha must have shape {:?}, got {:?}",
+                self.alpha.size(),
                 alpha.size()
             )));
         }

@@ -31,7 +31,7 @@ pub use finetune::{
     finetune_pool, read_results, CandidateResult, CandidateTiming, EvalBn, FinetuneConfig,
     Finetuner, ResultsLog,
 };
-pub use nb201::Nb201PathNet;
+pub use nb201::{Nb201PathNet, SupernetPathNet};
 pub use path_net::{ArchOf, PathNet};
 pub use pool::FinetunePool;
 pub use ranking::{

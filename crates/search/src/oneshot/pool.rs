@@ -5,7 +5,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_space::{Genotype, Nb201Arch};
+use sotl_space::{Genotype, Nb201Arch, Nb201Space, SearchSpace};
 
 use super::{OneShotError, OneShotResult};
 
@@ -23,21 +23,32 @@ pub struct FinetunePool<G = Nb201Arch> {
 }
 
 impl FinetunePool {
-    /// Draws `size` distinct cells uniformly from NAS-Bench-201 with a ChaCha8 stream seeded by
-    /// `seed` (duplicates are redrawn, so the pool has exactly `size` cells).
+    /// Draws `size` distinct NAS-Bench-201 cells (see [`FinetunePool::sample_from`]).
     pub fn sample(size: usize, seed: u64) -> OneShotResult<Self> {
-        if size == 0 || size > sotl_space::nb201::NB201_SIZE {
+        Self::sample_from(&Nb201Space, size, seed)
+    }
+}
+
+impl<G: Genotype> FinetunePool<G> {
+    /// Draws `size` distinct genotypes uniformly from `space` with a ChaCha8 stream seeded by
+    /// `seed` (duplicates are redrawn, so the pool has exactly `size` of them).
+    pub fn sample_from<S: SearchSpace<Genotype = G>>(
+        space: &S,
+        size: usize,
+        seed: u64,
+    ) -> OneShotResult<Self> {
+        if size == 0 || size as u128 > space.size() {
             return Err(OneShotError::config(
                 "pool.size",
-                format!("is {size}; expected 1..={}", sotl_space::nb201::NB201_SIZE),
+                format!("is {size}; expected 1..={} (the size of {})", space.size(), space.name()),
             ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut seen = std::collections::HashSet::with_capacity(size);
         let mut archs = Vec::with_capacity(size);
         while archs.len() < size {
-            let a = Nb201Arch::sample(&mut rng);
-            if seen.insert(a) {
+            let a = space.sample(&mut rng);
+            if seen.insert(a.clone()) {
                 archs.push(a);
             }
         }

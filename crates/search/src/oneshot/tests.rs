@@ -920,29 +920,47 @@ impl sotl_space::SearchSpace for ChainSpace {
     }
 }
 
-/// A linear classifier over the images whose logits are scaled by the sum of the chain's op
-/// scalars: weight 0 is shared, weight `1 + 2e + op` belongs to op `op` of edge `e`.
+/// A linear classifier over the images whose logits are scaled by the chain's op scalars mixed
+/// per edge: weight 0 is shared, weight `1 + 2e + op` belongs to op `op` of edge `e`. A
+/// [`sotl_nn::Supernet`] of the chain space, so the one-shot code reaches it through
+/// [`SupernetPathNet`] exactly as it reaches NAS-Bench-201's.
 struct ChainNet {
     weights: Vec<Tensor>,
+    names: Vec<String>,
 }
 
-impl PathNet for ChainNet {
+impl sotl_nn::Supernet for ChainNet {
     type Space = ChainSpace;
     fn space(&self) -> ChainSpace {
         ChainSpace
     }
-    fn forward_path_t(&self, x: &Tensor, arch: &Chain, _train: bool) -> Tensor {
-        let idx = self.path_indices(arch);
-        let scale = idx[1..].iter().fold(Tensor::from(0.0f32), |s, &i| s + &self.weights[i]);
+    fn forward_mix(&self, x: &Tensor, mix: &sotl_nn::EdgeMix<Chain>, _train: bool) -> Tensor {
+        let op = |e: usize, k: usize| &self.weights[1 + 2 * e + k];
+        let scale = match mix {
+            sotl_nn::EdgeMix::Path(a) => {
+                (0..3).fold(Tensor::from(0.0f32), |s, e| s + op(e, a.0[e] as usize))
+            }
+            sotl_nn::EdgeMix::WeightedPath(a, w) => (0..3)
+                .fold(Tensor::from(0.0f32), |s, e| s + op(e, a.0[e] as usize) * w.get(e as i64)),
+            sotl_nn::EdgeMix::Soft(w) => (0..3).fold(Tensor::from(0.0f32), |s, e| {
+                s + op(e, 0) * w.get(e as i64).get(0) + op(e, 1) * w.get(e as i64).get(1)
+            }),
+        };
         x.flatten(1, -1).matmul(&self.weights[0]) * scale
     }
     fn weights(&self) -> Vec<Tensor> {
         self.weights.iter().map(Tensor::shallow_clone).collect()
     }
-    fn path_indices(&self, arch: &Chain) -> Vec<usize> {
+    fn weight_names(&self) -> &[String] {
+        &self.names
+    }
+    fn path_weight_indices(&self, arch: &Chain) -> Vec<usize> {
         let mut v = vec![0];
         v.extend(arch.0.iter().enumerate().map(|(e, &b)| 1 + 2 * e + b as usize));
         v
+    }
+    fn standalone_param_count(&self, arch: &Chain) -> u64 {
+        self.path_weight_indices(arch).iter().map(|&i| self.weights[i].numel() as u64).sum()
     }
 }
 
@@ -956,8 +974,24 @@ fn finetune_and_rank_run_over_another_search_space() {
             vec![(Tensor::randn([192, 10], (Kind::Float, Device::Cpu)) * 0.05)
                 .set_requires_grad(true)];
         w.extend((0..6).map(|i| Tensor::from(0.2f32 + 0.1 * i as f32).set_requires_grad(true)));
-        ChainNet { weights: w }
+        let names = (0..w.len()).map(|i| format!("w{i}")).collect();
+        // No variable store holds it, so it has no buffers.
+        SupernetPathNet::from_supernet(&VarStore::new(Device::Cpu), ChainNet { weights: w, names })
     };
+    // A one-hot soft mix of a path computes that path's logits.
+    let x = train.images.narrow(0, 0, 4);
+    let a: Chain = "b-a-b".parse().unwrap();
+    let one_hot = Tensor::from_slice(&[0.0f32, 1.0, 1.0, 0.0, 0.0, 1.0]).view([3, 2]);
+    let soft =
+        sotl_nn::Supernet::forward_mix(&net.supernet, &x, &sotl_nn::EdgeMix::Soft(one_hot), true);
+    assert!(soft.allclose(&net.forward_path(&x, &a), 1e-6, 1e-6, false));
+    // Pools are drawn from the space: distinct genotypes, at most the space's size.
+    let drawn = FinetunePool::sample_from(&ChainSpace, 8, 5).unwrap();
+    let distinct: std::collections::HashSet<&Chain> = drawn.archs.iter().collect();
+    assert_eq!(distinct.len(), 8, "the whole space, each cell once");
+    assert_eq!(FinetunePool::sample_from(&ChainSpace, 8, 5).unwrap(), drawn, "seeded");
+    let e = FinetunePool::sample_from(&ChainSpace, 9, 5).unwrap_err().to_string();
+    assert!(e.contains("pool.size") && e.contains("1..=8") && e.contains("chain"), "{e}");
     let archs: Vec<Chain> =
         ["a-a-a", "b-a-b", "b-b-b"].iter().map(|s| s.parse().unwrap()).collect();
     let pool = FinetunePool { seed: 0, archs: archs.clone() };

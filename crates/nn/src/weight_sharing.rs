@@ -1,0 +1,72 @@
+//! What every search space's weight-sharing supernet offers the search algorithms.
+
+use sotl_space::{Nb201Arch, Nb201Space, SearchSpace};
+use tch::Tensor;
+
+use crate::{standalone_param_count, EdgeMix, Nb201Supernet};
+
+/// The genotype of a [`Supernet`]'s search space.
+pub type GenotypeOf<N> = <<N as Supernet>::Space as SearchSpace>::Genotype;
+
+/// A weight-sharing supernet of one search space, driven by an [`EdgeMix`] over that space's
+/// genotype: soft op weights of the space's relaxation shape (the differentiable methods), one
+/// path (the one-shot trainers and finetuning) or a weighted path.
+///
+/// A new search space implements this once; the one-shot trainers reach it through
+/// `sotl_search::SupernetPathNet`, which turns any `Supernet` into their single-path view.
+pub trait Supernet {
+    /// The search space whose cells this network mixes.
+    type Space: SearchSpace;
+
+    /// The space (its relaxation shape sizes the architecture parameters).
+    fn space(&self) -> Self::Space;
+
+    /// Logits of `x` under `mix`; `train` selects batch statistics in the BNs that keep running
+    /// ones (and updates those in place).
+    ///
+    /// # Shapes
+    /// `x`: `[B, C, H, W]` float; returns `[B, classes]`.
+    fn forward_mix(&self, x: &Tensor, mix: &EdgeMix<GenotypeOf<Self>>, train: bool) -> Tensor;
+
+    /// Every trainable weight in a fixed order (shallow clones sharing storage).
+    fn weights(&self) -> Vec<Tensor>;
+
+    /// Variable-store names of [`Supernet::weights`], in the same order.
+    fn weight_names(&self) -> &[String];
+
+    /// Indices into [`Supernet::weights`] of the weights a single-path forward of `arch` uses.
+    fn path_weight_indices(&self, arch: &GenotypeOf<Self>) -> Vec<usize>;
+
+    /// Trainable parameters of `arch`'s stand-alone network (the `Params` baseline).
+    fn standalone_param_count(&self, arch: &GenotypeOf<Self>) -> u64;
+}
+
+impl Supernet for Nb201Supernet {
+    type Space = Nb201Space;
+
+    fn space(&self) -> Nb201Space {
+        Nb201Space
+    }
+
+    fn forward_mix(&self, x: &Tensor, mix: &EdgeMix, train: bool) -> Tensor {
+        self.forward_t(x, mix, train)
+    }
+
+    fn weights(&self) -> Vec<Tensor> {
+        self.params()
+    }
+
+    fn weight_names(&self) -> &[String] {
+        self.param_names()
+    }
+
+    fn path_weight_indices(&self, arch: &Nb201Arch) -> Vec<usize> {
+        self.path_param_indices(arch)
+    }
+
+    /// The stand-alone NAS-Bench-201 network's count (AutoDL-Projects' `TinyNetwork`), which is
+    /// what the thesis' `Params` baseline ranks by.
+    fn standalone_param_count(&self, arch: &Nb201Arch) -> u64 {
+        standalone_param_count(self.config(), arch).max(0) as u64
+    }
+}
