@@ -27,5 +27,5 @@ pub use lr_config::{DatasetKind, HyperObjective, HypergradConfig, ModelKind, MAX
 pub use lr_tuning::{eta_update, evaluate, EpochRecord, EtaPoint, LrData, LrRun};
 pub use mlp::Mlp;
 pub use model::{cross_entropy, with_torch_seed, FunctionalNet};
-pub use unroll::{hypergradient, unroll_sgd, Unrolled};
+pub use unroll::{hypergradient, sgd_steps, unroll_sgd, Unrolled};
 pub use vgg::Vgg;

@@ -99,6 +99,12 @@ pub struct HypergradConfig {
     pub hyper_lr: f64,
     /// Maximum hypergradient norm.
     pub clip: f64,
+    /// After each eta update, restore the block's starting weights and take its T steps again
+    /// with the new eta, as step 3 of DARTS' Algorithm 1 and of SoTL-DARTS (Algorithm 3) does
+    /// with the new architecture: the thesis says this study "proceeds as in second-order DARTS
+    /// (Algorithm 1)" with eta in the place of alpha. `false` keeps the unrolled weights (the
+    /// block trained with the old eta) and costs one pass less.
+    pub retrain: bool,
     /// Training images held out for validation (objective `val` only; SoTL trains on all).
     pub val_size: usize,
     /// Use only the first this-many training images (0 = all): quick runs and tests.
@@ -129,6 +135,7 @@ impl Default for HypergradConfig {
             eta0: 1e-3,
             hyper_lr: 1e-2,
             clip: 10.0,
+            retrain: true,
             val_size: 10_000,
             train_limit: 0,
             mlp_hidden: vec![1000, 1000],

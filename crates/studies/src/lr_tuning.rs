@@ -11,7 +11,9 @@
 //! eta <- eta - hyper_lr * h,   or eta / 2 if that would not be positive
 //! ```
 //!
-//! and training continues from the detached `w_T`. For T = 2 the SoTL hypergradient is
+//! and, with `retrain` (the default), the block is trained again from `w_0` at the new `eta` (step
+//! 3 of DARTS' Algorithm 1 and of SoTL-DARTS: the unroll was a look-ahead); without it training
+//! continues from the detached `w_T`. For T = 2 the SoTL hypergradient is
 //! `-g_1 . g_0`, Baydin's HD rule (thesis Eq. 4.2). The exact derivative keeps all T weight
 //! copies and their gradient graphs: memory O(T).
 
@@ -22,7 +24,7 @@ use sotl_data::Normalization;
 use tch::{Device, Kind, Tensor};
 
 use crate::{
-    cross_entropy, epoch_batches, hypergradient, rng_for, unroll_sgd, FunctionalNet,
+    cross_entropy, epoch_batches, hypergradient, rng_for, sgd_steps, unroll_sgd, FunctionalNet,
     HyperObjective, HypergradConfig, Result, StudiesError,
 };
 
@@ -223,14 +225,14 @@ impl LrRun {
                 &eta,
                 block.len(),
                 tune && objective == HyperObjective::Val,
-                loss_at,
+                &loss_at,
             )
             .map_err(|e| at_step(e, self.step))?;
-            loss_sum += un.losses.iter().sum::<f64>();
+            let start_step = self.step;
             self.step += block.len();
             if tune {
                 let obj = match objective {
-                    HyperObjective::Sotl => un.sotl,
+                    HyperObjective::Sotl => un.sotl.shallow_clone(),
                     HyperObjective::Val => {
                         let vi: Vec<i64> =
                             rand::seq::index::sample(&mut val_rng, nval, cfg.batch_size)
@@ -257,7 +259,17 @@ impl LrRun {
                 self.eta = p.eta;
                 self.eta_trace.push(EtaPoint { step: self.step, ..p });
             }
-            self.params = un.params.iter().map(Tensor::detach).collect();
+            let weights = if tune && cfg.retrain {
+                // Step 3 of Algorithm 1: the block again from its starting weights, at the new
+                // eta; the unroll was a look-ahead (its graph is freed first).
+                drop(un);
+                sgd_steps(&self.params, self.eta, block.len(), &loss_at)
+                    .map_err(|e| at_step(e, start_step))?
+            } else {
+                un
+            };
+            loss_sum += weights.losses.iter().sum::<f64>();
+            self.params = weights.params.iter().map(Tensor::detach).collect();
             progress(b + 1, batches.len().div_ceil(self.t));
         }
         let (test_acc, test_loss) = evaluate(net, &self.params, data, cfg.eval_batch_size);

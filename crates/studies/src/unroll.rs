@@ -35,12 +35,25 @@ where
     F: FnMut(usize, &[Tensor]) -> Tensor,
 {
     let last = if differentiable_final { LastStep::Attached } else { LastStep::Detached };
-    sotl_train::unroll_sgd(start, steps, last, loss_at, |p, g| p - lr * g).map_err(|e| match e {
+    sotl_train::unroll_sgd(start, steps, last, loss_at, |p, g| p - lr * g).map_err(non_finite)
+}
+
+/// `steps` plain SGD steps `w_{t+1} = w_t - lr * grad L_t(w_t)` from copies of `start` with no
+/// graph kept (see [`sotl_train::sgd_steps`]): the real steps after a hypergradient step.
+pub fn sgd_steps<F>(start: &[Tensor], lr: f64, steps: usize, loss_at: F) -> Result<Unrolled>
+where
+    F: FnMut(usize, &[Tensor]) -> Tensor,
+{
+    sotl_train::sgd_steps(start, steps, loss_at, |p, g| p - g * lr).map_err(non_finite)
+}
+
+fn non_finite(e: TrainError) -> StudiesError {
+    match e {
         TrainError::NonFiniteLoss { step, value, .. } => {
             StudiesError::NonFinite { what: "training loss", step, value }
         }
         other => StudiesError::Config(other.to_string()),
-    })
+    }
 }
 
 /// `d objective / d hyper` for a scalar objective built from an [`Unrolled`]; zero when the

@@ -213,3 +213,39 @@ fn bad_config_and_data_are_rejected() {
         Err(StudiesError::Data(_))
     ));
 }
+
+#[test]
+fn retraining_takes_each_block_again_from_its_start_at_the_new_eta() {
+    let c = HypergradConfig { epochs: 1, ..cfg() };
+    assert!(c.retrain, "the thesis' Algorithm-1 structure is the default");
+    let d = data(&c);
+    let net = c.build_net();
+    let mut run = LrRun::new(net.as_ref(), &c, 5, Device::Cpu);
+    let mut w: Vec<Tensor> = run.params.iter().map(Tensor::copy).collect();
+    run.run_epoch(net.as_ref(), &d, &c, &mut |_, _| {}).unwrap();
+    // 480 images in batches of 32: 15 batches, blocks of 5, one eta update each. Replay by hand:
+    // each block's 5 plain SGD steps from the block's starting weights at the eta its update
+    // produced, w <- w - eta g.
+    assert_eq!(run.eta_trace.len(), 3);
+    let batches = epoch_batches(480, c.batch_size, c.seed, 0);
+    for (block, p) in batches.chunks(5).zip(&run.eta_trace) {
+        for idx in block {
+            let i = Tensor::from_slice(idx);
+            let x = d.norm.standardize(&d.train_images.index_select(0, &i), Kind::Float);
+            let y = d.train_labels.index_select(0, &i);
+            let ws: Vec<Tensor> = w.iter().map(|t| t.detach().set_requires_grad(true)).collect();
+            let loss = cross_entropy(&net.forward(&ws, &x), &y);
+            let refs: Vec<&Tensor> = ws.iter().collect();
+            let g = Tensor::run_backward(&[&loss], &refs, false, false);
+            w = ws.iter().zip(g).map(|(q, g)| (q - g * p.eta).detach()).collect();
+        }
+    }
+    for (a, b) in run.params.iter().zip(&w) {
+        assert!(a.allclose(b, 1e-6, 1e-7, false), "max diff {}", (a - b).abs().max());
+    }
+    // Without retraining the weights are the unroll's (each block at the old eta): different.
+    let keep = HypergradConfig { retrain: false, ..c.clone() };
+    let mut other = LrRun::new(net.as_ref(), &keep, 5, Device::Cpu);
+    other.run_epoch(net.as_ref(), &d, &keep, &mut |_, _| {}).unwrap();
+    assert!(!other.params[0].allclose(&run.params[0], 1e-6, 1e-7, false));
+}

@@ -44,4 +44,4 @@ pub use trainer::{
     epochs_csv, optimizer_step, EpochSummary, EvalSchedule, Event, Gradients, Measurement,
     RunStatus, Trainer, TrainerConfig, Validation,
 };
-pub use unroll::{hypergradient, unroll_sgd, LastStep, Unrolled};
+pub use unroll::{hypergradient, sgd_steps, unroll_sgd, LastStep, Unrolled};

@@ -40,6 +40,32 @@ pub fn unroll_sgd<F, U>(
     start: &[Tensor],
     steps: usize,
     last: LastStep,
+    loss_at: F,
+    update: U,
+) -> Result<Unrolled>
+where
+    F: FnMut(usize, &[Tensor]) -> Tensor,
+    U: Fn(&Tensor, &Tensor) -> Tensor,
+{
+    run(start, steps, last, true, loss_at, update)
+}
+
+/// The same `steps` SGD steps as [`unroll_sgd`] (same update, same checks), keeping no graph:
+/// the real weight steps taken after a hypergradient step (step 3 of DARTS' Algorithm 1 and of
+/// SoTL-DARTS), in the memory of one step. `sotl` and `params` are detached.
+pub fn sgd_steps<F, U>(start: &[Tensor], steps: usize, loss_at: F, update: U) -> Result<Unrolled>
+where
+    F: FnMut(usize, &[Tensor]) -> Tensor,
+    U: Fn(&Tensor, &Tensor) -> Tensor,
+{
+    run(start, steps, LastStep::Detached, false, loss_at, update)
+}
+
+fn run<F, U>(
+    start: &[Tensor],
+    steps: usize,
+    last: LastStep,
+    graph: bool,
     mut loss_at: F,
     update: U,
 ) -> Result<Unrolled>
@@ -63,14 +89,18 @@ where
         losses.push(value);
         let is_last = t + 1 == steps;
         if !(is_last && last == LastStep::Skipped) {
-            let attached = !is_last || last == LastStep::Attached;
+            let attached = graph && (!is_last || last == LastStep::Attached);
             let refs: Vec<&Tensor> = w.iter().collect();
-            let grads = Tensor::f_run_backward(&[&loss], &refs, true, attached)?;
+            let grads = Tensor::f_run_backward(&[&loss], &refs, graph, attached)?;
             w = w
                 .iter()
                 .zip(grads)
                 .map(|(p, g)| {
                     let g = if g.defined() { g } else { p.zeros_like() };
+                    if !graph {
+                        // No graph: the next step differentiates from a fresh leaf.
+                        return tch::no_grad(|| update(p, &g)).set_requires_grad(!is_last);
+                    }
                     let next = update(p, &g);
                     if attached {
                         next
@@ -80,6 +110,7 @@ where
                 })
                 .collect();
         }
+        let loss = if graph { loss } else { loss.detach() };
         sotl = Some(match sotl {
             None => loss,
             Some(s) => s + loss,
@@ -101,4 +132,30 @@ pub fn hypergradient(objective: &Tensor, hyper: &Tensor) -> Result<Tensor> {
         Some(g) if g.defined() => g.detach(),
         _ => hyper.zeros_like(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_steps_take_the_unrolls_steps_without_a_graph() {
+        // L_t(w) = (w - c_t)^2 / 2 for w = 1 and c = 0.5, 2, -1 at lr 0.1: gradients w - c_t, so
+        // w1 = 1 - 0.1 * 0.5 = 0.95, w2 = 0.95 - 0.1 * (0.95 - 2) = 1.055, and the last update
+        // w3 = 1.055 - 0.1 * (1.055 + 1) = 0.8495; losses 0.125, 0.55125, 2.1115125.
+        let c = [0.5, 2.0, -1.0];
+        let start = [Tensor::from(1.0f64)];
+        let loss_at = |t: usize, w: &[Tensor]| (&w[0] - c[t]).square() / 2.0;
+        let plain = sgd_steps(&start, 3, loss_at, |p, g| p - g * 0.1).unwrap();
+        let lr = Tensor::from(0.1f64).set_requires_grad(true);
+        let graph = unroll_sgd(&start, 3, LastStep::Detached, loss_at, |p, g| p - &lr * g).unwrap();
+        for (got, want) in plain.losses.iter().zip([0.125, 0.55125, 2.1115125]) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        assert_eq!(plain.losses, graph.losses);
+        assert!((plain.params[0].double_value(&[]) - 0.8495).abs() < 1e-12);
+        assert_eq!(plain.params[0].double_value(&[]), graph.params[0].double_value(&[]));
+        assert!(!plain.params[0].requires_grad() && !plain.sotl.requires_grad());
+        assert!(graph.sotl.requires_grad(), "the unroll keeps its graph");
+    }
 }
