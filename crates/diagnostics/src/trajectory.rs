@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use sotl_space::nb201::NB201_EDGES;
-use sotl_space::{Nb201Arch, Nb201Op};
+use sotl_space::{Nb201Arch, Nb201Op, Nb201Space, SearchSpace};
 
 use crate::SkipCollapse;
 
@@ -63,19 +63,16 @@ impl TrajectoryPoint {
     }
 }
 
-/// The argmax cell of per-edge op weights (first maximum on ties; NaN never wins).
+/// The argmax cell of per-edge op weights: the space's discretisation
+/// ([`Nb201Space`]'s `discretize`: first maximum on ties), with a NaN read as -inf (a diverged
+/// weight loses to every finite one) and missing edges `none`.
 pub fn discretize(op_weights: &[[f64; 5]]) -> Nb201Arch {
-    let mut ops = [Nb201Op::None; NB201_EDGES];
-    for (edge, row) in op_weights.iter().take(NB201_EDGES).enumerate() {
-        let mut best = 0;
-        for (k, &w) in row.iter().enumerate() {
-            if w > row[best] || row[best].is_nan() && !w.is_nan() {
-                best = k;
-            }
-        }
-        ops[edge] = Nb201Op::ALL[best];
+    let mut flat = vec![f64::NEG_INFINITY; NB201_EDGES * Nb201Op::ALL.len()];
+    for (dst, w) in flat.iter_mut().zip(op_weights.iter().take(NB201_EDGES).flatten()) {
+        *dst = if w.is_nan() { f64::NEG_INFINITY } else { *w };
     }
-    Nb201Arch::new(ops)
+    // 30 weights, none NaN: the space cannot refuse them.
+    Nb201Space.discretize(&flat).unwrap_or_else(|_| Nb201Arch::new([Nb201Op::None; NB201_EDGES]))
 }
 
 /// A trajectory as CSV: one row per point; the op weights as 30 columns `w<edge>_<op>`.
@@ -155,6 +152,12 @@ mod tests {
         let g = discretize(&rows);
         assert_eq!(g.ops[0], Nb201Op::None);
         assert_eq!(g.ops[1], Nb201Op::NorConv1x1);
+        // A NaN reads as -inf; a row with no finite weight and missing rows give `none`.
+        rows[2] = [f64::NAN, f64::NEG_INFINITY, f64::NAN, f64::NAN, f64::NAN];
+        rows[3] = [f64::NAN; 5];
+        let g = discretize(&rows[..5]);
+        assert_eq!(g.ops[2], Nb201Op::None, "-inf ties with NaNs read as -inf: the first wins");
+        assert_eq!((g.ops[3], g.ops[5]), (Nb201Op::None, Nb201Op::None));
     }
 
     #[test]
