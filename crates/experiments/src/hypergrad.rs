@@ -130,8 +130,13 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
     header.extend(results.iter().map(|r| format!("T={} eta", r.t)));
     let mut table = Table::new(
         format!(
-            "{} on {}: test accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {})",
-            cfg.model, cfg.dataset, cfg.objective, cfg.eta0, cfg.hyper_lr
+            "{} on {}: test accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {}{})",
+            cfg.model,
+            cfg.dataset,
+            cfg.objective,
+            cfg.eta0,
+            cfg.hyper_lr,
+            if cfg.retrain { ", blocks retrained at the new eta" } else { "" }
         ),
         header,
     );
