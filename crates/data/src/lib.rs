@@ -34,7 +34,7 @@ pub use image_folder::{
     cache_path, list_image_folder, read_image_folder, FolderListing, ImageFolderOptions,
 };
 pub use imagenet16::read_imagenet16;
-pub use loader::{Batch, Batches, Loader, LoaderConfig, Position};
+pub use loader::{Batches, ImageBatch, Loader, LoaderConfig, Position};
 pub use mnist::{parse_idx_u8, read_mnist, MNIST_CLASSES};
 pub use name::DatasetName;
 pub use root::{

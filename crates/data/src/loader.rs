@@ -62,9 +62,9 @@ pub struct Position {
     pub batch: usize,
 }
 
-/// One mini-batch.
+/// One mini-batch of a [`Loader`]: normalized images, labels, and where they came from.
 #[derive(Debug)]
-pub struct Batch {
+pub struct ImageBatch {
     /// Float32 normalized images `[B, C, H, W]` on the dataset's device.
     pub images: Tensor,
     /// Int64 labels `[B]` on the same device.
@@ -166,7 +166,7 @@ impl Loader {
     }
 
     /// Produces batch `pos.batch` of epoch `pos.epoch` given that epoch's order.
-    fn make(&self, order: &[i64], pos: Position) -> Batch {
+    fn make(&self, order: &[i64], pos: Position) -> ImageBatch {
         let b = self.config.batch_size;
         let start = pos.batch * b;
         let idx = order[start..(start + b).min(order.len())].to_vec();
@@ -174,11 +174,16 @@ impl Loader {
         let raw = self.data.images.index_select(0, &t);
         let mut rng = derived_rng(self.config.seed, AUGMENT, pos.epoch, pos.batch as u64);
         let images = self.config.augment.apply(&raw, &self.config.normalization, &mut rng);
-        Batch { images, labels: self.data.labels.index_select(0, &t), indices: idx, position: pos }
+        ImageBatch {
+            images,
+            labels: self.data.labels.index_select(0, &t),
+            indices: idx,
+            position: pos,
+        }
     }
 
     /// The single batch at `pos` (a checkpoint check, or random access).
-    pub fn batch_at(&self, pos: Position) -> Option<Batch> {
+    pub fn batch_at(&self, pos: Position) -> Option<ImageBatch> {
         (pos.batch < self.batches_per_epoch()).then(|| self.make(&self.epoch_order(pos.epoch), pos))
     }
 
@@ -210,9 +215,9 @@ impl Batches<'_> {
 }
 
 impl Iterator for Batches<'_> {
-    type Item = Batch;
+    type Item = ImageBatch;
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<ImageBatch> {
         if self.next.batch >= self.loader.batches_per_epoch() {
             return None;
         }
