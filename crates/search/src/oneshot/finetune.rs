@@ -284,7 +284,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
     /// The steps run on the workspace's one training loop ([`sotl_train::Trainer`]): constant
     /// learning rate, the path's gradients ([`PathNet::path_indices`]) handed to the loop, the
     /// gradient statistics and their running sum (SoG, SoGN, SoG-L1), validation before the
-    /// first step and every `val_every` / `mini_val_every` steps through [`CandidateValidation`].
+    /// first step and every `val_every` / `mini_val_every` steps with the configured BN statistics.
     pub fn finetune(
         &mut self,
         index: usize,
