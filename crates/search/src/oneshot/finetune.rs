@@ -7,7 +7,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord};
 use sotl_space::{Genotype, Nb201Arch};
-use sotl_train::{derive_seed, Batch, BatchOutput, Measurement, Objective, Stream, Validation};
+use sotl_train::{
+    derive_seed, Batch, BatchOutput, BatchSource, Measurement, Objective, Stream, Validation,
+};
 use tch::Tensor;
 
 use super::sgd::path_sgd;
@@ -307,7 +309,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             train,
             cfg.augment,
         );
-        let per_epoch = sotl_train::BatchSource::batches_per_epoch(&train_batches);
+        let per_epoch = train_batches.batches_per_epoch();
         let param_count = self.net.param_count(arch);
 
         // No-finetuning losses over the same minibatches the finetuning will see.
@@ -315,11 +317,7 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
         tch::no_grad(|| -> OneShotResult<()> {
             for s in 0..cfg.inherited_window {
-                let b = sotl_train::BatchSource::batch(
-                    &mut train_batches,
-                    s / per_epoch,
-                    s % per_epoch,
-                )?;
+                let b = train_batches.batch(s / per_epoch, s % per_epoch)?;
                 let logits = self.net.forward_path(&b.inputs, arch);
                 let loss = finite(
                     cross_entropy(&logits, &b.targets).double_value(&[]),
