@@ -213,6 +213,8 @@ fn flags_of_the_other_kind_of_method_are_refused_by_name() {
         (&["--pool-size", "10"][..], "--pool-size is a setting of the one-shot methods"),
         (&["--method", "evolution", "--t", "5"][..], "--unroll-steps is a sotl-darts setting"),
         (&["--epochs", "2"][..], "arch_warmup_epochs"),
+        (&["--finetune-steps", "5"][..], "add --finalists N"),
+        (&["--method", "pool", "--finalists", "5"][..], "--finalists is a sotl-darts setting"),
     ] {
         let stderr = search_fails(dir.path(), args);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
@@ -260,6 +262,71 @@ fn rerank_finetunes_the_finalists_longer_and_chooses_among_them() {
     let (again, _) = run(dir.path(), "evolution");
     assert_eq!(again["chosen"], first["chosen"]);
     assert_eq!(std::fs::read_to_string(dir.path().join("run/rerank.jsonl")).unwrap(), log);
+}
+
+#[test]
+fn sotl_darts_finalists_are_the_most_probable_cells_reranked_by_finetuning_sotl() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TINY_DARTS.replace(
+        "[darts.search]",
+        "[darts]\nfinalists = 3\n\n[darts.finetune]\nsteps = 4\nbatch_size = 16\nsotl_window = 4\nval_every = 4\nmini_val_every = 2\n\n[darts.search]",
+    );
+    std::fs::write(dir.path().join("tiny.toml"), cfg).unwrap();
+    let (first, _) = run(dir.path(), "sotl-darts");
+    let path = &first["differentiable"];
+    let fin = path["finalists"].as_array().expect("finalists are reported");
+    assert_eq!(fin.len(), 3);
+    assert!(first["budget"].as_str().unwrap().contains("3 finalists finetuned 4 steps each"));
+    // The finalists are the three cells of highest probability under the reported op
+    // weights (each edge independently), checked against every cell of the space.
+    let w: Vec<Vec<f64>> = path["op_weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+        .collect();
+    let logp = |a: &sotl_space::Nb201Arch| -> f64 {
+        a.ops.iter().enumerate().map(|(e, op)| w[e][op.index()].ln()).sum()
+    };
+    let archs: Vec<sotl_space::Nb201Arch> =
+        fin.iter().map(|r| r["arch"].as_str().unwrap().parse().unwrap()).collect();
+    let weakest = archs.iter().map(logp).fold(f64::INFINITY, f64::min);
+    let better = (0..15_625)
+        .map(sotl_space::Nb201Arch::from_ordinal)
+        .filter(|a| !archs.contains(a) && logp(a) > weakest + 1e-12)
+        .count();
+    assert_eq!(better, 0, "a cell outside the finalists is more probable than one inside");
+    let argmax = path["argmax"].as_str().unwrap();
+    assert_eq!(argmax, path["trajectory"][1]["genotype"].as_str().unwrap());
+    assert!(archs.iter().any(|a| a.to_string() == argmax), "the argmax is a finalist");
+    // Ranked by SoTL, lowest first, and the choice is the first.
+    assert_eq!(first["chosen"], fin[0]["arch"]);
+    let sotl: Vec<f64> = fin.iter().map(|r| r["sotl"].as_f64().unwrap()).collect();
+    assert!(sotl.windows(2).all(|p| p[0] <= p[1]), "{sotl:?}");
+    // Each finalist's SoTL is the sum of its logged finetuning losses (all 4: window 4).
+    let log_path = dir.path().join("run/finalists/finetune.jsonl");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.lines().count(), 3);
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let steps = v["finetune"]["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 4);
+        let sum: f64 = steps.iter().map(|s| s["train_loss"].as_f64().unwrap()).sum();
+        let r = fin.iter().find(|r| r["arch"] == v["arch"]).expect("logged cell is a finalist");
+        assert!((r["sotl"].as_f64().unwrap() - sum).abs() < 1e-6 * sum.abs().max(1.0));
+    }
+    // A rerun reuses the finetuned finalists; other finetuning settings need another folder.
+    let (again, _) = run(dir.path(), "sotl-darts");
+    assert_eq!(again["chosen"], first["chosen"]);
+    assert_eq!(std::fs::read_to_string(&log_path).unwrap(), log);
+    let stderr = search_fails(
+        dir.path(),
+        &["--config", dir.path().join("tiny.toml").to_str().unwrap(), "--finetune-steps", "5"],
+    );
+    assert!(
+        stderr.contains("finalists/config.json") && stderr.contains("another --out"),
+        "{stderr}"
+    );
 }
 
 #[test]

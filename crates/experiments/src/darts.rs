@@ -50,6 +50,8 @@ pub struct DartsStudy {
     pub train_images: usize,
     /// Their side in pixels.
     pub image_size: i64,
+    /// The supernet searched, with classes, input channels and size taken from the data.
+    pub net: sotl_nn::Nb201NetConfig,
 }
 
 impl DartsStudy {
@@ -77,6 +79,28 @@ impl DartsStudy {
 /// every other setting must match.
 pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStudy> {
     cfg.validate()?;
+    let data = load_splits(env, &cfg.data)?;
+    run_darts_on(env, cfg, &data, out)
+}
+
+/// The checkpoint of one search of a darts run in `out` (after the run: its final state).
+pub fn search_checkpoint(out: &Path, method: DartsMethod, seed: u64) -> std::path::PathBuf {
+    out.join(seed_folder(method, seed)).join("search.ckpt")
+}
+
+/// The folder of one search inside a darts run.
+fn seed_folder(method: DartsMethod, seed: u64) -> String {
+    format!("{}/seed{seed}", method.name())
+}
+
+/// [`run_darts`] on splits already loaded from `cfg.data`.
+pub fn run_darts_on(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
+    out: &Path,
+) -> Result<DartsStudy> {
+    cfg.validate()?;
     // Methods and seeds may grow between invocations; the rest must match to resume.
     let dir = RunDir::claim_compatible(out, cfg, |old: &DartsRunConfig, new| {
         old.search == new.search
@@ -84,7 +108,6 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
             && old.data == new.data
             && old.seed_base == new.seed_base
     })?;
-    let data = load_splits(env, &cfg.data)?;
     let mut net = cfg.net;
     net.num_classes = data.train.classes as i64;
     let dims = data.train.images.size();
@@ -97,12 +120,12 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
     for &method in &cfg.methods {
         for k in 0..cfg.seeds {
             let seed = cfg.seed_base + k as u64;
-            let seed_dir = dir.child(&format!("{}/seed{seed}", method.name()))?;
+            let seed_dir = dir.child(&seed_folder(method, seed))?;
             let final_path = seed_dir.path("final.json");
             let outcome: SearchOutcome = if final_path.exists() {
                 read_json(&final_path)?
             } else {
-                search_one(env, cfg, &net, &data, method, seed, &seed_dir)?
+                search_one(env, cfg, &net, data, method, seed, &seed_dir)?
             };
             let mut traj = outcome.trajectory.clone();
             if let Some(b) = &bench {
@@ -138,6 +161,7 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
         data_source: data.source,
         train_images: data.train.len(),
         image_size: dims[2],
+        net,
     })
 }
 

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use sotl_nn::Nb201NetConfig;
 use sotl_search::{
     evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DartsConfig, DartsMethod,
-    DartsRunConfig, DataConfig, DataSource, FinetunePool, Finetuner, Nb201PathNet, OneShotConfig,
-    Phase, RankMetric, TableRow, TrainerKind,
+    DartsRunConfig, DartsSearch, DataConfig, DataSource, FinetuneConfig, FinetunePool, Finetuner,
+    Nb201PathNet, OneShotConfig, Phase, RankMetric, TableRow, TrainerKind,
 };
 
-use crate::darts::run_darts;
+use crate::darts::{run_darts_on, search_checkpoint, DartsStudy};
 use crate::data::load_splits;
 use crate::oneshot::{build_net, pool_for, rank_pool, train_supernet};
 use crate::truth::{cifar10_truth, load_bench};
@@ -91,6 +91,27 @@ pub struct DartsBudget {
     pub net: Nb201NetConfig,
     /// The data.
     pub data: DataConfig,
+    /// Finalists re-ranked after the search (0: the final argmax is the choice): the this-many
+    /// most probable cells under the final softmax(alpha), each finetuned from the supernet's
+    /// searched weights and scored by SoTL; the lowest SoTL is the choice.
+    pub finalists: usize,
+    /// The finetuning of each finalist (its `seed` is set from the search's).
+    pub finetune: FinetuneConfig,
+}
+
+/// The finetuning of SoTL-DARTS finalists: 100 minibatches of 64 at a constant lr of 0.01
+/// (the thesis' SPOS setting: the weights were trained as a whole supernet, not path by path,
+/// so the higher of its two rates), SoTL over all 100 losses, step 0 included.
+pub fn finalist_finetune() -> FinetuneConfig {
+    FinetuneConfig {
+        steps: 100,
+        lr: Some(0.01),
+        sotl_window: 100,
+        val_every: 100,
+        mini_val_every: 10,
+        inherited_window: 0,
+        ..FinetuneConfig::default()
+    }
 }
 
 impl Default for DartsBudget {
@@ -122,7 +143,7 @@ impl Default for DartsBudget {
             split_seed: 0,
             synthetic_images: 4_000,
         };
-        DartsBudget { search, net, data }
+        DartsBudget { search, net, data, finalists: 0, finetune: finalist_finetune() }
     }
 }
 
@@ -162,6 +183,16 @@ impl SearchConfig {
             self.one_shot().validate().context("in [oneshot]")?;
         } else {
             self.darts_run().validate().context("in [darts]")?;
+            if self.darts.finalists > 0 {
+                self.darts.finetune.validate().context("in [darts.finetune]")?;
+            }
+            if self.darts.finalists > sotl_space::nb201::NB201_SIZE {
+                bail!(
+                    "darts.finalists = {} exceeds the {} cells of NAS-Bench-201",
+                    self.darts.finalists,
+                    sotl_space::nb201::NB201_SIZE
+                );
+            }
         }
         Ok(())
     }
@@ -291,6 +322,16 @@ pub struct DartsFindings {
     /// Epochs at the start in which only the weights trained (their argmax is alpha's
     /// initialization).
     pub warmup_epochs: usize,
+    /// The final argmax cell.
+    pub argmax: String,
+    /// The finalists (`darts.finalists` most probable cells under the final op weights)
+    /// re-ranked by finetuning SoTL, best first; the choice is the first. Empty when
+    /// re-ranking is off and the argmax is the choice.
+    pub finalists: Vec<Ranked>,
+    /// Finetuning minibatches per finalist (their `sotl` sums the first `sotl_window`).
+    pub finetune_steps: usize,
+    /// The SoTL window of the finalists.
+    pub sotl_window: usize,
 }
 
 /// The discretized cell after one epoch of a differentiable search.
@@ -360,6 +401,16 @@ impl SearchReport {
                     "{e:>4}  {}",
                     w.iter().map(|v| format!("{v:>14.3}")).collect::<String>()
                 );
+            }
+            if !d.finalists.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "the {} most probable cells under these weights, finetuned {} steps each from the supernet and ranked by SoTL (the argmax was {}):",
+                    d.finalists.len(),
+                    d.finetune_steps,
+                    d.argmax
+                );
+                ranking(&mut out, &d.finalists, d.sotl_window);
             }
         }
         if let Some(o) = &self.one_shot {
@@ -472,13 +523,32 @@ pub fn run_search(env: &Env, cfg: &SearchConfig, top: usize, out: &Path) -> Resu
 }
 
 /// SoTL-DARTS as a one-seed `darts` run in `out` (its files: config.json, table.md,
-/// `sotl/seed<S>/` with the checkpoint, trajectory and plots).
+/// `sotl/seed<S>/` with the checkpoint, trajectory and plots), then, when `darts.finalists` is
+/// set, the finalists re-ranked by finetuning SoTL (`finalists/`).
 fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchReport> {
     let run = cfg.darts_run();
-    let study = run_darts(env, &run, out)?;
+    run.validate()?;
+    let data = load_splits(env, &run.data)?;
+    let study = run_darts_on(env, &run, &data, out)?;
     let outcome = study.outcomes.first().context("a one-seed darts run has one outcome")?;
     let seed = &study.seeds[0];
     let last = outcome.trajectory.last().context("a finished search has at least one epoch")?;
+    let bench = load_bench(env)?;
+    let truth = |a: &sotl_space::Nb201Arch| bench.as_ref().and_then(|b| cifar10_truth(b, a));
+    let finalists: Vec<Ranked> = rerank_finalists(env, cfg, &study, &data, out)?
+        .iter()
+        .enumerate()
+        .map(|(i, (r, s))| Ranked {
+            rank: i + 1,
+            arch: r.arch.to_string(),
+            sotl: -*s,
+            nb201_cifar10_test: truth(&r.arch),
+        })
+        .collect();
+    let (chosen, chosen_truth) = match finalists.first() {
+        Some(f) => (f.arch.clone(), f.nb201_cifar10_test),
+        None => (seed.genotype.clone(), seed.cifar10_test),
+    };
     let steps_per_epoch = study.train_images / run.search.batch_size;
     let side = study.image_size;
     let alpha_epochs = run.search.epochs - run.search.arch_warmup_epochs;
@@ -487,11 +557,18 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
         w => format!(" (the first {w} weights only)"),
     };
     let alpha_steps = alpha_epochs * (steps_per_epoch / run.search.unroll_steps);
+    let rerank = match cfg.darts.finalists {
+        0 => String::new(),
+        k => format!(
+            "; {k} finalists finetuned {} steps each, SoTL over {}",
+            cfg.darts.finetune.steps, cfg.darts.finetune.sotl_window
+        ),
+    };
     Ok(SearchReport {
         method: cfg.method,
         seed: cfg.seed,
         budget: format!(
-            "supernet C={} N={} on {} images of {side}x{side}, {} epochs of batch {}{warm}; T={} (about {alpha_steps} alpha steps)",
+            "supernet C={} N={} on {} images of {side}x{side}, {} epochs of batch {}{warm}; T={} (about {alpha_steps} alpha steps){rerank}",
             run.net.channels,
             run.net.cells_per_stage,
             study.train_images,
@@ -500,11 +577,11 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
             run.search.unroll_steps,
         ),
         data: study.data_source,
-        chosen: seed.genotype.clone(),
-        chosen_nb201_cifar10_test: seed.cifar10_test,
+        chosen,
+        chosen_nb201_cifar10_test: chosen_truth,
         seconds: 0.0,
         out: out.display().to_string(),
-        ground_truth: load_bench(env)?.is_some(),
+        ground_truth: bench.is_some(),
         one_shot: None,
         differentiable: Some(DartsFindings {
             trajectory: outcome
@@ -520,8 +597,76 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
                 .collect(),
             op_weights: last.op_weights.clone(),
             warmup_epochs: run.search.arch_warmup_epochs,
+            argmax: seed.genotype.clone(),
+            finalists,
+            finetune_steps: cfg.darts.finetune.steps,
+            sotl_window: cfg.darts.finetune.sotl_window,
         }),
     })
+}
+
+/// What the finalists stage of a SoTL-DARTS search ran with (`finalists/config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FinalistsRun {
+    finalists: usize,
+    finetune: FinetuneConfig,
+}
+
+/// The `darts.finalists` most probable cells under the search's final op weights, finetuned
+/// from its final supernet weights (resumable, `finalists/finetune.jsonl`), best first by SoTL;
+/// empty when re-ranking is off.
+fn rerank_finalists(
+    env: &Env,
+    cfg: &SearchConfig,
+    study: &DartsStudy,
+    data: &crate::data::Splits,
+    out: &Path,
+) -> Result<Vec<(CandidateResult, f64)>> {
+    let k = cfg.darts.finalists;
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let run = cfg.darts_run();
+    let last = study
+        .outcomes
+        .first()
+        .and_then(|o| o.trajectory.last())
+        .context("a finished search has at least one epoch")?;
+    let weights: Vec<f64> = last.op_weights.iter().flatten().copied().collect();
+    let archs: Vec<_> = sotl_space::Nb201Space
+        .most_probable(&weights, k)
+        .context("cannot take finalists from the final op weights")?
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    let mut finetune = cfg.darts.finetune;
+    finetune.seed = cfg.seed;
+    let dir =
+        crate::RunDir::claim(&out.join("finalists"), &FinalistsRun { finalists: k, finetune })?;
+    let ckpt = search_checkpoint(out, DartsMethod::Sotl, cfg.seed);
+    let search = DartsSearch::resume(
+        &ckpt,
+        DartsMethod::Sotl,
+        &run.search,
+        &study.net,
+        cfg.seed,
+        env.device,
+        tch::Kind::Float,
+    )
+    .with_context(|| format!("cannot load the searched supernet from {}", ckpt.display()))?;
+    let (_vs, net) = search.into_path_net();
+    let mut ft = Finetuner::new(&net, finetune, TrainerKind::Spos)?;
+    let bar = env.progress(k as u64, "finalists");
+    let results = finetune_pool(
+        &mut ft,
+        &FinetunePool { seed: cfg.seed, archs },
+        &data.train,
+        &data.val,
+        &dir.path("finetune.jsonl"),
+        |done, _, _| bar.set_position(done as u64),
+    )?;
+    bar.finish();
+    by_sotl(&results, finetune.sotl_window)
 }
 
 /// An SPOS supernet, then evolution or a pool ranked by finetuning SoTL.

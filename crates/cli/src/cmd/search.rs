@@ -57,10 +57,15 @@ pub struct SearchArgs {
     /// pool: pool size (`oneshot.pool.size`).
     #[arg(long)]
     pool_size: Option<usize>,
-    /// evolution, pool: finetuning minibatches per candidate (`oneshot.finetune.steps`).
+    /// sotl-darts: finalists re-ranked by finetuning SoTL, the this-many most probable cells
+    /// under the final op weights (`darts.finalists`; 0 = the argmax is the choice).
+    #[arg(long)]
+    finalists: Option<usize>,
+    /// Finetuning minibatches per candidate (`oneshot.finetune.steps` / sotl-darts finalists:
+    /// `darts.finetune.steps`).
     #[arg(long)]
     finetune_steps: Option<usize>,
-    /// evolution, pool: the SoTL window (`oneshot.finetune.sotl_window`).
+    /// The SoTL window (`oneshot.finetune.sotl_window` / `darts.finetune.sotl_window`).
     #[arg(long)]
     sotl_window: Option<usize>,
     /// evolution, pool: cap on supernet steps (`oneshot.train.max_steps`).
@@ -83,14 +88,13 @@ impl SearchArgs {
         let one_shot_only = [
             ("--budget", self.budget.is_some()),
             ("--pool-size", self.pool_size.is_some()),
-            ("--finetune-steps", self.finetune_steps.is_some()),
-            ("--sotl-window", self.sotl_window.is_some()),
             ("--max-steps", self.max_steps.is_some()),
         ];
         if c.method.is_one_shot() {
             for (flag, given) in [
                 ("--unroll-steps", self.unroll_steps.is_some()),
                 ("--arch-warmup-epochs", self.arch_warmup_epochs.is_some()),
+                ("--finalists", self.finalists.is_some()),
             ] {
                 if given {
                     bail!("{flag} is a sotl-darts setting, but the method is {}", c.method);
@@ -129,14 +133,23 @@ impl SearchArgs {
         set(cells, self.cells);
         set(&mut c.darts.search.unroll_steps, self.unroll_steps);
         set(&mut c.darts.search.arch_warmup_epochs, self.arch_warmup_epochs);
+        set(&mut c.darts.finalists, self.finalists);
+        let finetune_flags = self.finetune_steps.is_some() || self.sotl_window.is_some();
+        if !c.method.is_one_shot() && c.darts.finalists == 0 && finetune_flags {
+            bail!(
+                "--finetune-steps and --sotl-window set the finetuning of sotl-darts finalists, but darts.finalists is 0; add --finalists N"
+            );
+        }
+        let finetune =
+            if c.method.is_one_shot() { &mut c.oneshot.finetune } else { &mut c.darts.finetune };
+        if let Some(v) = self.finetune_steps {
+            finetune.steps = v;
+            finetune.sotl_window = finetune.sotl_window.min(v);
+        }
+        set(&mut finetune.sotl_window, self.sotl_window);
         let o = &mut c.oneshot;
         set(&mut o.evolution.budget, self.budget);
         set(&mut o.pool.size, self.pool_size);
-        if let Some(v) = self.finetune_steps {
-            o.finetune.steps = v;
-            o.finetune.sotl_window = o.finetune.sotl_window.min(v);
-        }
-        set(&mut o.finetune.sotl_window, self.sotl_window);
         set(&mut o.train.max_steps, self.max_steps);
         c.validate()?;
         Ok(c)

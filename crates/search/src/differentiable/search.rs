@@ -232,6 +232,13 @@ impl DartsSearch {
         &self.supernet
     }
 
+    /// The supernet with its trained weights as a path network, for finetuning single cells
+    /// from them (re-ranking finalists), with the variable store that owns the weights.
+    pub fn into_path_net(self) -> (VarStore, crate::Nb201PathNet) {
+        let net = crate::Nb201PathNet::from_supernet(&self.w_vs, self.supernet);
+        (self.w_vs, net)
+    }
+
     /// The weight optimizer.
     pub fn weight_optimizer(&self) -> &Sgd {
         &self.w_opt
