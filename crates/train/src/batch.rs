@@ -56,8 +56,22 @@ pub fn epoch_order(n: usize, seed: u64, stream: Stream, epoch: u64) -> Vec<i64> 
     shuffled_indices(n, &mut ChaCha8Rng::seed_from_u64(derive_seed(seed, stream, epoch)))
 }
 
-/// A transform applied to each batch's inputs (augmentation, normalization), on their device.
-pub type Transform = Box<dyn FnMut(&Tensor) -> Tensor + Send>;
+/// A transform applied to each batch's inputs (augmentation, normalization), on their device;
+/// it also gets the batch's position in the run (`epoch * batches_per_epoch + index`), so that
+/// a seeded augmentation can be a function of the position alone.
+pub type Transform = Box<dyn FnMut(&Tensor, u64) -> Tensor + Send>;
+
+/// How [`TensorBatches`] seeds each epoch's permutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderSeeding {
+    /// ChaCha8 seeded with `derive_seed(seed, TrainOrder, epoch)`.
+    #[default]
+    Derived,
+    /// ChaCha8 seeded with `seed ^ epoch * 0x9E3779B97F4A7C15`: the one-shot minibatch orders
+    /// (supernet training, finetuning) were made with this before the derived scheme existed,
+    /// and keep it so that their records reproduce bit for bit.
+    GoldenRatio,
+}
 
 /// A [`BatchSource`] over in-memory tensors, reshuffled every epoch from a seed.
 ///
@@ -70,6 +84,7 @@ pub struct TensorBatches {
     shuffle: bool,
     drop_last: bool,
     seed: u64,
+    seeding: OrderSeeding,
     transform: Option<Transform>,
     order: Option<(usize, Tensor)>,
 }
@@ -108,6 +123,7 @@ impl TensorBatches {
             shuffle: false,
             drop_last: false,
             seed: 0,
+            seeding: OrderSeeding::Derived,
             transform: None,
             order: None,
         })
@@ -117,6 +133,13 @@ impl TensorBatches {
     pub fn shuffled(mut self, seed: u64) -> Self {
         self.shuffle = true;
         self.seed = seed;
+        self.order = None;
+        self
+    }
+
+    /// Seeds the epoch permutations with `seeding` (see [`OrderSeeding`]).
+    pub fn seeding(mut self, seeding: OrderSeeding) -> Self {
+        self.seeding = seeding;
         self.order = None;
         self
     }
@@ -134,7 +157,7 @@ impl TensorBatches {
         Ok(self)
     }
 
-    /// Applies `f` to each batch's inputs after gathering them.
+    /// Applies `f` to each batch's inputs (and its position) after gathering them.
     pub fn with_transform(mut self, f: Transform) -> Self {
         self.transform = Some(f);
         self
@@ -154,7 +177,17 @@ impl TensorBatches {
         match &self.order {
             Some((e, t)) if *e == epoch => t.shallow_clone(),
             _ => {
-                let idx = epoch_order(self.len(), self.seed, Stream::TrainOrder, epoch as u64);
+                let idx = match self.seeding {
+                    OrderSeeding::Derived => {
+                        epoch_order(self.len(), self.seed, Stream::TrainOrder, epoch as u64)
+                    }
+                    OrderSeeding::GoldenRatio => shuffled_indices(
+                        self.len(),
+                        &mut ChaCha8Rng::seed_from_u64(
+                            self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        ),
+                    ),
+                };
                 let t = Tensor::from_slice(&idx).to_device(self.device());
                 self.order = Some((epoch, t.shallow_clone()));
                 t
@@ -191,8 +224,9 @@ impl BatchSource for TensorBatches {
         } else {
             (self.inputs.narrow(0, start, end - start), self.targets.narrow(0, start, end - start))
         };
+        let position = (epoch * nb + index) as u64;
         let inputs = match &mut self.transform {
-            Some(f) => f(&inputs),
+            Some(f) => f(&inputs, position),
             None => inputs,
         };
         Ok(Batch { inputs, targets: targets.to_kind(Kind::Int64) })

@@ -29,7 +29,9 @@ mod trainer;
 mod unroll;
 
 pub use adam::{Adam, AdamConfig};
-pub use batch::{epoch_order, shuffled_indices, Batch, BatchSource, TensorBatches, Transform};
+pub use batch::{
+    epoch_order, shuffled_indices, Batch, BatchSource, OrderSeeding, TensorBatches, Transform,
+};
 pub use checkpoint::{load_checkpoint, save_checkpoint, META};
 pub use clip::{clip_grad_norm, clip_grads, global_norm};
 pub use error::{Result, TrainError};

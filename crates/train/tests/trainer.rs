@@ -30,7 +30,7 @@ fn data(n: i64, seed: i64) -> (Tensor, Tensor) {
 
 /// Random horizontal flips drawn from libtorch's global generator (which the trainer seeds).
 fn flip() -> Transform {
-    Box::new(|x: &Tensor| {
+    Box::new(|x: &Tensor, _position| {
         let coin = Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device())).lt(0.5);
         x.flip([3]).where_self(&coin, x)
     })

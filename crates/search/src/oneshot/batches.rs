@@ -1,9 +1,9 @@
-//! Float image tensors on the training device and a seeded, resumable minibatch order.
+//! Float image tensors on the training device and their seeded, resumable one-shot minibatches.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sotl_data::Dataset;
-use sotl_train::{derive_seed, shuffled_indices, Stream};
+use sotl_train::{derive_seed, OrderSeeding, Stream, TensorBatches};
 use tch::{Device, Kind, Tensor};
 
 use super::{OneShotError, OneShotResult};
@@ -118,10 +118,50 @@ impl DeviceImages {
     /// # Shapes
     /// `x`: `[B, C, H, W]` float, standardized; result: same.
     pub fn augment(&self, x: &Tensor, seed: u64) -> Tensor {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // Shift so that black is 0, pad with zeros, shift back.
-        let shifted = x - &self.black;
-        sotl_data::random_crop_flip(&shifted, self.crop_padding(), true, &mut rng) + &self.black
+        crop_flip(x, &self.black, self.crop_padding(), seed)
+    }
+
+    /// The one-shot minibatches of these images (supernet training, finetuning): epoch `e`
+    /// visits them in a permutation seeded by `(seed, e)` ([`OrderSeeding::GoldenRatio`]), in
+    /// full batches (a last partial batch is dropped, as the reference loaders do for search).
+    /// With `augment`, the batch at position `p` (`e * batches_per_epoch + index`) is augmented
+    /// ([`DeviceImages::augment`]) with the seed `derive_seed(seed, Augment, p)` alone, so every
+    /// candidate of a pool sees the same augmented images in the same order, and a resumed run
+    /// sees what an unbroken one would. Errors when not one batch fits.
+    pub fn batches(
+        &self,
+        batch_size: usize,
+        seed: u64,
+        augment: bool,
+    ) -> OneShotResult<TensorBatches> {
+        if batch_size == 0 {
+            return Err(OneShotError::config("batch_size", "must be at least 1"));
+        }
+        if self.len() < batch_size {
+            return Err(OneShotError::config(
+                "batch_size",
+                format!(
+                    "is {batch_size}, larger than the {} {} images; lower it or use more data",
+                    self.len(),
+                    self.name
+                ),
+            ));
+        }
+        let b = TensorBatches::new(
+            self.images.shallow_clone(),
+            self.labels.shallow_clone(),
+            batch_size,
+        )?
+        .shuffled(seed)
+        .seeding(OrderSeeding::GoldenRatio)
+        .drop_last(true)?;
+        if !augment {
+            return Ok(b);
+        }
+        let (black, pad) = (self.black.shallow_clone(), self.crop_padding());
+        Ok(b.with_transform(Box::new(move |x, position| {
+            crop_flip(x, &black, pad, derive_seed(seed, Stream::Augment, position))
+        })))
     }
 
     /// Number of images.
@@ -143,141 +183,61 @@ impl DeviceImages {
     }
 }
 
-/// A seeded minibatch order over a dataset: epoch `e` visits the images in a permutation drawn
-/// from ChaCha8 seeded by `(seed, e)`, in full batches (a last partial batch is dropped, as the
-/// reference loaders do for search).
-///
-/// The order is a pure function of `(seed, position)`, so resuming needs only the position.
-#[derive(Debug)]
-pub struct BatchOrder {
-    seed: u64,
-    batch_size: usize,
-    n: usize,
-    position: usize,
-    epoch_perm: Option<(usize, Tensor)>,
-}
-
-impl BatchOrder {
-    /// An order over `n` items in batches of `batch_size`; errors when not one batch fits.
-    pub fn new(n: usize, batch_size: usize, seed: u64) -> OneShotResult<Self> {
-        if batch_size == 0 {
-            return Err(OneShotError::config("batch_size", "must be at least 1"));
-        }
-        if n < batch_size {
-            return Err(OneShotError::config(
-                "batch_size",
-                format!("is {batch_size}, larger than the {n} training images; lower it or use more data"),
-            ));
-        }
-        Ok(BatchOrder { seed, batch_size, n, position: 0, epoch_perm: None })
-    }
-
-    /// Full batches per epoch.
-    pub fn batches_per_epoch(&self) -> usize {
-        self.n / self.batch_size
-    }
-
-    /// Minibatches served so far (the resume position).
-    pub fn position(&self) -> usize {
-        self.position
-    }
-
-    /// Moves to `position` minibatches from the start.
-    pub fn seek(&mut self, position: usize) {
-        self.position = position;
-    }
-
-    /// Epoch of the next minibatch.
-    pub fn epoch(&self) -> usize {
-        self.position / self.batches_per_epoch()
-    }
-
-    /// Indices of the next minibatch, `[batch_size]` int64 on `device`.
-    pub fn next_indices(&mut self, device: Device) -> Tensor {
-        let per_epoch = self.batches_per_epoch();
-        let (epoch, k) = (self.position / per_epoch, self.position % per_epoch);
-        if self.epoch_perm.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            // This seed derivation predates `sotl_train::epoch_order`'s; it is kept so that
-            // one-shot records reproduce those of earlier builds bit for bit.
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
-            let idx = shuffled_indices(self.n, &mut rng);
-            self.epoch_perm = Some((epoch, Tensor::from_slice(&idx).to_device(device)));
-        }
-        self.position += 1;
-        let perm = &self.epoch_perm.as_ref().expect("set above").1;
-        perm.narrow(0, (k * self.batch_size) as i64, self.batch_size as i64)
-    }
-
-    /// The next minibatch of `data`, as stored (evaluation batches).
-    pub fn next_batch(&mut self, data: &DeviceImages) -> (Tensor, Tensor) {
-        let idx = self.next_indices(data.images.device());
-        (data.images.index_select(0, &idx), data.labels.index_select(0, &idx))
-    }
-
-    /// The next training minibatch of `data`: augmented (random crop and flip, see
-    /// [`DeviceImages::augment`]) when `augment` is set. The augmentation of the minibatch at
-    /// position `p` is seeded by `(seed, p)` alone, so every candidate of a pool sees the same
-    /// augmented images in the same order, and a resumed run sees what an unbroken one would.
-    pub fn next_train_batch(&mut self, data: &DeviceImages, augment: bool) -> (Tensor, Tensor) {
-        let position = self.position as u64;
-        let (x, y) = self.next_batch(data);
-        if augment {
-            (data.augment(&x, derive_seed(self.seed, Stream::Augment, position)), y)
-        } else {
-            (x, y)
-        }
-    }
-}
-
-/// A [`BatchOrder`] over a [`DeviceImages`] as the training loop's [`sotl_train::BatchSource`]:
-/// batch `(epoch, index)` is the order's minibatch at position `epoch * per_epoch + index`,
-/// augmented when `augment` is set (see [`BatchOrder::next_train_batch`]).
-#[derive(Debug)]
-pub struct OrderedBatches<'d> {
-    order: BatchOrder,
-    data: &'d DeviceImages,
-    augment: bool,
-}
-
-impl<'d> OrderedBatches<'d> {
-    /// Minibatches of `data` in `order`.
-    pub fn new(order: BatchOrder, data: &'d DeviceImages, augment: bool) -> Self {
-        OrderedBatches { order, data, augment }
-    }
-}
-
-impl sotl_train::BatchSource for OrderedBatches<'_> {
-    fn batches_per_epoch(&self) -> usize {
-        self.order.batches_per_epoch()
-    }
-
-    fn batch(&mut self, epoch: usize, index: usize) -> sotl_train::Result<sotl_train::Batch> {
-        self.order.seek(epoch * self.order.batches_per_epoch() + index);
-        let (inputs, targets) = self.order.next_train_batch(self.data, self.augment);
-        Ok(sotl_train::Batch { inputs, targets })
-    }
+/// Random crop (zero padding of `pad` in raw pixel terms, i.e. `black` after standardization)
+/// and horizontal flip of `x`, every choice drawn from `seed`.
+fn crop_flip(x: &Tensor, black: &Tensor, pad: i64, seed: u64) -> Tensor {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Shift so that black is 0, pad with zeros, shift back.
+    let shifted = x - black;
+    sotl_data::random_crop_flip(&shifted, pad, true, &mut rng) + black
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Ten 1x2x2 images whose labels are their indices, so a batch's labels show the order.
+    fn indexed(n: i64) -> DeviceImages {
+        DeviceImages {
+            name: "indexed".into(),
+            images: Tensor::arange(n * 4, (Kind::Float, Device::Cpu)).view([n, 1, 2, 2]),
+            labels: Tensor::arange(n, (Kind::Int64, Device::Cpu)),
+            classes: n as usize,
+            black: Tensor::zeros([1, 1, 1, 1], (Kind::Float, Device::Cpu)),
+        }
+    }
+
+    fn labels(b: &sotl_train::Batch) -> Vec<i64> {
+        Vec::<i64>::try_from(&b.targets).unwrap()
+    }
+
     #[test]
-    fn order_is_a_permutation_per_epoch_and_resumable() {
-        let mut a = BatchOrder::new(10, 3, 5).unwrap();
-        assert_eq!(a.batches_per_epoch(), 3);
-        let mut seen: Vec<i64> = (0..3)
-            .flat_map(|_| Vec::<i64>::try_from(a.next_indices(Device::Cpu)).unwrap())
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        assert_eq!(seen.len(), 9, "an epoch repeated an index");
-        let next = a.next_indices(Device::Cpu);
-        let mut b = BatchOrder::new(10, 3, 5).unwrap();
-        b.seek(3);
-        assert!(b.next_indices(Device::Cpu).equal(&next));
-        assert!(BatchOrder::new(2, 3, 0).is_err());
+    fn one_shot_batches_are_a_permutation_per_epoch_with_random_access() {
+        use sotl_train::BatchSource;
+        let data = indexed(10);
+        let mut a = data.batches(3, 5, false).unwrap();
+        assert_eq!(a.batches_per_epoch(), 3, "the last partial batch is dropped");
+        for epoch in 0..2 {
+            let mut seen: Vec<i64> =
+                (0..3).flat_map(|i| labels(&a.batch(epoch, i).unwrap())).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), 9, "epoch {epoch} repeated an index");
+        }
+        // Any batch can be asked for first (what resuming needs), and epochs differ.
+        let mut b = data.batches(3, 5, false).unwrap();
+        let late = labels(&b.batch(1, 2).unwrap());
+        assert_eq!(late, labels(&a.batch(1, 2).unwrap()));
+        let e0: Vec<i64> = (0..3).flat_map(|i| labels(&a.batch(0, i).unwrap())).collect();
+        let e1: Vec<i64> = (0..3).flat_map(|i| labels(&a.batch(1, i).unwrap())).collect();
+        assert_ne!(e0, e1);
+        // Images travel with their labels; augmentation changes images, never labels.
+        let mut aug = data.batches(3, 5, true).unwrap();
+        let (plain, augmented) = (a.batch(0, 1).unwrap(), aug.batch(0, 1).unwrap());
+        assert_eq!(labels(&plain), labels(&augmented));
+        let first = plain.inputs.get(0).view([-1]).double_value(&[0]) as i64;
+        assert_eq!(first, labels(&plain)[0] * 4);
+        let err = data.batches(11, 0, false).unwrap_err().to_string();
+        assert!(err.contains("larger than the 10 indexed images"), "{err}");
     }
 }

@@ -15,8 +15,7 @@ use tch::Tensor;
 use super::sgd::path_sgd;
 use super::trainer::{accuracy, cross_entropy, path_gradients};
 use super::{
-    ArchOf, BatchOrder, DeviceImages, FinetunePool, OneShotError, OneShotResult, OrderedBatches,
-    PathNet, TrainerKind,
+    ArchOf, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
 };
 
 /// Which BatchNorm statistics evaluations of a candidate use.
@@ -300,15 +299,11 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
         self.reset();
         timing.reset_s = t0.elapsed().as_secs_f64();
 
-        let mut train_batches = OrderedBatches::new(
-            BatchOrder::new(
-                train.len(),
-                cfg.batch_size,
-                derive_seed(cfg.seed, Stream::TrainOrder, 0),
-            )?,
-            train,
+        let mut train_batches = train.batches(
+            cfg.batch_size,
+            derive_seed(cfg.seed, Stream::TrainOrder, 0),
             cfg.augment,
-        );
+        )?;
         let per_epoch = train_batches.batches_per_epoch();
         let param_count = self.net.param_count(arch);
 
@@ -351,10 +346,10 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             },
             arch,
             val,
-            order: BatchOrder::new(
-                val.len(),
+            order: val.batches(
                 cfg.batch_size,
                 derive_seed(cfg.seed, Stream::ValOrder, 0),
+                false,
             )?,
             seconds: 0.0,
         };
@@ -487,7 +482,8 @@ struct CandidateValidation<'a, 'n, N: PathNet + ?Sized> {
     eval: Evaluator<'a, 'n, N>,
     arch: &'a ArchOf<N>,
     val: &'a DeviceImages,
-    order: BatchOrder,
+    /// The minibatches of the one-minibatch validations, the `k`-th at position `k`.
+    order: sotl_train::TensorBatches,
     seconds: f64,
 }
 
@@ -502,8 +498,9 @@ impl<N: PathNet + ?Sized> Validation for CandidateValidation<'_, '_, N> {
         k: usize,
     ) -> sotl_train::Result<Vec<Measurement>> {
         let t = Instant::now();
-        self.order.seek(k);
-        let (x, y) = self.order.next_batch(self.val);
+        let per_epoch = self.order.batches_per_epoch();
+        let b = self.order.batch(k / per_epoch, k % per_epoch)?;
+        let (x, y) = (b.inputs, b.targets);
         let out = (self.eval.config.eval_bn.modes().iter())
             .map(|&bn| {
                 let (loss, acc) =

@@ -21,7 +21,7 @@ mod sgd;
 mod supernet_training;
 mod trainer;
 
-pub use batches::{BatchOrder, ChannelStats, DeviceImages, OrderedBatches};
+pub use batches::{ChannelStats, DeviceImages};
 pub use config::{
     prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig, RerankConfig,
 };

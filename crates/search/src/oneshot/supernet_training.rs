@@ -5,12 +5,12 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_train::{derive_seed, Stream};
+use sotl_train::{derive_seed, BatchSource, Stream, TensorBatches};
 use tch::{Device, Tensor};
 
 use super::path_net::ArchOf;
 use super::{
-    BatchOrder, DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
+    DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
     SupernetTrainerConfig, SupernetTrainerState,
 };
 
@@ -143,7 +143,13 @@ pub struct SupernetTraining<'n, N: PathNet + ?Sized> {
     net: &'n N,
     config: SupernetTrainConfig,
     state: SupernetTrainerState,
-    order: BatchOrder,
+    /// Minibatches per epoch of the training split.
+    per_epoch: usize,
+    /// Minibatches served so far (the data position).
+    position: usize,
+    /// The minibatches of the training split, made at the first step (it caches the epoch's
+    /// permutation).
+    source: Option<TensorBatches>,
     rng: ChaCha8Rng,
     step: usize,
     total_steps: usize,
@@ -155,12 +161,17 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     pub fn new(net: &'n N, config: SupernetTrainConfig, n_train: usize) -> OneShotResult<Self> {
         config.validate()?;
         let trainer = config.trainer.build()?;
-        let order = BatchOrder::new(
-            n_train,
-            config.batch_size,
-            derive_seed(config.seed, Stream::TrainOrder, 0),
-        )?;
-        let total_minibatches = config.epochs * order.batches_per_epoch();
+        if n_train < config.batch_size {
+            return Err(OneShotError::config(
+                "batch_size",
+                format!(
+                    "is {}, larger than the {n_train} training images; lower it or use more data",
+                    config.batch_size
+                ),
+            ));
+        }
+        let per_epoch = n_train / config.batch_size;
+        let total_minibatches = config.epochs * per_epoch;
         let mut total_steps = total_minibatches / trainer.minibatches_per_step();
         if config.max_steps > 0 {
             total_steps = total_steps.min(config.max_steps);
@@ -179,7 +190,9 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
             net,
             config,
             state: SupernetTrainerState::new(trainer, net, config.sgd())?,
-            order,
+            per_epoch,
+            position: 0,
+            source: None,
             rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
             step: 0,
             total_steps,
@@ -209,20 +222,33 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
 
     /// Current epoch (of the next minibatch).
     pub fn epoch(&self) -> usize {
-        self.order.epoch()
+        self.position / self.per_epoch
     }
 
     /// Learning rate of the next step.
     pub fn lr(&self) -> f64 {
-        cosine_lr(self.config.lr, self.config.lr_min, self.order.position(), self.total_minibatches)
+        cosine_lr(self.config.lr, self.config.lr_min, self.position, self.total_minibatches)
     }
 
-    /// Takes one outer step on minibatches of `data`.
+    /// Takes one outer step on minibatches of `data` (the split of `n_train` images this run
+    /// was made for).
     pub fn step(&mut self, data: &DeviceImages) -> OneShotResult<StepStats<ArchOf<N>>> {
         let lr = self.lr();
         let k = self.state.trainer().minibatches_per_step();
-        let batches: Vec<(Tensor, Tensor)> =
-            (0..k).map(|_| self.order.next_train_batch(data, self.config.augment)).collect();
+        let source = match &mut self.source {
+            Some(s) => s,
+            None => self.source.insert(data.batches(
+                self.config.batch_size,
+                derive_seed(self.config.seed, Stream::TrainOrder, 0),
+                self.config.augment,
+            )?),
+        };
+        let mut batches: Vec<(Tensor, Tensor)> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let b = source.batch(self.position / self.per_epoch, self.position % self.per_epoch)?;
+            self.position += 1;
+            batches.push((b.inputs, b.targets));
+        }
         let stats = self.state.step(self.net, &batches, lr, &mut self.rng, self.step)?;
         self.step += 1;
         Ok(stats)
@@ -282,7 +308,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
         let pos: u128 = meta.rng_word_pos.parse().map_err(|_| fail("bad RNG position".into()))?;
         self.rng.set_word_pos(pos);
         self.step = meta.step;
-        self.order.seek(meta.step * self.state.trainer().minibatches_per_step());
+        self.position = meta.step * self.state.trainer().minibatches_per_step();
         Ok(())
     }
 }

@@ -471,12 +471,9 @@ fn augmentation_pads_black_crops_and_flips_by_seed() {
         }
     }
     // A training order serves the augmented batch; the plain order serves stored images.
-    let mut plain = BatchOrder::new(train.len(), 16, 9).unwrap();
-    let mut aug = BatchOrder::new(train.len(), 16, 9).unwrap();
-    let mut off = BatchOrder::new(train.len(), 16, 9).unwrap();
-    let (xp, yp) = plain.next_batch(&train);
-    let (xa, ya) = aug.next_train_batch(&train, true);
-    let (xo, _) = off.next_train_batch(&train, false);
+    let (xp, yp) = Sequential::new(&train, 16, 9, false).next();
+    let (xa, ya) = Sequential::new(&train, 16, 9, true).next();
+    let (xo, _) = Sequential::new(&train, 16, 9, false).next();
     assert!(yp.equal(&ya) && xo.equal(&xp));
     assert!(!xa.equal(&xp));
     assert!(
@@ -509,22 +506,13 @@ fn finetuning_batches_are_augmented_and_evaluation_batches_are_not() {
     let sorted =
         |t: &Tensor| t.sum_dim_intlist(&[1i64, 2, 3][..], false, Kind::Double).sort(0, false).0;
     assert!((sorted(&seen) - sorted(&val.images)).abs().max().double_value(&[]) < 1e-9);
-    let mut order = BatchOrder::new(
-        train.len(),
-        cfg.batch_size,
-        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
-    )
-    .unwrap();
-    let mut plain = BatchOrder::new(
-        train.len(),
-        cfg.batch_size,
-        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
-    )
-    .unwrap();
+    let seed = sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0);
+    let mut order = Sequential::new(&train, cfg.batch_size, seed, true);
+    let mut plain = Sequential::new(&train, cfg.batch_size, seed, false);
     let train_calls: Vec<&Tensor> = calls.iter().filter(|(_, t)| *t).map(|(x, _)| x).collect();
     assert_eq!(train_calls.len(), cfg.inherited_window + cfg.steps);
-    let expected = order.next_train_batch(&train, true).0;
-    let unaugmented = plain.next_batch(&train).0;
+    let expected = order.next().0;
+    let unaugmented = plain.next().0;
     assert!(train_calls[0].equal(&expected), "the first training batch is the augmented one");
     assert!(!train_calls[0].equal(&unaugmented));
     // The first finetuning step sees the same augmented batch as the first inherited pass.
@@ -602,14 +590,30 @@ fn plain_finetune(steps: usize) -> FinetuneConfig {
     }
 }
 
-/// The finetuning minibatch order of `cfg` over `train`, as the Finetuner draws it.
-fn finetune_order(cfg: &FinetuneConfig, train: &DeviceImages) -> BatchOrder {
-    BatchOrder::new(
-        train.len(),
-        cfg.batch_size,
-        sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0),
-    )
-    .unwrap()
+/// The finetuning minibatches of `cfg` over `train` in the Finetuner's order, unaugmented.
+fn finetune_order(cfg: &FinetuneConfig, train: &DeviceImages) -> Sequential {
+    let seed = sotl_train::derive_seed(cfg.seed, sotl_train::Stream::TrainOrder, 0);
+    Sequential::new(train, cfg.batch_size, seed, false)
+}
+
+/// One-shot minibatches served one after another from the start.
+struct Sequential {
+    batches: sotl_train::TensorBatches,
+    position: usize,
+}
+
+impl Sequential {
+    fn new(data: &DeviceImages, batch_size: usize, seed: u64, augment: bool) -> Self {
+        Sequential { batches: data.batches(batch_size, seed, augment).unwrap(), position: 0 }
+    }
+
+    fn next(&mut self) -> (Tensor, Tensor) {
+        use sotl_train::BatchSource;
+        let per_epoch = self.batches.batches_per_epoch();
+        let b = self.batches.batch(self.position / per_epoch, self.position % per_epoch).unwrap();
+        self.position += 1;
+        (b.inputs, b.targets)
+    }
 }
 
 #[test]
@@ -642,7 +646,7 @@ fn finetuning_learning_rate_follows_the_trainer() {
         ft.reset();
         // Independent replay of the gradient on the same first minibatch.
         let mut order = finetune_order(&plain, &train);
-        let (x, y) = order.next_batch(&train);
+        let (x, y) = order.next();
         let idx = net.path_indices(&arch);
         let ws = net.weights();
         let loss = cross_entropy(&net.forward_path(&x, &arch), &y);
@@ -675,7 +679,7 @@ fn sog_l1_is_the_l1_norm_of_the_summed_gradients() {
     let inputs: Vec<&Tensor> = idx.iter().map(|&i| &ws[i]).collect();
     let mut grads = Vec::new();
     for _ in 0..2 {
-        let (x, y) = order.next_batch(&train);
+        let (x, y) = order.next();
         let loss = cross_entropy(&net.forward_path(&x, &arch), &y);
         let g = Tensor::run_backward(&[&loss], &inputs, false, false);
         tch::no_grad(|| {
@@ -795,10 +799,10 @@ fn finetune_overhead() {
         let idx = net.path_indices(&arch);
         let w = net.weights();
         let params: Vec<Tensor> = idx.iter().map(|&i| w[i].shallow_clone()).collect();
-        let mut order = BatchOrder::new(train.len(), 64, 0).unwrap();
+        let mut order = Sequential::new(&train, 64, 0, false);
         let t = std::time::Instant::now();
         for _ in 0..k {
-            let (x, y) = order.next_batch(&train);
+            let (x, y) = order.next();
             for p in &params {
                 let mut g = p.grad();
                 if g.defined() {
