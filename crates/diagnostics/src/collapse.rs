@@ -3,8 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sotl_space::nb201::NB201_EDGES;
-use sotl_space::{Nb201Arch, Nb201Op};
+use sotl_space::{CellShape, Genotype, Nb201Arch};
 
 /// Edges of skip connections from which a NAS-Bench-201 genotype counts as collapsed (4 of 6).
 ///
@@ -15,32 +14,35 @@ pub const DEFAULT_SKIP_COLLAPSE_THRESHOLD: usize = 4;
 
 /// A genotype dominated by skip connections: the signal of DARTS' known failure mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkipCollapse {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct SkipCollapse<G = Nb201Arch> {
     /// The collapsing genotype.
-    pub genotype: Nb201Arch,
+    pub genotype: G,
     /// Its number of `skip_connect` edges.
     pub skips: usize,
     /// The threshold it reached.
     pub threshold: usize,
 }
 
-impl SkipCollapse {
+impl<G: Genotype + CellShape> SkipCollapse<G> {
     /// `Some` when `genotype` has at least `threshold` skip connections (a threshold of 0 is
     /// treated as 1, so an all-`none` cell never warns).
-    pub fn check(genotype: &Nb201Arch, threshold: usize) -> Option<Self> {
-        let skips = genotype.count(Nb201Op::SkipConnect);
+    pub fn check(genotype: &G, threshold: usize) -> Option<Self> {
+        let skips = genotype.skip_connections();
         let threshold = threshold.max(1);
-        (skips >= threshold).then_some(Self { genotype: *genotype, skips, threshold })
+        (skips >= threshold).then(|| Self { genotype: genotype.clone(), skips, threshold })
     }
 }
 
-impl fmt::Display for SkipCollapse {
+impl<G: Genotype + CellShape> fmt::Display for SkipCollapse<G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "genotype collapsing toward skip connections: {} of {} edges are skip_connect ({}); \
-             DARTS' known failure mode on NAS-Bench-201",
-            self.skips, NB201_EDGES, self.genotype
+             DARTS' known failure mode",
+            self.skips,
+            self.genotype.edges(),
+            self.genotype
         )
     }
 }
@@ -48,6 +50,7 @@ impl fmt::Display for SkipCollapse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sotl_space::Nb201Op;
 
     #[test]
     fn warns_from_the_threshold_on() {

@@ -1,26 +1,27 @@
 //! Per-epoch search trajectories: the discretized cell and the architecture weights over time.
 
 use serde::{Deserialize, Serialize};
-use sotl_space::nb201::NB201_EDGES;
-use sotl_space::{Nb201Arch, Nb201Op, Nb201Space, SearchSpace};
+use sotl_space::{CellShape, Genotype, Nb201Arch, SearchSpace, SpaceError};
 
 use crate::SkipCollapse;
 
 /// One epoch of a differentiable search, as plain data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrajectoryPoint {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct TrajectoryPoint<G = Nb201Arch> {
     /// Epochs completed when this point was taken (1 = after the first epoch).
     pub epoch: usize,
     /// The discretized cell: argmax of the architecture weights on every edge.
-    pub genotype: Nb201Arch,
-    /// Edges whose argmax is `skip_connect`.
+    pub genotype: G,
+    /// Edges whose argmax is a skip connection.
     pub skip_connections: usize,
-    /// Edges whose argmax is `none`.
+    /// Edges whose argmax is the zero op.
     pub nones: usize,
     /// Cell depth of the genotype (longest input-to-output path, Shu et al. 2020).
     pub depth: usize,
-    /// Per edge (arch-string order), the mixing weights of the five ops in `Nb201Op::ALL` order.
-    pub op_weights: Vec<[f64; 5]>,
+    /// Per relaxed edge (the space's edge order), the mixing weights of its ops in the order of
+    /// the space's `op_names`.
+    pub op_weights: Vec<Vec<f64>>,
     /// Mean training loss of the supernet over the epoch's weight steps.
     pub train_loss: f64,
     /// Mean loss of the batches alpha was updated on (validation or training), if any.
@@ -34,49 +35,60 @@ pub struct TrajectoryPoint {
     pub seconds: f64,
 }
 
-impl TrajectoryPoint {
-    /// A point from per-edge op weights; genotype, counts and depth are derived from them.
-    ///
-    /// Ties on an edge go to the op listed first in `Nb201Op::ALL`. Panics if `op_weights` does not
-    /// have one row per edge (a bug in the caller, not bad input).
-    pub fn from_op_weights(epoch: usize, op_weights: Vec<[f64; 5]>, train_loss: f64) -> Self {
-        assert_eq!(op_weights.len(), NB201_EDGES, "one row of op weights per edge");
-        let genotype = discretize(&op_weights);
-        Self {
+impl<G: Genotype + CellShape> TrajectoryPoint<G> {
+    /// A point from per-edge op weights of `space`'s relaxation; genotype, counts and depth are
+    /// derived from them ([`discretize`]).
+    pub fn from_op_weights<S: SearchSpace<Genotype = G>>(
+        space: &S,
+        epoch: usize,
+        op_weights: Vec<Vec<f64>>,
+        train_loss: f64,
+    ) -> Result<Self, SpaceError> {
+        let genotype = discretize(space, &op_weights)?;
+        Ok(Self {
             epoch,
-            genotype,
-            skip_connections: genotype.count(Nb201Op::SkipConnect),
-            nones: genotype.count(Nb201Op::None),
+            skip_connections: genotype.skip_connections(),
+            nones: genotype.nones(),
             depth: genotype.depth(),
+            genotype,
             op_weights,
             train_loss,
             arch_loss: None,
             eigenvalue: None,
             test_accuracy: None,
             seconds: 0.0,
-        }
+        })
     }
 
     /// The skip-connection collapse warning for this point's genotype, if it applies.
-    pub fn skip_collapse(&self, threshold: usize) -> Option<SkipCollapse> {
+    pub fn skip_collapse(&self, threshold: usize) -> Option<SkipCollapse<G>> {
         SkipCollapse::check(&self.genotype, threshold)
     }
 }
 
-/// The argmax cell of per-edge op weights: the space's discretisation
-/// ([`Nb201Space`]'s `discretize`: first maximum on ties), with a NaN read as -inf (a diverged
-/// weight loses to every finite one) and missing edges `none`.
-pub fn discretize(op_weights: &[[f64; 5]]) -> Nb201Arch {
-    let mut flat = vec![f64::NEG_INFINITY; NB201_EDGES * Nb201Op::ALL.len()];
-    for (dst, w) in flat.iter_mut().zip(op_weights.iter().take(NB201_EDGES).flatten()) {
-        *dst = if w.is_nan() { f64::NEG_INFINITY } else { *w };
+/// The argmax cell of per-edge op weights: the space's discretisation (for NAS-Bench-201 the
+/// first maximum on ties), with a NaN read as -inf (a diverged weight loses to every finite
+/// one) and missing edges or ops as -inf.
+pub fn discretize<S: SearchSpace>(
+    space: &S,
+    op_weights: &[Vec<f64>],
+) -> Result<S::Genotype, SpaceError> {
+    let (edges, ops) = space.relaxation_shape();
+    let mut flat = vec![f64::NEG_INFINITY; edges * ops];
+    for (row, dst) in op_weights.iter().take(edges).zip(flat.chunks_mut(ops)) {
+        for (d, w) in dst.iter_mut().zip(row) {
+            *d = if w.is_nan() { f64::NEG_INFINITY } else { *w };
+        }
     }
-    // 30 weights, none NaN: the space cannot refuse them.
-    Nb201Space.discretize(&flat).unwrap_or_else(|_| Nb201Arch::new([Nb201Op::None; NB201_EDGES]))
+    space.discretize(&flat)
 }
 
-/// A trajectory as CSV: one row per point; the op weights as 30 columns `w<edge>_<op>`.
-pub fn trajectory_csv(points: &[TrajectoryPoint]) -> String {
+/// A trajectory as CSV: one row per point; the op weights as one column `w<edge>_<op>` per
+/// entry of `space`'s relaxation (NAS-Bench-201: 30).
+pub fn trajectory_csv<S: SearchSpace>(
+    space: &S,
+    points: &[TrajectoryPoint<S::Genotype>],
+) -> String {
     let mut header: Vec<String> = [
         "epoch",
         "genotype",
@@ -91,8 +103,8 @@ pub fn trajectory_csv(points: &[TrajectoryPoint]) -> String {
     ]
     .map(String::from)
     .to_vec();
-    for e in 0..NB201_EDGES {
-        for op in Nb201Op::ALL {
+    for e in 0..space.relaxation_shape().0 {
+        for op in space.op_names() {
             header.push(format!("w{e}_{op}"));
         }
     }
@@ -120,51 +132,56 @@ pub fn trajectory_csv(points: &[TrajectoryPoint]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sotl_space::{Nb201Op, Nb201Space};
 
-    fn one_hot_rows(ops: [usize; 6]) -> Vec<[f64; 5]> {
+    fn one_hot_rows(ops: [usize; 6]) -> Vec<Vec<f64>> {
         ops.iter()
             .map(|&k| {
-                let mut r = [0.1; 5];
+                let mut r = vec![0.1; 5];
                 r[k] = 0.6;
                 r
             })
             .collect()
     }
 
+    fn point(epoch: usize, rows: Vec<Vec<f64>>, loss: f64) -> TrajectoryPoint {
+        TrajectoryPoint::from_op_weights(&Nb201Space, epoch, rows, loss).unwrap()
+    }
+
     #[test]
     fn point_derives_genotype_counts_and_depth() {
         // skip, conv3, none | pool, skip, skip: path 0->1->2->3 has 3 edges.
-        let p = TrajectoryPoint::from_op_weights(4, one_hot_rows([1, 3, 0, 4, 1, 1]), 1.5);
+        let p = point(4, one_hot_rows([1, 3, 0, 4, 1, 1]), 1.5);
         assert_eq!(
             p.genotype.to_string(),
             "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|skip_connect~1|skip_connect~2|"
         );
         assert_eq!((p.skip_connections, p.nones, p.depth), (3, 1, 2));
         assert!(p.skip_collapse(4).is_none());
-        let q = TrajectoryPoint::from_op_weights(5, one_hot_rows([1, 1, 1, 1, 2, 0]), 1.0);
+        let q = point(5, one_hot_rows([1, 1, 1, 1, 2, 0]), 1.0);
         assert_eq!(q.skip_collapse(4).unwrap().skips, 4);
     }
 
     #[test]
     fn ties_and_nan_resolve_to_a_defined_op() {
-        let mut rows = vec![[0.2; 5]; 6];
-        rows[1] = [f64::NAN, 0.1, 0.3, 0.3, 0.0];
-        let g = discretize(&rows);
+        let mut rows = vec![vec![0.2; 5]; 6];
+        rows[1] = vec![f64::NAN, 0.1, 0.3, 0.3, 0.0];
+        let g = discretize(&Nb201Space, &rows).unwrap();
         assert_eq!(g.ops[0], Nb201Op::None);
         assert_eq!(g.ops[1], Nb201Op::NorConv1x1);
         // A NaN reads as -inf; a row with no finite weight and missing rows give `none`.
-        rows[2] = [f64::NAN, f64::NEG_INFINITY, f64::NAN, f64::NAN, f64::NAN];
-        rows[3] = [f64::NAN; 5];
-        let g = discretize(&rows[..5]);
+        rows[2] = vec![f64::NAN, f64::NEG_INFINITY, f64::NAN, f64::NAN, f64::NAN];
+        rows[3] = vec![f64::NAN; 5];
+        let g = discretize(&Nb201Space, &rows[..5]).unwrap();
         assert_eq!(g.ops[2], Nb201Op::None, "-inf ties with NaNs read as -inf: the first wins");
         assert_eq!((g.ops[3], g.ops[5]), (Nb201Op::None, Nb201Op::None));
     }
 
     #[test]
     fn csv_has_one_header_and_one_row_per_point_with_40_columns() {
-        let mut p = TrajectoryPoint::from_op_weights(1, one_hot_rows([3; 6]), 2.0);
+        let mut p = point(1, one_hot_rows([3; 6]), 2.0);
         p.eigenvalue = Some(0.25);
-        let csv = trajectory_csv(&[p.clone(), p]);
+        let csv = trajectory_csv(&Nb201Space, &[p.clone(), p]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| l.split(',').count() == 40));

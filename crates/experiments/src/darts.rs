@@ -183,7 +183,7 @@ fn search_one(
     let bar = env.progress(0, &format!("{method} seed {seed}"));
     let epochs = cfg.search.epochs;
     let threshold = cfg.search.skip_collapse_threshold;
-    let outcome = run_or_resume(
+    let outcome = run_or_resume::<sotl_nn::Nb201Supernet>(
         method,
         &cfg.search,
         net,
@@ -228,7 +228,7 @@ fn write_seed_outputs(
     full.trajectory = traj.to_vec();
     dir.write_json("final.json", outcome)?;
     dir.write_json("trajectory.json", &full)?;
-    dir.write_bytes("trajectory.csv", trajectory_csv(traj).as_bytes())?;
+    dir.write_bytes("trajectory.csv", trajectory_csv(&sotl_space::Nb201Space, traj).as_bytes())?;
     let series = |name: &str, f: &dyn Fn(&TrajectoryPoint) -> Option<f64>| Series {
         name: name.to_string(),
         points: traj.iter().filter_map(|p| f(p).map(|y| (p.epoch as f64, y))).collect(),

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use sotl_nn::Nb201NetConfig;
 use sotl_search::{
     evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DartsConfig, DartsMethod,
-    DartsRunConfig, DartsSearch, DataConfig, DataSource, FinetuneConfig, FinetunePool, Finetuner,
-    Nb201PathNet, OneShotConfig, Phase, RankMetric, TableRow, TrainerKind,
+    DartsRunConfig, DataConfig, DataSource, FinetuneConfig, FinetunePool, Finetuner,
+    Nb201DartsSearch, Nb201PathNet, OneShotConfig, Phase, RankMetric, TableRow, TrainerKind,
 };
 
 use crate::darts::{run_darts_on, search_checkpoint, DartsStudy};
@@ -318,7 +318,7 @@ pub struct DartsFindings {
     pub trajectory: Vec<EpochChoice>,
     /// The final mixing weights: per edge (arch-string order), the five ops in
     /// `Nb201Op::ALL` order.
-    pub op_weights: Vec<[f64; 5]>,
+    pub op_weights: Vec<Vec<f64>>,
     /// Epochs at the start in which only the weights trained (their argmax is alpha's
     /// initialization).
     pub warmup_epochs: usize,
@@ -644,7 +644,7 @@ fn rerank_finalists(
     let dir =
         crate::RunDir::claim(&out.join("finalists"), &FinalistsRun { finalists: k, finetune })?;
     let ckpt = search_checkpoint(out, DartsMethod::Sotl, cfg.seed);
-    let search = DartsSearch::resume(
+    let search = Nb201DartsSearch::resume(
         &ckpt,
         DartsMethod::Sotl,
         &run.search,

@@ -1,9 +1,11 @@
 //! What every search space's weight-sharing supernet offers the search algorithms.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sotl_space::{Nb201Arch, Nb201Space, SearchSpace};
 use tch::Tensor;
 
-use crate::{standalone_param_count, EdgeMix, Nb201Supernet};
+use crate::{standalone_param_count, EdgeMix, Nb201NetConfig, Nb201Supernet};
 
 /// The genotype of a [`Supernet`]'s search space.
 pub type GenotypeOf<N> = <<N as Supernet>::Space as SearchSpace>::Genotype;
@@ -18,6 +20,16 @@ pub trait Supernet {
     /// The search space whose cells this network mixes.
     type Space: SearchSpace;
 
+    /// The network's hyperparameters (channels, cells, classes, input size), as saved in
+    /// checkpoints.
+    type Config: Copy + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned;
+
+    /// Builds the weights under `p` from `cfg`, validating it first (seed the initialization
+    /// with `tch::manual_seed`).
+    fn build(p: &tch::nn::Path, cfg: &Self::Config) -> crate::Result<Self>
+    where
+        Self: Sized;
+
     /// The space (its relaxation shape sizes the architecture parameters).
     fn space(&self) -> Self::Space;
 
@@ -27,6 +39,20 @@ pub trait Supernet {
     /// # Shapes
     /// `x`: `[B, C, H, W]` float; returns `[B, classes]`.
     fn forward_mix(&self, x: &Tensor, mix: &EdgeMix<GenotypeOf<Self>>, train: bool) -> Tensor;
+
+    /// [`Supernet::forward_mix`] in train mode with `params` in place of the network's own
+    /// weights (same order and shapes as [`Supernet::weights`]); they may depend on other
+    /// tensors, e.g. weights after unrolled SGD steps that depend on architecture parameters,
+    /// and gradients flow through them.
+    ///
+    /// # Shapes
+    /// `x`: `[B, C, H, W]` float; returns `[B, classes]`.
+    fn forward_mix_with(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        mix: &EdgeMix<GenotypeOf<Self>>,
+    ) -> Tensor;
 
     /// Every trainable weight in a fixed order (shallow clones sharing storage).
     fn weights(&self) -> Vec<Tensor>;
@@ -43,6 +69,15 @@ pub trait Supernet {
 
 impl Supernet for Nb201Supernet {
     type Space = Nb201Space;
+    type Config = Nb201NetConfig;
+
+    fn build(p: &tch::nn::Path, cfg: &Nb201NetConfig) -> crate::Result<Self> {
+        Nb201Supernet::new(p, cfg)
+    }
+
+    fn forward_mix_with(&self, params: &[Tensor], x: &Tensor, mix: &EdgeMix) -> Tensor {
+        self.forward_with(params, x, mix)
+    }
 
     fn space(&self) -> Nb201Space {
         Nb201Space

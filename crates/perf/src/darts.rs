@@ -1,6 +1,6 @@
 //! The `darts` row: the project's first-order DARTS step.
 
-use sotl_search::{DartsConfig, DartsMethod, DartsSearch, SearchSplits};
+use sotl_search::{DartsConfig, DartsMethod, Nb201DartsSearch, SearchSplits};
 use sotl_train::{Batch, BatchSource};
 use tch::{Device, Kind, Tensor};
 
@@ -45,13 +45,13 @@ pub fn darts_config(cfg: &PerfConfig) -> DartsConfig {
     }
 }
 
-/// Times first-order DARTS through [`DartsSearch::run_epoch`] on one-batch splits, so a step is
+/// Times first-order DARTS through [`sotl_search::DartsSearch::run_epoch`] on one-batch splits, so a step is
 /// exactly what a real search runs per batch: an alpha step on `x_a` (soft-mixed forward with
 /// alpha live, cross-entropy, gradient with respect to alpha only, Adam) and then a weight step
 /// on `x_w` (forward with alpha detached, backward, clipping, SGD). 2 x batch images per step.
 pub fn darts_row(cfg: &PerfConfig, inputs: &BenchInputs) -> Result<RowStats> {
     let dcfg = darts_config(cfg);
-    let mut search = DartsSearch::new(
+    let mut search = Nb201DartsSearch::new(
         DartsMethod::Darts1,
         &dcfg,
         &cfg.net_config(),

@@ -2,7 +2,9 @@
 //! restore, resuming, the skip-collapse warning, and every method running an epoch.
 
 use sotl_nn::Nb201NetConfig;
-use sotl_search::{DartsConfig, DartsMethod, DartsSearch, DrnasRegularizer, SearchSplits};
+use sotl_search::{
+    DartsConfig, DartsMethod, DartsSearch, DrnasRegularizer, Nb201DartsSearch, SearchSplits,
+};
 use sotl_space::{Nb201Arch, Nb201Op};
 use sotl_train::{Batch, BatchSource, TensorBatches};
 use tch::{Device, Kind, Tensor};
@@ -66,7 +68,8 @@ fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
         let mut train = source(1, 16); // 4 batches = one window of T = 4
         let batches: Vec<Batch> = (0..4).map(|i| train.batch(0, i).unwrap()).collect();
         let mut s =
-            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+            Nb201DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double)
+                .unwrap();
         let alpha_before = s.alpha().copy();
         s.run_epoch(&mut SearchSplits { train: &mut train, val: None }, &mut |_| {}).unwrap();
         let alpha_new = s.alpha().copy();
@@ -78,7 +81,8 @@ fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
 
         // Reference: same seed (same initial weights and alpha), plain steps only.
         let mut r =
-            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+            Nb201DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double)
+                .unwrap();
         let w0 = r.snapshot_weights();
         if !restore_optimizer {
             // Appendix A keeps the momentum built during step 1: replay step 1 as plain training
@@ -93,7 +97,8 @@ fn sotl_step3_equals_plain_training_with_the_new_alpha_on_the_same_batches() {
 
         // Not restoring would have continued from step 1's weights instead: clearly different.
         let mut cont =
-            DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double).unwrap();
+            Nb201DartsSearch::new(DartsMethod::Sotl, &c, &net(), 7, Device::Cpu, Kind::Double)
+                .unwrap();
         plain(&mut cont, &batches);
         cont.set_alpha(&alpha_new).unwrap();
         plain(&mut cont, &batches);
@@ -111,7 +116,8 @@ fn resumed_search_continues_exactly_with_the_saved_alpha() {
     let c = DartsConfig { epochs: 2, ..cfg() };
     for method in [DartsMethod::Darts1, DartsMethod::SotlDrnas] {
         let (mut tr, mut va) = (source(1, 16), source(2, 16));
-        let mut full = DartsSearch::new(method, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+        let mut full =
+            Nb201DartsSearch::new(method, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
         full.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {})
             .unwrap();
         full.save(&ck).unwrap();
@@ -121,7 +127,8 @@ fn resumed_search_continues_exactly_with_the_saved_alpha() {
 
         let (mut tr2, mut va2) = (source(1, 16), source(2, 16));
         let mut resumed =
-            DartsSearch::resume(&ck, method, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+            Nb201DartsSearch::resume(&ck, method, &c, &net(), 5, Device::Cpu, Kind::Double)
+                .unwrap();
         assert_eq!(resumed.epoch(), 1);
         assert!((resumed.alpha() - &saved_alpha).abs().max().double_value(&[]) == 0.0);
         resumed
@@ -141,15 +148,31 @@ fn resumed_search_continues_exactly_with_the_saved_alpha() {
         assert_eq!(resumed.trajectory().len(), 2);
 
         // A checkpoint of another run is refused.
-        assert!(DartsSearch::resume(&ck, method, &c, &net(), 6, Device::Cpu, Kind::Double).is_err());
+        assert!(Nb201DartsSearch::resume(&ck, method, &c, &net(), 6, Device::Cpu, Kind::Double)
+            .is_err());
         let other = DartsConfig { arch_lr: 0.01, ..c.clone() };
-        assert!(
-            DartsSearch::resume(&ck, method, &other, &net(), 5, Device::Cpu, Kind::Double).is_err()
-        );
+        assert!(Nb201DartsSearch::resume(
+            &ck,
+            method,
+            &other,
+            &net(),
+            5,
+            Device::Cpu,
+            Kind::Double
+        )
+        .is_err());
     }
     std::fs::write(&ck, b"garbage").unwrap();
-    let e = DartsSearch::resume(&ck, DartsMethod::Darts1, &c, &net(), 5, Device::Cpu, Kind::Double)
-        .unwrap_err();
+    let e = Nb201DartsSearch::resume(
+        &ck,
+        DartsMethod::Darts1,
+        &c,
+        &net(),
+        5,
+        Device::Cpu,
+        Kind::Double,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("checkpoint"), "{e}");
 }
 
@@ -161,7 +184,8 @@ fn skip_collapse_is_reported_from_four_skips() {
     // Alpha fixed (arch_lr 0) with skip_connect winning on 4 edges, then on 3.
     let c = DartsConfig { arch_lr: 0.0, arch_weight_decay: 0.0, epochs: 2, ..cfg() };
     let mut s =
-        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 1, Device::Cpu, Kind::Double).unwrap();
+        Nb201DartsSearch::new(DartsMethod::Darts1, &c, &net(), 1, Device::Cpu, Kind::Double)
+            .unwrap();
     let mut a = vec![0.0f64; 30];
     for e in 0..6 {
         let op = if e < 4 { Nb201Op::SkipConnect } else { Nb201Op::NorConv3x3 };
@@ -180,7 +204,7 @@ fn skip_collapse_is_reported_from_four_skips() {
     let rep =
         s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
     assert!(rep.collapse.is_none());
-    let g: Nb201Arch = s.genotype();
+    let g: Nb201Arch = s.genotype().unwrap();
     assert_eq!(g.count(Nb201Op::SkipConnect), 3);
 }
 
@@ -197,7 +221,7 @@ fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
         } else {
             c.clone()
         };
-        let mut s = DartsSearch::new(method, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
+        let mut s = Nb201DartsSearch::new(method, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
         let before = s.alpha().copy();
         let val: Option<&mut dyn BatchSource> =
             if method.uses_validation() { Some(&mut va) } else { None };
@@ -214,8 +238,8 @@ fn every_method_runs_an_epoch_and_measures_a_finite_eigenvalue() {
         assert!(err.to_string().contains("already run"), "{method}: {err}");
     }
     // A method that needs validation data refuses to run without it, saying so.
-    let mut s =
-        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 2, Device::Cpu, Kind::Float).unwrap();
+    let mut s = Nb201DartsSearch::new(DartsMethod::Darts1, &c, &net(), 2, Device::Cpu, Kind::Float)
+        .unwrap();
     let mut tr = source(3, 8);
     let err =
         s.run_epoch(&mut SearchSplits { train: &mut tr, val: None }, &mut |_| {}).unwrap_err();
@@ -234,7 +258,8 @@ fn sotl_drnas_applies_the_kl_prior_to_alpha() {
     let c =
         DartsConfig { epochs: 1, drnas_reg: DrnasRegularizer::Kl, drnas_kl_scale: 1e3, ..cfg() };
     let mut s =
-        DartsSearch::new(DartsMethod::SotlDrnas, &c, &net(), 5, Device::Cpu, Kind::Double).unwrap();
+        Nb201DartsSearch::new(DartsMethod::SotlDrnas, &c, &net(), 5, Device::Cpu, Kind::Double)
+            .unwrap();
     let start = Tensor::ones([6, 5], (Kind::Double, Device::Cpu));
     s.set_alpha(&start).unwrap();
     let (mut tr, mut va) = (source(1, 16), source(2, 16));
@@ -260,8 +285,8 @@ fn drnas_warms_up_each_stage_then_prunes_to_the_top_ops_and_resumes_with_the_mas
     assert_eq!(c.drnas_stages(), [(0, 2), (2, 4)]);
     let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
     let (mut tr, mut va) = (source(1, 16), source(2, 16));
-    let mut s =
-        DartsSearch::new(DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+    let mut s = Nb201DartsSearch::new(DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double)
+        .unwrap();
     let mut epoch = |s: &mut DartsSearch| {
         let before = s.alpha().copy();
         s.run_epoch(&mut SearchSplits { train: &mut tr, val: Some(&mut va) }, &mut |_| {}).unwrap();
@@ -286,13 +311,13 @@ fn drnas_warms_up_each_stage_then_prunes_to_the_top_ops_and_resumes_with_the_mas
     s.save(&ck).unwrap();
     assert!(epoch(&mut s) > 0.0, "epoch 4 updates alpha");
     // The genotype uses kept ops only.
-    let g = s.genotype();
+    let g = s.genotype().unwrap();
     for (e, op) in g.ops.iter().enumerate() {
         assert_eq!(m[e * 5 + op.index()], 1.0, "edge {e} chose pruned {op:?}");
     }
     // Resuming after epoch 3 restores the mask and finishes exactly as the unbroken run.
     let mut r =
-        DartsSearch::resume(&ck, DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double)
+        Nb201DartsSearch::resume(&ck, DartsMethod::Drnas, &c, &net(), 3, Device::Cpu, Kind::Double)
             .unwrap();
     assert_eq!(diff(r.op_mask().unwrap(), &mask), 0.0);
     let (mut tr2, mut va2) = (source(1, 16), source(2, 16));
@@ -300,7 +325,8 @@ fn drnas_warms_up_each_stage_then_prunes_to_the_top_ops_and_resumes_with_the_mas
     assert_eq!(diff(r.alpha(), s.alpha()), 0.0);
     // Softmax methods ignore the DrNAS schedule: DARTS moves alpha in its first epoch.
     let mut d =
-        DartsSearch::new(DartsMethod::Darts1, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+        Nb201DartsSearch::new(DartsMethod::Darts1, &c, &net(), 3, Device::Cpu, Kind::Double)
+            .unwrap();
     let before = d.alpha().copy();
     let (mut tr3, mut va3) = (source(1, 16), source(2, 16));
     d.run_epoch(&mut SearchSplits { train: &mut tr3, val: Some(&mut va3) }, &mut |_| {}).unwrap();
@@ -315,7 +341,8 @@ fn arch_warm_up_trains_the_weights_alone_for_every_method() {
     let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
     for method in [DartsMethod::Darts1, DartsMethod::Sotl] {
         let (mut tr, mut va) = (source(1, 16), source(2, 16));
-        let mut s = DartsSearch::new(method, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
+        let mut s =
+            Nb201DartsSearch::new(method, &c, &net(), 3, Device::Cpu, Kind::Double).unwrap();
         let start = s.alpha().copy();
         let mut moved = Vec::new();
         for _ in 0..3 {

@@ -31,3 +31,17 @@ pub trait Genotype:
         self.to_string()
     }
 }
+
+/// What search diagnostics read off a discretized cell: its skip connections, its zero edges and
+/// its depth (the quantities that track DARTS' drift toward shallow, skip-heavy cells).
+pub trait CellShape {
+    /// Edges (op slots) of the cell.
+    fn edges(&self) -> usize;
+    /// Edges whose op is a skip connection (identity).
+    fn skip_connections(&self) -> usize;
+    /// Edges whose op is the zero op `none`.
+    fn nones(&self) -> usize;
+    /// Cell depth: edges on the longest input-to-output path through non-zero ops (Shu et al.
+    /// 2020); 0 when the output is unreachable.
+    fn depth(&self) -> usize;
+}

@@ -11,6 +11,6 @@ pub mod nb201;
 mod search_space;
 
 pub use error::{Result, SpaceError};
-pub use genotype::Genotype;
+pub use genotype::{CellShape, Genotype};
 pub use nb201::{Nb201Arch, Nb201Op, Nb201Space};
 pub use search_space::SearchSpace;

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sotl_diagnostics::TrajectoryPoint;
-use sotl_nn::Nb201NetConfig;
+use sotl_nn::{GenotypeOf, Supernet};
+use sotl_space::CellShape;
 use sotl_train::{load_checkpoint, save_checkpoint, Optimizer, OptimizerState};
 use tch::{Device, Kind};
 
@@ -18,20 +19,27 @@ const CHECKPOINT_VERSION: u32 = 1;
 /// The JSON half of a checkpoint: everything except tensors.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Meta {
+#[serde(bound(
+    serialize = "C: Serialize, G: Serialize",
+    deserialize = "C: serde::de::DeserializeOwned, G: serde::de::DeserializeOwned"
+))]
+struct Meta<C, G> {
     version: u32,
     method: DartsMethod,
     seed: u64,
     config: DartsConfig,
-    net: Nb201NetConfig,
+    net: C,
     epoch: usize,
     rng_step: u64,
-    trajectory: Vec<TrajectoryPoint>,
+    trajectory: Vec<TrajectoryPoint<G>>,
     w_opt_counters: BTreeMap<String, u64>,
     a_opt_counters: BTreeMap<String, u64>,
 }
 
-impl DartsSearch {
+impl<S: Supernet> DartsSearch<S>
+where
+    GenotypeOf<S>: CellShape,
+{
     /// Writes the whole state after the last completed epoch to `path`, atomically: weights
     /// (with BN running statistics), alpha, DrNAS' pruning mask, both optimizers' state, the
     /// random-stream position and the trajectory.
@@ -77,14 +85,14 @@ impl DartsSearch {
         path: &Path,
         method: DartsMethod,
         cfg: &DartsConfig,
-        net_cfg: &Nb201NetConfig,
+        net_cfg: &S::Config,
         seed: u64,
         device: Device,
         kind: Kind,
     ) -> DartsResult<Self> {
         let ck = |reason: String| DartsError::Checkpoint { path: path.to_path_buf(), reason };
         let (tensors, json) = load_checkpoint(path, device)?;
-        let meta: Meta = serde_json::from_value(json).map_err(|e| {
+        let meta: Meta<S::Config, GenotypeOf<S>> = serde_json::from_value(json).map_err(|e| {
             ck(format!("corrupt state document ({e}); delete the file to start afresh"))
         })?;
         if meta.version != CHECKPOINT_VERSION {

@@ -45,6 +45,9 @@ pub enum DartsError {
     /// A network-crate call failed.
     #[error(transparent)]
     Nn(#[from] sotl_nn::NnError),
+    /// The search space refused the architecture weights (e.g. a wrong relaxation shape).
+    #[error(transparent)]
+    Space(#[from] sotl_space::SpaceError),
     /// A Hessian diagnostic failed.
     #[error(transparent)]
     Diagnostics(#[from] sotl_diagnostics::DiagnosticsError),

@@ -21,6 +21,8 @@ pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
 pub use relaxation::{top_k_mask, DrnasRegularizer, Relaxation};
 pub use run::{run_or_resume, search_batches, DartsRunConfig};
-pub use search::{DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress};
+pub use search::{
+    DartsSearch, EpochReport, Nb201DartsSearch, SearchOutcome, SearchSplits, StepProgress,
+};
 
 pub use crate::hypergrad::HvpMethod;

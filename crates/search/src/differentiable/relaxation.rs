@@ -1,4 +1,5 @@
-//! Relaxations: architecture parameters alpha `[6, 5]` -> the supernet's `EdgeMix`.
+//! Relaxations: architecture parameters alpha `[edges, ops]` (NAS-Bench-201: `[6, 5]`) -> the
+//! supernet's `EdgeMix`.
 
 use serde::{Deserialize, Serialize};
 use sotl_nn::EdgeMix;
@@ -32,12 +33,12 @@ pub enum DrnasRegularizer {
 impl Relaxation {
     /// The mix used in a training forward pass: softmax, or one Dirichlet sample, restricted to
     /// the ops `mask` keeps.
-    pub fn mix(&self, alpha: &Tensor, mask: Option<&Tensor>) -> EdgeMix {
+    pub fn mix<G>(&self, alpha: &Tensor, mask: Option<&Tensor>) -> EdgeMix<G> {
         EdgeMix::Soft(self.weights(alpha, mask))
     }
 
-    /// The op weights of a training forward pass, `[6, 5]`, differentiable in alpha. With a
-    /// `mask` (`[6, 5]`, 1 = kept, 0 = pruned) pruned ops get weight 0 and each row is
+    /// The op weights of a training forward pass, alpha's shape, differentiable in alpha. With a
+    /// `mask` (alpha's shape, 1 = kept, 0 = pruned) pruned ops get weight 0 and each row is
     /// renormalized over the kept ones: for the softmax that is the softmax of the kept alphas,
     /// for a Dirichlet sample a draw of `Dir(β_kept)` (a Dirichlet's renormalized sub-vector is
     /// Dirichlet), which is how DrNAS' progressive stage samples after pruning.
@@ -72,14 +73,13 @@ impl Relaxation {
     }
 
     /// Per-edge op weights as plain rows (expected weights, see [`Self::expected_weights`]).
-    pub fn weight_rows(&self, alpha: &Tensor, mask: Option<&Tensor>) -> Vec<[f64; 5]> {
+    pub fn weight_rows(&self, alpha: &Tensor, mask: Option<&Tensor>) -> Vec<Vec<f64>> {
         let w = tch::no_grad(|| {
             self.expected_weights(alpha, mask).to_kind(Kind::Double).to_device(tch::Device::Cpu)
         });
+        let ops = alpha.size().last().copied().unwrap_or(1).max(1) as usize;
         let flat = Vec::<f64>::try_from(w.reshape([-1])).unwrap_or_default();
-        flat.chunks(5)
-            .map(|c| std::array::from_fn(|k| c.get(k).copied().unwrap_or(f64::NAN)))
-            .collect()
+        flat.chunks(ops).map(<[f64]>::to_vec).collect()
     }
 }
 

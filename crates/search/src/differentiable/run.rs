@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sotl_nn::Nb201NetConfig;
+use sotl_nn::{GenotypeOf, Nb201NetConfig, Supernet};
+use sotl_space::CellShape;
 use sotl_train::TensorBatches;
 use tch::{Device, Kind};
 
@@ -78,25 +79,29 @@ pub fn search_batches(
     .drop_last(true)?)
 }
 
-/// Runs `method` to the end, resuming from `checkpoint` when it exists and saving it after every
-/// epoch; `on_epoch` sees each finished epoch (for logs and warnings), `progress` each step.
+/// Runs `method` over the supernet `S` (e.g. `run_or_resume::<Nb201Supernet>`) to the end,
+/// resuming from `checkpoint` when it exists and saving it after every epoch; `on_epoch` sees
+/// each finished epoch (for logs and warnings), `progress` each step.
 #[allow(clippy::too_many_arguments)]
-pub fn run_or_resume(
+pub fn run_or_resume<S: Supernet>(
     method: DartsMethod,
     cfg: &DartsConfig,
-    net: &Nb201NetConfig,
+    net: &S::Config,
     seed: u64,
     device: Device,
     data: &mut SearchSplits<'_>,
     checkpoint: Option<&Path>,
-    on_epoch: &mut dyn FnMut(&EpochReport),
+    on_epoch: &mut dyn FnMut(&EpochReport<GenotypeOf<S>>),
     progress: &mut dyn FnMut(StepProgress),
-) -> DartsResult<SearchOutcome> {
+) -> DartsResult<SearchOutcome<GenotypeOf<S>>>
+where
+    GenotypeOf<S>: CellShape,
+{
     let mut s = match checkpoint {
         Some(p) if p.exists() => {
-            DartsSearch::resume(p, method, cfg, net, seed, device, Kind::Float)?
+            DartsSearch::<S>::resume(p, method, cfg, net, seed, device, Kind::Float)?
         }
-        _ => DartsSearch::new(method, cfg, net, seed, device, Kind::Float)?,
+        _ => DartsSearch::<S>::new(method, cfg, net, seed, device, Kind::Float)?,
     };
     while !s.is_done() {
         let report = s.run_epoch(data, progress)?;
@@ -105,5 +110,5 @@ pub fn run_or_resume(
         }
         on_epoch(&report);
     }
-    Ok(s.outcome())
+    s.outcome()
 }

@@ -5,9 +5,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sotl_diagnostics::{hessian_dominant_eigenvalue, SkipCollapse, TrajectoryPoint};
-use sotl_nn::{EdgeMix, Nb201NetConfig, Nb201Supernet, Supernet};
-use sotl_space::Nb201Arch;
-use sotl_space::SearchSpace;
+use sotl_nn::{EdgeMix, GenotypeOf, Nb201Supernet, Supernet};
+use sotl_space::{CellShape, Nb201Arch, SearchSpace};
 use sotl_train::{
     derive_seed, optimizer_step, torch_seed, Adam, Batch, BatchSource, Gradients, Optimizer,
     ParamGroup, Sgd, Stream,
@@ -44,24 +43,25 @@ pub struct StepProgress {
 
 /// What one epoch produced.
 #[derive(Debug, Clone)]
-pub struct EpochReport {
+pub struct EpochReport<G = Nb201Arch> {
     /// The trajectory point of this epoch.
-    pub point: TrajectoryPoint,
+    pub point: TrajectoryPoint<G>,
     /// Set when the genotype has collapsed toward skip connections.
-    pub collapse: Option<SkipCollapse>,
+    pub collapse: Option<SkipCollapse<G>>,
 }
 
 /// The final result of a search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SearchOutcome {
+#[serde(bound(serialize = "G: Serialize", deserialize = "G: serde::de::DeserializeOwned"))]
+pub struct SearchOutcome<G = Nb201Arch> {
     /// The method that ran.
     pub method: DartsMethod,
     /// Its seed.
     pub seed: u64,
     /// The final discretized cell.
-    pub genotype: Nb201Arch,
+    pub genotype: G,
     /// One point per epoch.
-    pub trajectory: Vec<TrajectoryPoint>,
+    pub trajectory: Vec<TrajectoryPoint<G>>,
 }
 
 /// Whether a forward pass lets gradients reach alpha.
@@ -73,23 +73,25 @@ enum AlphaGrad {
     Detached,
 }
 
-/// A differentiable architecture search on the NAS-Bench-201 supernet.
+/// A differentiable architecture search over the supernet `S` of a search space (NAS-Bench-201's
+/// by default); every method of [`DartsMethod`] is written once, over [`Supernet`].
 ///
-/// Weights live in one `VarStore` with an SGD optimizer, alpha (`[6, 5]`, rows in arch-string
-/// edge order, columns in `Nb201Op::ALL` order) in another with Adam. [`DartsSearch::run_epoch`]
+/// Weights live in one `VarStore` with an SGD optimizer, alpha (the space's relaxation shape,
+/// NAS-Bench-201: `[6, 5]`, rows in arch-string edge order, columns in `Nb201Op::ALL` order) in
+/// another with Adam. [`DartsSearch::run_epoch`]
 /// applies the method's [`UpdateRule`] over one pass of the training split; the state after any
 /// epoch can be checkpointed and resumed exactly ([`DartsSearch::save`], [`DartsSearch::resume`]).
 /// Every random choice (initialization, Dirichlet samples) is drawn from libtorch's generator
 /// reseeded from `(seed, step)`, so a run is a function of its seed and data order.
-pub struct DartsSearch {
+pub struct DartsSearch<S: Supernet = Nb201Supernet> {
     pub(super) method: DartsMethod,
     pub(super) cfg: DartsConfig,
-    pub(super) net_cfg: Nb201NetConfig,
+    pub(super) net_cfg: S::Config,
     pub(super) seed: u64,
     pub(super) device: Device,
     pub(super) kind: Kind,
     pub(super) w_vs: VarStore,
-    pub(super) supernet: Nb201Supernet,
+    pub(super) supernet: S,
     pub(super) _a_vs: VarStore,
     pub(super) alpha: Tensor,
     pub(super) w_opt: Sgd,
@@ -97,13 +99,16 @@ pub struct DartsSearch {
     /// Group index of each supernet parameter (`supernet.params()` order -> `w_opt` order).
     pub(super) group_index: Vec<usize>,
     pub(super) epoch: usize,
-    /// DrNAS' progressive pruning: `[6, 5]`, 1 = op kept, 0 = pruned; `None` before pruning.
+    /// DrNAS' progressive pruning: alpha's shape, 1 = op kept, 0 = pruned; `None` before pruning.
     pub(super) op_mask: Option<Tensor>,
     pub(super) rng_step: u64,
-    pub(super) trajectory: Vec<TrajectoryPoint>,
+    pub(super) trajectory: Vec<TrajectoryPoint<GenotypeOf<S>>>,
 }
 
-impl std::fmt::Debug for DartsSearch {
+/// A differentiable search on the NAS-Bench-201 supernet.
+pub type Nb201DartsSearch = DartsSearch<Nb201Supernet>;
+
+impl<S: Supernet> std::fmt::Debug for DartsSearch<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DartsSearch")
             .field("method", &self.method)
@@ -113,20 +118,22 @@ impl std::fmt::Debug for DartsSearch {
     }
 }
 
-impl DartsSearch {
+impl<S: Supernet> DartsSearch<S>
+where
+    GenotypeOf<S>: CellShape,
+{
     /// A fresh search: supernet weights and alpha initialized from `seed`, after validating the
     /// configs. `kind` is the float kind of weights and alpha (`Kind::Float` normally;
     /// `Kind::Double` for gradient checks).
     pub fn new(
         method: DartsMethod,
         cfg: &DartsConfig,
-        net_cfg: &Nb201NetConfig,
+        net_cfg: &S::Config,
         seed: u64,
         device: Device,
         kind: Kind,
     ) -> DartsResult<Self> {
         cfg.validate()?;
-        net_cfg.validate()?;
         if !matches!(kind, Kind::Float | Kind::Double) {
             return Err(DartsError::Config {
                 field: "kind",
@@ -136,7 +143,7 @@ impl DartsSearch {
         // Initialization draws from its own derived seed, apart from every training step.
         tch::manual_seed((derive_seed(seed, Stream::TrainStep, u64::MAX) >> 1) as i64);
         let mut w_vs = VarStore::new(device);
-        let supernet = Nb201Supernet::new(&(w_vs.root() / "supernet"), net_cfg)?;
+        let supernet = S::build(&(w_vs.root() / "supernet"), net_cfg)?;
         if kind == Kind::Double {
             w_vs.double();
         }
@@ -156,7 +163,7 @@ impl DartsSearch {
         let by_name: HashMap<&str, usize> =
             w_group.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
         let group_index = supernet
-            .param_names()
+            .weight_names()
             .iter()
             .map(|n| {
                 by_name.get(n.as_str()).copied().ok_or_else(|| DartsError::Config {
@@ -228,14 +235,14 @@ impl DartsSearch {
     }
 
     /// The supernet.
-    pub fn supernet(&self) -> &Nb201Supernet {
+    pub fn supernet(&self) -> &S {
         &self.supernet
     }
 
     /// The supernet with its trained weights as a path network, for finetuning single cells
     /// from them (re-ranking finalists), with the variable store that owns the weights.
-    pub fn into_path_net(self) -> (VarStore, crate::Nb201PathNet) {
-        let net = crate::Nb201PathNet::from_supernet(&self.w_vs, self.supernet);
+    pub fn into_path_net(self) -> (VarStore, crate::SupernetPathNet<S>) {
+        let net = crate::SupernetPathNet::from_supernet(&self.w_vs, self.supernet);
         (self.w_vs, net)
     }
 
@@ -255,25 +262,24 @@ impl DartsSearch {
     }
 
     /// The trajectory so far, one point per completed epoch.
-    pub fn trajectory(&self) -> &[TrajectoryPoint] {
+    pub fn trajectory(&self) -> &[TrajectoryPoint<GenotypeOf<S>>] {
         &self.trajectory
     }
 
     /// The current discretized cell (argmax of alpha on every edge).
-    pub fn genotype(&self) -> Nb201Arch {
-        sotl_diagnostics::discretize(
-            &self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref()),
-        )
+    pub fn genotype(&self) -> DartsResult<GenotypeOf<S>> {
+        let rows = self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref());
+        Ok(sotl_diagnostics::discretize(&self.supernet.space(), &rows)?)
     }
 
     /// The result so far.
-    pub fn outcome(&self) -> SearchOutcome {
-        SearchOutcome {
+    pub fn outcome(&self) -> DartsResult<SearchOutcome<GenotypeOf<S>>> {
+        Ok(SearchOutcome {
             method: self.method,
             seed: self.seed,
-            genotype: self.genotype(),
+            genotype: self.genotype()?,
             trajectory: self.trajectory.clone(),
-        }
+        })
     }
 
     /// Copies of every variable of the weight store (trainable weights and BN running statistics).
@@ -314,7 +320,7 @@ impl DartsSearch {
         self.rng_step += 1;
     }
 
-    fn mix(&self, alpha_grad: AlphaGrad) -> EdgeMix {
+    fn mix(&self, alpha_grad: AlphaGrad) -> EdgeMix<GenotypeOf<S>> {
         let relax = self.method.relaxation();
         match alpha_grad {
             AlphaGrad::Live => relax.mix(&self.alpha, self.op_mask.as_ref()),
@@ -325,7 +331,7 @@ impl DartsSearch {
     fn loss_on(&self, batch: &Batch, alpha_grad: AlphaGrad) -> Tensor {
         let x = batch.inputs.to_device(self.device).to_kind(self.kind);
         let y = batch.targets.to_device(self.device);
-        cross_entropy(&self.supernet.forward(&x, &self.mix(alpha_grad)), &y)
+        cross_entropy(&self.supernet.forward_mix(&x, &self.mix(alpha_grad), true), &y)
     }
 
     fn check(&self, what: &'static str, step: usize, value: f64) -> DartsResult<f64> {
@@ -371,7 +377,7 @@ impl DartsSearch {
         let relax = self.method.relaxation();
         move |w, a, b| {
             let mix = relax.mix(a, self.op_mask.as_ref());
-            cross_entropy(&self.supernet.forward_with(w, &b.inputs, &mix), &b.targets)
+            cross_entropy(&self.supernet.forward_mix_with(w, &b.inputs, &mix), &b.targets)
         }
     }
 
@@ -428,7 +434,7 @@ impl DartsSearch {
         &mut self,
         data: &mut SearchSplits<'_>,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<EpochReport> {
+    ) -> DartsResult<EpochReport<GenotypeOf<S>>> {
         if self.is_done() {
             return Err(DartsError::Config {
                 field: "epochs",
@@ -459,10 +465,11 @@ impl DartsSearch {
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let rows = self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref());
         let mut point = TrajectoryPoint::from_op_weights(
+            &self.supernet.space(),
             self.epoch + 1,
             rows,
             mean(&train_losses).unwrap_or(f64::NAN),
-        );
+        )?;
         point.arch_loss = mean(&arch_losses);
         let every = self.cfg.eigen_every;
         if every > 0
@@ -578,7 +585,7 @@ impl DartsSearch {
         let mu = self.cfg.w_momentum;
         let wd = self.cfg.w_weight_decay;
         self.supernet
-            .params()
+            .weights()
             .iter()
             .zip(&self.group_index)
             .map(|(w, &gi)| {
@@ -609,7 +616,7 @@ impl DartsSearch {
             let (tb_dev, vb_dev) = (self.to_device(&tb), self.to_device(&vb));
             let g = darts_second_order_grad(
                 self.functional_loss(),
-                &self.supernet.params(),
+                &self.supernet.weights(),
                 &self.alpha,
                 &tb_dev,
                 &vb_dev,
@@ -667,7 +674,7 @@ impl DartsSearch {
                 self.reseed();
                 let g = exact_sotl_grad(
                     self.functional_loss(),
-                    &self.supernet.params(),
+                    &self.supernet.weights(),
                     &self.alpha,
                     &batches,
                     lr,
@@ -722,7 +729,8 @@ impl DartsSearch {
         let mut loss: Option<Tensor> = None;
         for b in &batches {
             let mix = EdgeMix::Soft(relax.expected_weights(&a, self.op_mask.as_ref()));
-            let l = cross_entropy(&self.supernet.forward(&b.inputs, &mix), &b.targets) / k as f64;
+            let l = cross_entropy(&self.supernet.forward_mix(&b.inputs, &mix, true), &b.targets)
+                / k as f64;
             loss = Some(match loss {
                 None => l,
                 Some(s) => s + l,

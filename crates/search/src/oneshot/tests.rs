@@ -924,33 +924,85 @@ impl sotl_space::SearchSpace for ChainSpace {
     }
 }
 
+impl sotl_space::CellShape for Chain {
+    fn edges(&self) -> usize {
+        3
+    }
+    fn skip_connections(&self) -> usize {
+        0
+    }
+    fn nones(&self) -> usize {
+        0
+    }
+    fn depth(&self) -> usize {
+        3
+    }
+}
+
 /// A linear classifier over the images whose logits are scaled by the chain's op scalars mixed
 /// per edge: weight 0 is shared, weight `1 + 2e + op` belongs to op `op` of edge `e`. A
 /// [`sotl_nn::Supernet`] of the chain space, so the one-shot code reaches it through
-/// [`SupernetPathNet`] exactly as it reaches NAS-Bench-201's.
+/// [`SupernetPathNet`] and the differentiable searches run over it exactly as over
+/// NAS-Bench-201's.
 struct ChainNet {
     weights: Vec<Tensor>,
     names: Vec<String>,
 }
 
-impl sotl_nn::Supernet for ChainNet {
-    type Space = ChainSpace;
-    fn space(&self) -> ChainSpace {
-        ChainSpace
-    }
-    fn forward_mix(&self, x: &Tensor, mix: &sotl_nn::EdgeMix<Chain>, _train: bool) -> Tensor {
-        let op = |e: usize, k: usize| &self.weights[1 + 2 * e + k];
+/// The chain network's hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ChainConfig {
+    features: i64,
+    classes: i64,
+}
+
+const CHAIN: ChainConfig = ChainConfig { features: 192, classes: 10 };
+
+impl ChainNet {
+    fn logits(w: &[Tensor], x: &Tensor, mix: &sotl_nn::EdgeMix<Chain>) -> Tensor {
+        let op = |e: usize, k: usize| &w[1 + 2 * e + k];
         let scale = match mix {
             sotl_nn::EdgeMix::Path(a) => {
                 (0..3).fold(Tensor::from(0.0f32), |s, e| s + op(e, a.0[e] as usize))
             }
-            sotl_nn::EdgeMix::WeightedPath(a, w) => (0..3)
-                .fold(Tensor::from(0.0f32), |s, e| s + op(e, a.0[e] as usize) * w.get(e as i64)),
-            sotl_nn::EdgeMix::Soft(w) => (0..3).fold(Tensor::from(0.0f32), |s, e| {
-                s + op(e, 0) * w.get(e as i64).get(0) + op(e, 1) * w.get(e as i64).get(1)
+            sotl_nn::EdgeMix::WeightedPath(a, m) => (0..3)
+                .fold(Tensor::from(0.0f32), |s, e| s + op(e, a.0[e] as usize) * m.get(e as i64)),
+            sotl_nn::EdgeMix::Soft(m) => (0..3).fold(Tensor::from(0.0f32), |s, e| {
+                s + op(e, 0) * m.get(e as i64).get(0) + op(e, 1) * m.get(e as i64).get(1)
             }),
         };
-        x.flatten(1, -1).matmul(&self.weights[0]) * scale
+        x.flatten(1, -1).to_kind(w[0].kind()).matmul(&w[0]) * scale
+    }
+}
+
+impl sotl_nn::Supernet for ChainNet {
+    type Space = ChainSpace;
+    type Config = ChainConfig;
+    fn build(p: &tch::nn::Path, cfg: &ChainConfig) -> sotl_nn::Result<Self> {
+        let mut weights = vec![p.var(
+            "w0",
+            &[cfg.features, cfg.classes],
+            tch::nn::Init::Randn { mean: 0.0, stdev: 0.05 },
+        )];
+        weights.extend((0..6).map(|i| {
+            p.var(&format!("w{}", i + 1), &[], tch::nn::Init::Const(0.2 + 0.1 * i as f64))
+        }));
+        let names = (0..weights.len()).map(|i| p.path(&format!("w{i}"))).collect();
+        Ok(ChainNet { weights, names })
+    }
+    fn space(&self) -> ChainSpace {
+        ChainSpace
+    }
+    fn forward_mix(&self, x: &Tensor, mix: &sotl_nn::EdgeMix<Chain>, _train: bool) -> Tensor {
+        ChainNet::logits(&self.weights, x, mix)
+    }
+    fn forward_mix_with(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        mix: &sotl_nn::EdgeMix<Chain>,
+    ) -> Tensor {
+        ChainNet::logits(params, x, mix)
     }
     fn weights(&self) -> Vec<Tensor> {
         self.weights.iter().map(Tensor::shallow_clone).collect()
@@ -969,18 +1021,100 @@ impl sotl_nn::Supernet for ChainNet {
 }
 
 #[test]
+fn differentiable_methods_run_over_another_search_space() {
+    use sotl_train::TensorBatches;
+    let _lock = sotl_train::torch_rng_lock();
+    let (train, val) = tiny_data();
+    let batches = |d: &DeviceImages, seed| {
+        TensorBatches::new(d.images.shallow_clone(), d.labels.shallow_clone(), 16)
+            .unwrap()
+            .shuffled(seed)
+            .drop_last(true)
+            .unwrap()
+    };
+    let cfg = crate::DartsConfig {
+        epochs: 2,
+        batch_size: 16,
+        unroll_steps: 2,
+        eigen_every: 1,
+        eigen_batches: 1,
+        ..crate::DartsConfig::default()
+    };
+    let dir = tempdir("chain-darts");
+    for method in [
+        crate::DartsMethod::Darts1,
+        crate::DartsMethod::Darts2,
+        crate::DartsMethod::Sotl,
+        crate::DartsMethod::Drnas,
+    ] {
+        let run = |resume_after_first: bool| {
+            let (mut tr, mut va) = (batches(&train, 1), batches(&val, 2));
+            let mut data = crate::SearchSplits { train: &mut tr, val: Some(&mut va) };
+            let mk = || {
+                crate::DartsSearch::<ChainNet>::new(
+                    method,
+                    &cfg,
+                    &CHAIN,
+                    4,
+                    Device::Cpu,
+                    Kind::Float,
+                )
+                .unwrap()
+            };
+            let mut s = mk();
+            assert_eq!(s.alpha().size(), [3, 2], "alpha takes the space's relaxation shape");
+            s.run_epoch(&mut data, &mut |_| {}).unwrap();
+            if resume_after_first {
+                let ck = dir.join(format!("{method}.ckpt"));
+                s.save(&ck).unwrap();
+                s = crate::DartsSearch::<ChainNet>::resume(
+                    &ck,
+                    method,
+                    &cfg,
+                    &CHAIN,
+                    4,
+                    Device::Cpu,
+                    Kind::Float,
+                )
+                .unwrap();
+            }
+            s.run_epoch(&mut data, &mut |_| {}).unwrap();
+            s.outcome().unwrap()
+        };
+        let out = run(false);
+        assert_eq!(out.trajectory.len(), 2, "{method}");
+        for p in &out.trajectory {
+            assert_eq!(p.op_weights.len(), 3);
+            for row in &p.op_weights {
+                assert_eq!(row.len(), 2);
+                assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{method}: {row:?}");
+            }
+            // The genotype is the space's argmax of the recorded weights.
+            let want = Chain([0, 1, 2].map(|e| p.op_weights[e][1] > p.op_weights[e][0]));
+            assert_eq!(p.genotype, want, "{method}");
+            assert!(p.eigenvalue.is_some_and(f64::is_finite), "{method}: Hessian eigenvalue");
+        }
+        assert_eq!(out.genotype, out.trajectory[1].genotype);
+        // A checkpoint of this space's search resumes exactly.
+        let resumed = run(true);
+        let rows = |o: &crate::SearchOutcome<Chain>| -> Vec<Vec<Vec<f64>>> {
+            o.trajectory.iter().map(|p| p.op_weights.clone()).collect()
+        };
+        assert_eq!(rows(&resumed), rows(&out), "{method}: resumed run diverged");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn finetune_and_rank_run_over_another_search_space() {
     let (train, val) = tiny_data();
+    let vs = VarStore::new(Device::Cpu);
     let net = {
         let _lock = sotl_train::torch_rng_lock();
         tch::manual_seed(3);
-        let mut w =
-            vec![(Tensor::randn([192, 10], (Kind::Float, Device::Cpu)) * 0.05)
-                .set_requires_grad(true)];
-        w.extend((0..6).map(|i| Tensor::from(0.2f32 + 0.1 * i as f32).set_requires_grad(true)));
-        let names = (0..w.len()).map(|i| format!("w{i}")).collect();
-        // No variable store holds it, so it has no buffers.
-        SupernetPathNet::from_supernet(&VarStore::new(Device::Cpu), ChainNet { weights: w, names })
+        let chain = <ChainNet as sotl_nn::Supernet>::build(&vs.root(), &CHAIN).unwrap();
+        // Its variable store holds only trainable weights, so it has no buffers.
+        SupernetPathNet::from_supernet(&vs, chain)
     };
     // A one-hot soft mix of a path computes that path's logits.
     let x = train.images.narrow(0, 0, 4);

@@ -21,6 +21,24 @@ const OP_NAMES: [&str; 5] = [
 
 impl Genotype for Nb201Arch {}
 
+impl crate::CellShape for Nb201Arch {
+    fn edges(&self) -> usize {
+        NB201_EDGES
+    }
+
+    fn skip_connections(&self) -> usize {
+        self.count(Nb201Op::SkipConnect)
+    }
+
+    fn nones(&self) -> usize {
+        self.count(Nb201Op::None)
+    }
+
+    fn depth(&self) -> usize {
+        Nb201Arch::depth(self)
+    }
+}
+
 impl SearchSpace for Nb201Space {
     type Genotype = Nb201Arch;
 
