@@ -83,6 +83,18 @@ impl Global {
     }
 }
 
+/// The network-size flags of the commands that build a NAS-Bench-201 network from a config
+/// with `channels` and `cells_per_stage` keys.
+#[derive(Debug, clap::Args)]
+pub struct NetFlags {
+    /// Channels of the first stage (config `channels`, default 16).
+    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
+    pub channels: Option<i64>,
+    /// Cells per stage (config `cells_per_stage`, default 5).
+    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
+    pub cells: Option<usize>,
+}
+
 /// The `../shared` folders looked at when no data root is given.
 pub fn default_data_roots() -> Vec<PathBuf> {
     let mut out = vec![PathBuf::from("../shared")];

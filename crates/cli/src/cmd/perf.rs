@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sotl_perf::{run_nb201, BenchRow, PerfConfig, PerfEvent, ReferenceRun};
 use sotl_space::Nb201Arch;
 
-use crate::common::{load_config, print_json, Global};
+use crate::common::{load_config, print_json, Global, NetFlags};
 
 /// Arguments of `perf`.
 #[derive(Debug, clap::Args)]
@@ -45,12 +45,8 @@ struct Nb201PerfArgs {
     /// Images per batch (config `batch`, default 64).
     #[arg(long = "batch-size", visible_alias = "batch")]
     batch: Option<usize>,
-    /// Channels of the first stage (config `channels`, default 16).
-    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
-    channels: Option<i64>,
-    /// Cells per stage (config `cells_per_stage`, default 5).
-    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
-    cells: Option<usize>,
+    #[command(flatten)]
+    net: NetFlags,
     /// Seed of weights, batches and (without --spos-archs) the SPOS cells (config `seed`, default 0).
     #[arg(long)]
     seed: Option<u64>,
@@ -97,8 +93,8 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     set(&mut cfg.steps, a.steps);
     set(&mut cfg.warmup, a.warmup);
     set(&mut cfg.batch, a.batch);
-    set(&mut cfg.channels, a.channels);
-    set(&mut cfg.cells_per_stage, a.cells);
+    set(&mut cfg.channels, a.net.channels);
+    set(&mut cfg.cells_per_stage, a.net.cells);
     set(&mut cfg.seed, a.seed);
     set(&mut cfg.grad_clip, a.grad_clip);
     set(&mut cfg.data_images, a.data_images);

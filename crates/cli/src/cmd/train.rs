@@ -9,7 +9,7 @@ use sotl_data::DatasetName;
 use sotl_experiments::standalone::train_standalone;
 use sotl_train::TrainRunConfig;
 
-use crate::common::{load_config, print_json, Global};
+use crate::common::{load_config, print_json, Global, NetFlags};
 
 /// Arguments of `train`; each flag overrides the config key named in its help.
 #[derive(Debug, clap::Args)]
@@ -45,12 +45,8 @@ pub struct TrainArgs {
     /// Resize images to SIDE x SIDE once at load, e.g. 16 (config `resize`).
     #[arg(long, value_name = "SIDE")]
     resize: Option<i64>,
-    /// Channels of the first stage (config `channels`, default 16).
-    #[arg(long = "channels", visible_alias = "C", value_name = "C")]
-    channels: Option<i64>,
-    /// Cells per stage (config `cells_per_stage`, default 5).
-    #[arg(long = "cells", visible_alias = "N", value_name = "N")]
-    cells: Option<usize>,
+    #[command(flatten)]
+    net: NetFlags,
     /// Run seed (config `seed`, default 0).
     #[arg(long)]
     seed: Option<u64>,
@@ -91,8 +87,8 @@ fn merge(mut cfg: TrainRunConfig, a: &TrainArgs) -> TrainRunConfig {
     set(&mut cfg.batch_size, &a.batch_size);
     set(&mut cfg.lr, &a.lr);
     set(&mut cfg.weight_decay, &a.wd);
-    set(&mut cfg.channels, &a.channels);
-    set(&mut cfg.cells_per_stage, &a.cells);
+    set(&mut cfg.channels, &a.net.channels);
+    set(&mut cfg.cells_per_stage, &a.net.cells);
     set(&mut cfg.seed, &a.seed);
     set(&mut cfg.eval_every_epochs, &a.eval_every);
     if a.subset.is_some() {
