@@ -484,18 +484,29 @@ fn rerank(
     fcfg.steps = steps;
     fcfg.sotl_window = steps;
     fcfg.val_every = steps;
-    let mut ft = Finetuner::new(net, fcfg, cfg.train.trainer.kind)?;
-    let bar = env.progress(k as u64, "re-rank");
-    let results = finetune_pool(
-        &mut ft,
-        &finalists,
-        &data.train,
-        &data.val,
-        &out.join("rerank.jsonl"),
-        |done, _, _| bar.set_position(done as u64),
-    )?;
+    let log = out.join("rerank.jsonl");
+    let ranked = finetune_ranked(env, net, fcfg, cfg.train.trainer.kind, &finalists, data, &log)?;
+    Ok(Some(ranked))
+}
+
+/// Finetunes `pool` from `net`'s weights (resumable, results in `log`) with a progress bar and
+/// ranks the results best first by SoTL over `fcfg.sotl_window`.
+fn finetune_ranked(
+    env: &Env,
+    net: &Nb201PathNet,
+    fcfg: FinetuneConfig,
+    trainer: TrainerKind,
+    pool: &FinetunePool,
+    data: &crate::data::Splits,
+    log: &Path,
+) -> Result<Vec<(CandidateResult, f64)>> {
+    let mut ft = Finetuner::new(net, fcfg, trainer)?;
+    let bar = env.progress(pool.archs.len() as u64, "finetune");
+    let results = finetune_pool(&mut ft, pool, &data.train, &data.val, log, |done, _, _| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish();
-    Ok(Some(by_sotl(&results, steps)?))
+    by_sotl(&results, fcfg.sotl_window)
 }
 
 /// `results` with their SoTL score over `window` steps (higher = lower SoTL), best first, ties
@@ -655,18 +666,16 @@ fn rerank_finalists(
     )
     .with_context(|| format!("cannot load the searched supernet from {}", ckpt.display()))?;
     let (_vs, net) = search.into_path_net();
-    let mut ft = Finetuner::new(&net, finetune, TrainerKind::Spos)?;
-    let bar = env.progress(k as u64, "finalists");
-    let results = finetune_pool(
-        &mut ft,
-        &FinetunePool { seed: cfg.seed, archs },
-        &data.train,
-        &data.val,
+    let pool = FinetunePool { seed: cfg.seed, archs };
+    finetune_ranked(
+        env,
+        &net,
+        finetune,
+        TrainerKind::Spos,
+        &pool,
+        data,
         &dir.path("finetune.jsonl"),
-        |done, _, _| bar.set_position(done as u64),
-    )?;
-    bar.finish();
-    by_sotl(&results, finetune.sotl_window)
+    )
 }
 
 /// An SPOS supernet, then evolution or a pool ranked by finetuning SoTL.
