@@ -99,9 +99,10 @@ pub struct DartsBudget {
     pub finetune: FinetuneConfig,
 }
 
-/// The finetuning of SoTL-DARTS finalists (`darts.finetune`): 100 minibatches of 64 at a constant lr of 0.01
-/// (the thesis' SPOS setting: the weights were trained as a whole supernet, not path by path,
-/// so the higher of its two rates), SoTL over all 100 losses, step 0 included.
+/// The finetuning of SoTL-DARTS finalists (`darts.finetune`): 100 minibatches of 64 at a
+/// constant lr of 0.01 (the thesis' SPOS setting: the weights were trained as a whole
+/// supernet, not path by path, so the higher of its two rates), SoTL over all 100 losses,
+/// step 0 included.
 pub fn finalist_finetune() -> FinetuneConfig {
     FinetuneConfig {
         steps: 100,
