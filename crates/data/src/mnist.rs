@@ -45,14 +45,21 @@ pub fn parse_idx_u8(path: &Path, bytes: &[u8], ndim: usize) -> Result<(Vec<usize
             u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize
         })
         .collect();
-    let n: usize = sizes.iter().product();
-    if bytes.len() != header + n {
+    // A product that overflows cannot describe a file that exists; wrapped, it could pass
+    // for a small one.
+    let n = sizes.iter().try_fold(1usize, |a, &s| a.checked_mul(s)).ok_or_else(|| {
+        DataError::corrupt(
+            path,
+            format!("header sizes {sizes:?} multiply past any file size: not a valid IDX file"),
+        )
+    })?;
+    if bytes.len() - header != n {
         return Err(DataError::corrupt(
             path,
             format!(
                 "header says {sizes:?} = {n} data bytes, the file holds {}; the file is {}",
                 bytes.len() - header,
-                if bytes.len() < header + n {
+                if bytes.len() - header < n {
                     "truncated"
                 } else {
                     "longer than its header says (corrupt)"
