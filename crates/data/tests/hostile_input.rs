@@ -98,3 +98,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cifar_binary_reader_never_panics_on_random_batches(
+        files in prop::collection::vec(
+            (0usize..3, 0usize..4, prop::collection::vec(any::<u8>(), 1..8)),
+            6,
+        ),
+    ) {
+        // Each file: some whole records, maybe a few stray bytes, label bytes drawn at random.
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                     "data_batch_5", "test_batch"];
+        for (name, (records, stray, labels)) in names.iter().zip(&files) {
+            let mut b = Vec::new();
+            for r in 0..*records {
+                b.push(labels[r % labels.len()]);
+                b.extend(std::iter::repeat_n(r as u8, 3072));
+            }
+            b.extend(std::iter::repeat_n(1u8, *stray));
+            std::fs::write(dir.path().join(format!("{name}.bin")), b).unwrap();
+        }
+        match sotl_data::read_cifar10_bin(dir.path(), sotl_data::SizeCheck::Any) {
+            Ok((train, test)) => {
+                for ds in [&train, &test] {
+                    let l = Vec::<i64>::try_from(&ds.labels).unwrap();
+                    prop_assert!(l.iter().all(|&c| (0..10).contains(&c)));
+                    prop_assert_eq!(ds.images.size()[0] as usize, l.len());
+                }
+            }
+            Err(e) => prop_assert!(e.to_string().contains(".bin"), "{}", e),
+        }
+    }
+
+    #[test]
+    fn image_folder_reader_refuses_undecodable_images_by_name(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ext in prop::sample::select(vec!["jpg", "jpeg", "png"]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let class = dir.path().join("train").join("cat");
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::write(class.join(format!("x.{ext}")), &bytes).unwrap();
+        let opts = sotl_data::ImageFolderOptions { cache_dir: None, threads: 1 };
+        if let Err(e) = sotl_data::read_image_folder(dir.path(), "train", &opts) {
+            prop_assert!(e.to_string().contains("x."), "{}", e);
+        }
+    }
+}
