@@ -23,6 +23,6 @@ pub use counts::{
 pub use error::{NnError, Result};
 pub use mix::EdgeMix;
 pub use network::Nb201Network;
-pub use supernet::Nb201Supernet;
+pub use supernet::{channel_shuffle, Nb201Supernet, Widened};
 pub use topology::{live_edges, useful_edges};
 pub use weight_sharing::{GenotypeOf, Supernet};

@@ -38,6 +38,8 @@ pub(crate) enum SearchLayer {
 /// classifier's weight and bias. At C=16, N=5, 10 classes: 381 tensors, 1 692 826 weights.
 pub struct Nb201Supernet {
     cfg: Nb201NetConfig,
+    /// Partial channels `k`: each cell op sees the first `C/k` channels of its input (1 = all).
+    partial: usize,
     params: Vec<Tensor>,
     names: Vec<String>,
     pub(crate) stem: Stem,
@@ -59,7 +61,24 @@ impl Nb201Supernet {
     /// Builds the supernet's weights under `p` (weights in their own VarStore, not with the
     /// architecture parameters). Init follows PyTorch's defaults; seed with `tch::manual_seed`.
     pub fn new(p: &Path, cfg: &Nb201NetConfig) -> Result<Self> {
+        Self::with_partial_channels(p, cfg, 1)
+    }
+
+    /// [`Nb201Supernet::new`] with partial channels (PC-DARTS; DrNAS' NAS-Bench-201 search,
+    /// `NAS201SearchCell_PartialChannel`): on every cell edge the ops see only the first `C/k`
+    /// of the input's `C` channels (their convolutions are `C/k` wide), the other channels pass
+    /// by unchanged, and the two parts are concatenated and shuffled in `k` groups. `k = 1` is
+    /// the plain supernet. `k` must divide the first stage's channels.
+    pub fn with_partial_channels(p: &Path, cfg: &Nb201NetConfig, k: usize) -> Result<Self> {
         cfg.validate()?;
+        if k == 0 || cfg.channels % k as i64 != 0 {
+            return Err(crate::NnError::InvalidConfig {
+                field: "partial_channels",
+                value: format!("{k} with channels = {}", cfg.channels),
+                reason: "must be at least 1 and divide the channels",
+            });
+        }
+        let kk = k as i64;
         let mut list = ParamList::default();
         let stem = Stem::new(&(p / "stem"), &mut list, cfg.in_channels, cfg.channels);
         let mut layers = Vec::with_capacity(cfg.num_layers());
@@ -67,6 +86,7 @@ impl Nb201Supernet {
             let pl = p / format!("layer{l}");
             layers.push(match kind {
                 LayerKind::Cell { c, .. } => {
+                    let c = c / kk;
                     let mut conv1x1 = [(0, 0); NB201_EDGES];
                     let mut conv3x3 = [(0, 0); NB201_EDGES];
                     for e in 0..NB201_EDGES {
@@ -85,12 +105,75 @@ impl Nb201Supernet {
             });
         }
         let head = Head::new(p, &mut list, cfg.stage_channels(2), cfg.num_classes);
-        Ok(Nb201Supernet { cfg: *cfg, params: list.tensors, names: list.names, stem, layers, head })
+        Ok(Nb201Supernet {
+            cfg: *cfg,
+            partial: k,
+            params: list.tensors,
+            names: list.names,
+            stem,
+            layers,
+            head,
+        })
     }
 
     /// The config the supernet was built with.
     pub fn config(&self) -> &Nb201NetConfig {
         &self.cfg
+    }
+
+    /// Partial channels `k` in force (1 = every op sees all channels).
+    pub fn partial_channels(&self) -> usize {
+        self.partial
+    }
+
+    /// Widens the cell ops from `C/k_old` to `C/k` channels (`k` divides `k_old`), as DrNAS
+    /// does between its progressive stages (`wider`, net2wider without rescaling): each
+    /// convolution gains input channels copied from randomly chosen existing ones, then output
+    /// channels (and their biases) likewise, the choices drawn from libtorch's generator (seed
+    /// it first). The weight tensors change shape in place (every handle sees the new values;
+    /// gradients are reset to zeros of the new shape). Returns, per widened weight, how to
+    /// widen state that follows its shape (e.g. momentum), see [`Widened::apply`].
+    pub fn widen_partial_channels(&mut self, k: usize) -> Result<Vec<Widened>> {
+        if k == 0 || !self.partial.is_multiple_of(k) || k == self.partial {
+            return Err(crate::NnError::InvalidConfig {
+                field: "partial_channels",
+                value: format!("{} -> {k}", self.partial),
+                reason: "widening needs a smaller k that divides the current one",
+            });
+        }
+        let mut out = Vec::new();
+        let convs: Vec<(usize, usize)> = self
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                SearchLayer::Cell(c) => Some(c),
+                SearchLayer::Reduction(_) => None,
+            })
+            .flat_map(|c| c.conv1x1.iter().chain(c.conv3x3.iter()).copied().collect::<Vec<_>>())
+            .collect();
+        tch::no_grad(|| {
+            for (w, b) in convs {
+                let weight = &self.params[w];
+                let (co, ci) = (weight.size()[0], weight.size()[1]);
+                let (co_new, ci_new) =
+                    (co * (self.partial / k) as i64, ci * (self.partial / k) as i64);
+                let opts = (tch::Kind::Int64, weight.device());
+                let in_index = Tensor::randint_low(0, ci, [ci_new - ci], opts);
+                let out_index = Tensor::randint_low(0, co, [co_new - co], opts);
+                let wide = Widened {
+                    index: w,
+                    in_index: Some(in_index),
+                    out_index: Some(out_index.shallow_clone()),
+                };
+                set_shape(&self.params[w], &wide.apply(weight));
+                out.push(wide);
+                let bias = Widened { index: b, in_index: None, out_index: Some(out_index) };
+                set_shape(&self.params[b], &bias.apply(&self.params[b]));
+                out.push(bias);
+            }
+        });
+        self.partial = k;
+        Ok(out)
     }
 
     /// The trainable weights in the documented order (shallow clones sharing the VarStore's storage).
@@ -229,7 +312,7 @@ impl Nb201Supernet {
         let mut shape = h.as_ref().map(Tensor::size).unwrap_or_default();
         for layer in &self.layers {
             h = match layer {
-                SearchLayer::Cell(c) => cell_forward(c, params, h, &prepared),
+                SearchLayer::Cell(c) => cell_forward(c, params, h, &prepared, self.partial),
                 SearchLayer::Reduction(r) => {
                     let input = h
                         .unwrap_or_else(|| Tensor::zeros(shape.as_slice(), (x.kind(), x.device())));
@@ -256,24 +339,29 @@ pub(crate) fn reduction_indices(r: &Reduction) -> Vec<usize> {
 
 /// One search cell. `None` stands for an all-zero map: every search-cell op maps zero to zero
 /// (conv bias is removed by the affine-free batch-statistics BN), so zero inputs skip all work.
+/// With partial channels `k > 1`, each edge's ops read the first `C/k` channels of their input
+/// and the edge outputs `shuffle_k([ops(x[:C/k]), x[C/k:]])` (see
+/// [`Nb201Supernet::with_partial_channels`]).
 fn cell_forward(
     c: &SearchCell,
     params: &[Tensor],
     input: Option<Tensor>,
     mix: &Prepared,
+    partial: usize,
 ) -> Option<Tensor> {
     let input = input?;
     let mut nodes: [Option<Tensor>; NB201_NODES] = [Some(input), None, None, None];
     // ReLU of a node is shared by every conv reading it (the reference recomputes it per op).
     let mut relus: [Option<Tensor>; NB201_NODES] = [None, None, None, None];
     for (e, &(to, from)) in NB201_EDGE_ENDPOINTS.iter().enumerate() {
-        let Some(x) = nodes[from].as_ref() else { continue };
+        let Some(node) = nodes[from].as_ref() else { continue };
+        let (x, rest) = split_channels(node, partial);
         let relu = &mut relus[from];
         let term = match mix {
             Prepared::Soft(w) => {
                 let mut acc: Option<Tensor> = None;
                 for op in &Nb201Op::ALL[1..] {
-                    let y = apply_op(c, params, *op, e, x, relu).expect("non-none op")
+                    let y = apply_op(c, params, *op, e, &x, relu).expect("non-none op")
                         * &w[e][op.index()];
                     acc = Some(match acc {
                         None => y,
@@ -283,11 +371,18 @@ fn cell_forward(
                 acc
             }
             Prepared::Path(a, live) => {
-                live[e].then(|| apply_op(c, params, a.ops[e], e, x, relu)).flatten()
+                live[e].then(|| apply_op(c, params, a.ops[e], e, &x, relu)).flatten()
             }
             Prepared::Weighted(a, live, w) => live[e]
-                .then(|| apply_op(c, params, a.ops[e], e, x, relu).map(|y| y * &w[e]))
+                .then(|| apply_op(c, params, a.ops[e], e, &x, relu).map(|y| y * &w[e]))
                 .flatten(),
+        };
+        let term = match rest {
+            None => term,
+            Some(rest) => {
+                let ops = term.unwrap_or_else(|| x.zeros_like());
+                Some(channel_shuffle(&Tensor::cat(&[ops, rest], 1), partial as i64))
+            }
         };
         if let Some(t) = term {
             nodes[to] = Some(match nodes[to].take() {
@@ -297,6 +392,64 @@ fn cell_forward(
         }
     }
     nodes[NB201_NODES - 1].take()
+}
+
+/// The first `C/k` channels of `x` and, for `k > 1`, the rest.
+fn split_channels(x: &Tensor, k: usize) -> (Tensor, Option<Tensor>) {
+    if k <= 1 {
+        return (x.shallow_clone(), None);
+    }
+    let c = x.size()[1];
+    let head = c / k as i64;
+    (x.narrow(1, 0, head), Some(x.narrow(1, head, c - head)))
+}
+
+/// ShuffleNet's channel shuffle: `[B, C, H, W]` seen as `k` groups of `C/k` channels, the
+/// channel at group `g`, position `i` moves to `i * k + g`.
+pub fn channel_shuffle(x: &Tensor, k: i64) -> Tensor {
+    let s = x.size();
+    x.view([s[0], k, s[1] / k, s[2], s[3]])
+        .transpose(1, 2)
+        .contiguous()
+        .view([s[0], s[1], s[2], s[3]])
+}
+
+/// How one weight was widened: input channels (dim 1) gained copies of `in_index`, then output
+/// channels (dim 0) copies of `out_index`.
+#[derive(Debug)]
+pub struct Widened {
+    /// Index of the weight in the supernet's weight order.
+    pub index: usize,
+    /// Input channels copied onto the end, in order.
+    pub in_index: Option<Tensor>,
+    /// Output channels copied onto the end, in order.
+    pub out_index: Option<Tensor>,
+}
+
+impl Widened {
+    /// `t` (shaped like the weight before widening) widened the same way: the weight itself,
+    /// or state that follows its shape such as a momentum buffer.
+    pub fn apply(&self, t: &Tensor) -> Tensor {
+        let mut t = t.shallow_clone();
+        if let Some(i) = &self.in_index {
+            t = Tensor::cat(&[t.shallow_clone(), t.index_select(1, i)], 1);
+        }
+        if let Some(o) = &self.out_index {
+            t = Tensor::cat(&[t.shallow_clone(), t.index_select(0, o)], 0);
+        }
+        t
+    }
+}
+
+/// Gives `param` the values (and shape) of `value` in place, and a zero gradient of that shape
+/// when it had one, so optimizers and autograd keep working on the same tensor.
+fn set_shape(param: &Tensor, value: &Tensor) {
+    let mut p = param.shallow_clone();
+    p.set_data(&value.detach());
+    let mut g = p.grad();
+    if g.defined() {
+        g.set_data(&value.zeros_like());
+    }
 }
 
 /// Applies op `op` of edge `e` to `x`; `None` for the zero op.

@@ -30,6 +30,32 @@ pub trait Supernet {
     where
         Self: Sized;
 
+    /// [`Supernet::build`] with partial channels `k` (PC-DARTS, DrNAS: each cell op sees `1/k`
+    /// of its input's channels, the rest pass by). Supernets without the option refuse `k > 1`.
+    fn build_partial(p: &tch::nn::Path, cfg: &Self::Config, k: usize) -> crate::Result<Self>
+    where
+        Self: Sized,
+    {
+        if k == 1 {
+            return Self::build(p, cfg);
+        }
+        Err(crate::NnError::InvalidConfig {
+            field: "partial_channels",
+            value: k.to_string(),
+            reason: "this supernet has no partial channels; use 1",
+        })
+    }
+
+    /// Widens partial channels to `k` (DrNAS' progressive stages), returning how each widened
+    /// weight grew so that optimizer state can follow ([`crate::Widened::apply`]).
+    fn widen_partial_channels(&mut self, k: usize) -> crate::Result<Vec<crate::Widened>> {
+        Err(crate::NnError::InvalidConfig {
+            field: "partial_channels",
+            value: k.to_string(),
+            reason: "this supernet has no partial channels",
+        })
+    }
+
     /// The space (its relaxation shape sizes the architecture parameters).
     fn space(&self) -> Self::Space;
 
@@ -73,6 +99,14 @@ impl Supernet for Nb201Supernet {
 
     fn build(p: &tch::nn::Path, cfg: &Nb201NetConfig) -> crate::Result<Self> {
         Nb201Supernet::new(p, cfg)
+    }
+
+    fn build_partial(p: &tch::nn::Path, cfg: &Nb201NetConfig, k: usize) -> crate::Result<Self> {
+        Nb201Supernet::with_partial_channels(p, cfg, k)
+    }
+
+    fn widen_partial_channels(&mut self, k: usize) -> crate::Result<Vec<crate::Widened>> {
+        Nb201Supernet::widen_partial_channels(self, k)
     }
 
     fn forward_mix_with(&self, params: &[Tensor], x: &Tensor, mix: &EdgeMix) -> Tensor {

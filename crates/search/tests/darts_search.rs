@@ -19,7 +19,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn net() -> Nb201NetConfig {
     Nb201NetConfig {
-        channels: 2,
+        channels: 4,
         cells_per_stage: 1,
         num_classes: 3,
         in_channels: 3,

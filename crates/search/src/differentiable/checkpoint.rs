@@ -132,6 +132,11 @@ where
                 return Err(ck(format!("unexpected tensor {name:?}")));
             }
         }
+        // A search saved after DrNAS' second stage began holds widened weights.
+        if op_mask.is_some() && s.method.relaxation() == super::Relaxation::Dirichlet {
+            let k = s.cfg.drnas_partial_channels_at(1);
+            s.widen_partial_channels(k).map_err(|e| ck(e.to_string()))?;
+        }
         let expected = s.snapshot_weights().len();
         if weights.len() != expected {
             return Err(ck(format!(

@@ -65,9 +65,13 @@ pub struct DartsConfig {
     /// DrNAS' progressive search (its `train_search_progressive.py`): the epochs run in two equal
     /// stages and, at the start of the second, each edge keeps only its this-many ops of largest
     /// alpha (the reference keeps 3 of 5). 0 = one stage, no pruning. Dirichlet methods only.
-    /// (The reference also samples a quarter, then half, of the channels per op to save GPU
-    /// memory; this supernet always uses all channels, the reference's `k = 1`.)
     pub drnas_progressive_keep: usize,
+    /// DrNAS' partial channels per stage (the reference's `ks = [4, 2]`): in stage `i` every
+    /// cell op sees `1/k_i` of its input's channels and the rest pass by unchanged
+    /// (`NAS201SearchCell_PartialChannel`); between stages the ops are widened by copying
+    /// randomly chosen channels (net2wider), momentum included. A later stage without an entry
+    /// keeps the last `k`; `[1]` uses all channels throughout. Dirichlet methods only.
+    pub drnas_partial_channels: Vec<usize>,
     /// DrNAS: the fraction of each stage's epochs, at its start, in which only the weights train
     /// (the reference updates alpha only `if epoch >= 10` of each 50-epoch stage: 0.2).
     /// Dirichlet methods only.
@@ -111,6 +115,7 @@ impl Default for DartsConfig {
             drnas_reg: DrnasRegularizer::L2,
             drnas_kl_scale: 1e-3,
             drnas_progressive_keep: 3,
+            drnas_partial_channels: vec![4, 2],
             drnas_warmup_fraction: 0.2,
             arch_warmup_epochs: 0,
             eigen_every: 5,
@@ -184,6 +189,18 @@ impl DartsConfig {
                 ),
             );
         }
+        let ks = &self.drnas_partial_channels;
+        if ks.is_empty()
+            || ks.contains(&0)
+            || ks.windows(2).any(|w| w[1] > w[0] || w[0] % w[1] != 0)
+        {
+            return bad(
+                "drnas_partial_channels",
+                format!(
+                    "is {ks:?}: give at least one k >= 1, each later k dividing the one before (e.g. [4, 2], or [1] for all channels)"
+                ),
+            );
+        }
         if self.eigen_every > 0 && self.eigen_batches == 0 {
             return bad("eigen_batches", "must be at least 1 when eigen_every > 0".into());
         }
@@ -214,6 +231,13 @@ impl DartsConfig {
         }
         let mid = self.epochs / 2;
         vec![(0, mid), (mid, self.epochs)]
+    }
+
+    /// The partial-channel `k` of stage `stage` of a Dirichlet search (the last entry for later
+    /// stages).
+    pub fn drnas_partial_channels_at(&self, stage: usize) -> usize {
+        let ks = &self.drnas_partial_channels;
+        ks.get(stage).or(ks.last()).copied().unwrap_or(1)
     }
 
     /// Warm-up epochs (weights only) at the start of a Dirichlet stage of `len` epochs.

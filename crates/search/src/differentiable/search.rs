@@ -99,6 +99,8 @@ pub struct DartsSearch<S: Supernet = Nb201Supernet> {
     /// Group index of each supernet parameter (`supernet.params()` order -> `w_opt` order).
     pub(super) group_index: Vec<usize>,
     pub(super) epoch: usize,
+    /// Partial channels `k` of the supernet's cells in force (1 = all channels).
+    pub(super) partial: usize,
     /// DrNAS' progressive pruning: alpha's shape, 1 = op kept, 0 = pruned; `None` before pruning.
     pub(super) op_mask: Option<Tensor>,
     pub(super) rng_step: u64,
@@ -143,7 +145,12 @@ where
         // Initialization draws from its own derived seed, apart from every training step.
         tch::manual_seed((derive_seed(seed, Stream::TrainStep, u64::MAX) >> 1) as i64);
         let mut w_vs = VarStore::new(device);
-        let supernet = S::build(&(w_vs.root() / "supernet"), net_cfg)?;
+        let partial = if method.relaxation() == Relaxation::Dirichlet {
+            cfg.drnas_partial_channels_at(0)
+        } else {
+            1
+        };
+        let supernet = S::build_partial(&(w_vs.root() / "supernet"), net_cfg, partial)?;
         if kind == Kind::Double {
             w_vs.double();
         }
@@ -193,6 +200,7 @@ where
             w_opt,
             a_opt,
             group_index,
+            partial,
             epoch: 0,
             op_mask: None,
             rng_step: 0,
@@ -452,7 +460,7 @@ where
         let lr = self.weight_lr();
         self.w_opt.set_lr(lr);
         let n = data.train.batches_per_epoch();
-        let drnas_warm_up = self.enter_drnas_stage();
+        let drnas_warm_up = self.enter_drnas_stage()?;
         let warming_up = drnas_warm_up || self.epoch < self.cfg.arch_warmup_epochs;
         let (train_losses, arch_losses) = match self.method.update_rule() {
             _ if warming_up => (self.epoch_weights_only(data, n, progress)?, Vec::new()),
@@ -487,19 +495,47 @@ where
     /// DrNAS' progressive schedule at the start of an epoch: prunes each edge to its top
     /// `drnas_progressive_keep` ops when the second stage begins, and says whether this epoch is
     /// a warm-up epoch of its stage (weights only). Always `false` for softmax methods.
-    fn enter_drnas_stage(&mut self) -> bool {
+    fn enter_drnas_stage(&mut self) -> DartsResult<bool> {
         if self.method.relaxation() != Relaxation::Dirichlet {
-            return false;
+            return Ok(false);
         }
         let stages = self.cfg.drnas_stages();
-        let Some(&(start, end)) = stages.iter().find(|(s, e)| (*s..*e).contains(&self.epoch))
-        else {
-            return false;
+        let Some(stage) = stages.iter().position(|(s, e)| (*s..*e).contains(&self.epoch)) else {
+            return Ok(false);
         };
+        let (start, end) = stages[stage];
         if start > 0 && self.op_mask.is_none() {
             self.op_mask = Some(top_k_mask(&self.alpha, self.cfg.drnas_progressive_keep));
+            let k = self.cfg.drnas_partial_channels_at(stage);
+            if k != self.partial {
+                // The widened channels are copies drawn from this run's stream.
+                self.reseed();
+                self.widen_partial_channels(k)?;
+            }
         }
-        self.epoch < start + self.cfg.drnas_warmup_epochs(end - start)
+        Ok(self.epoch < start + self.cfg.drnas_warmup_epochs(end - start))
+    }
+
+    /// Widens the supernet's partial channels to `k` (nothing when already there), carrying
+    /// the weights' momentum along the same channel copies.
+    pub(super) fn widen_partial_channels(&mut self, k: usize) -> DartsResult<()> {
+        if k == self.partial {
+            return Ok(());
+        }
+        let widened = self.supernet.widen_partial_channels(k)?;
+        let (mut momentum, started) = self.w_opt.momentum_dense();
+        if !momentum.is_empty() {
+            for w in &widened {
+                // Buffers holding no momentum come back as zeros already of the new shape.
+                let gi = self.group_index[w.index];
+                if started[gi] {
+                    momentum[gi] = w.apply(&momentum[gi]);
+                }
+            }
+            self.w_opt.load_momentum_dense(&momentum, &started)?;
+        }
+        self.partial = k;
+        Ok(())
     }
 
     /// The mask of DrNAS' progressive pruning, once the second stage has begun.

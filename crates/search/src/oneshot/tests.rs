@@ -1038,8 +1038,23 @@ fn differentiable_methods_run_over_another_search_space() {
         unroll_steps: 2,
         eigen_every: 1,
         eigen_batches: 1,
+        // The chain network has no partial channels.
+        drnas_partial_channels: vec![1],
         ..crate::DartsConfig::default()
     };
+    // DrNAS' default partial channels need a supernet that has them: refused by name.
+    let pc = crate::DartsConfig { drnas_partial_channels: vec![4, 2], ..cfg.clone() };
+    let e = crate::DartsSearch::<ChainNet>::new(
+        crate::DartsMethod::Drnas,
+        &pc,
+        &CHAIN,
+        4,
+        Device::Cpu,
+        Kind::Float,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("partial_channels"), "{e}");
     let dir = tempdir("chain-darts");
     for method in [
         crate::DartsMethod::Darts1,
