@@ -29,6 +29,14 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A seeded input batch (drawn under the lock: another test may be between its seed and its
+/// draws).
+fn input() -> Tensor {
+    let _lock = rng_lock();
+    tch::manual_seed(1);
+    Tensor::randn([2, 3, 8, 8], (Kind::Float, Device::Cpu))
+}
+
 fn soft() -> EdgeMix {
     EdgeMix::Soft(Tensor::full([6, 5], 0.2, (Kind::Float, Device::Cpu)))
 }
@@ -58,7 +66,7 @@ fn cell_ops_see_a_kth_of_the_channels() {
     assert_eq!(conv(&plain), [4, 4, 3, 3]);
     assert_eq!(conv(&pc), [1, 1, 3, 3]);
     assert_eq!(plain.params()[0].size(), pc.params()[0].size(), "the stem is shared");
-    let x = Tensor::randn([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let x = input();
     let y = pc.forward(&x, &soft());
     assert_eq!(y.size(), [2, 3]);
     assert!(y.isfinite().all().int64_value(&[]) == 1);
@@ -83,7 +91,7 @@ fn widening_copies_chosen_channels_and_keeps_autograd_working() {
     let names: Vec<String> = net.param_names().to_vec();
     let before: Vec<Tensor> = net.params().iter().map(|t| t.detach().copy()).collect();
     // A backward pass first, so the weights carry gradients of the old shapes.
-    let x = Tensor::randn([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let x = input();
     net.forward(&x, &soft()).sum(Kind::Float).backward();
     let widened = {
         let _lock = rng_lock();

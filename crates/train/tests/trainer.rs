@@ -101,8 +101,12 @@ fn same_seed_gives_identical_records_and_weights() {
     let mut a = setup(3, config(2));
     let mut b = setup(3, config(2));
     assert_eq!(run(&mut a, None).unwrap(), RunStatus::Finished);
-    // Disturb the global generator between runs: the loop must not depend on it.
-    let _ = Tensor::rand([100], (Kind::Float, Device::Cpu));
+    // Disturb the global generator between runs: the loop must not depend on it. (Under the
+    // lock: unlocked, the draw could land inside another test's seeded step and change it.)
+    {
+        let _rng = torch_rng_lock();
+        let _ = Tensor::rand([100], (Kind::Float, Device::Cpu));
+    }
     assert_eq!(run(&mut b, None).unwrap(), RunStatus::Finished);
     let (ra, rb) = (a.trainer.record(), b.trainer.record());
     assert_eq!(ra.steps.len(), 2 * 6);
