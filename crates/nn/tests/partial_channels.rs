@@ -5,14 +5,10 @@ use sotl_nn::{channel_shuffle, EdgeMix, Nb201NetConfig, Nb201Supernet, NnError};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+/// C=4, N=1, three classes, 3x8x8 inputs.
 fn cfg() -> Nb201NetConfig {
-    Nb201NetConfig {
-        channels: 4,
-        cells_per_stage: 1,
-        num_classes: 3,
-        in_channels: 3,
-        image_size: 8,
-    }
+    let small = Nb201NetConfig { channels: 4, cells_per_stage: 1, ..Nb201NetConfig::default() };
+    Nb201NetConfig { num_classes: 3, image_size: 8, ..small }
 }
 
 fn supernet(k: usize) -> (VarStore, Nb201Supernet) {
