@@ -293,6 +293,14 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("w_lr"));
         let c = DartsConfig { w_momentum: 1.5, ..Default::default() };
         assert!(c.validate().is_err());
+        for ks in [vec![], vec![0], vec![3, 2], vec![2, 4]] {
+            let c = DartsConfig { drnas_partial_channels: ks.clone(), ..Default::default() };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("drnas_partial_channels"), "{ks:?}: {e}");
+        }
+        // Stage k: the reference's [4, 2], a later stage keeping the last.
+        let c = DartsConfig::default();
+        assert_eq!((0..3).map(|s| c.drnas_partial_channels_at(s)).collect::<Vec<_>>(), [4, 2, 2]);
     }
 
     #[test]
