@@ -358,3 +358,16 @@ fn arch_warm_up_trains_the_weights_alone_for_every_method() {
     let all = DartsConfig { epochs: 3, arch_warmup_epochs: 3, ..cfg() };
     assert!(all.validate().unwrap_err().to_string().contains("arch_warmup_epochs"));
 }
+
+#[test]
+fn partial_channels_that_do_not_divide_the_channels_are_refused_before_any_work() {
+    let run = |methods: Vec<DartsMethod>| sotl_search::DartsRunConfig {
+        methods,
+        net: Nb201NetConfig { channels: 6, ..net() },
+        ..Default::default()
+    };
+    let e = run(vec![DartsMethod::Sotl, DartsMethod::Drnas]).validate().unwrap_err().to_string();
+    assert!(e.contains("drnas_partial_channels") && e.contains("net.channels = 6"), "{e}");
+    // Softmax methods have no partial channels.
+    run(vec![DartsMethod::Sotl]).validate().unwrap();
+}

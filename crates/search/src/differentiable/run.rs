@@ -59,6 +59,18 @@ impl DartsRunConfig {
             return Err(DartsError::Config { field: "seeds", reason: "must be at least 1".into() });
         }
         self.search.validate()?;
+        self.net.validate()?;
+        let dirichlet = self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
+        let k = self.search.drnas_partial_channels_at(0);
+        if dirichlet && self.net.channels % k as i64 != 0 {
+            return Err(DartsError::Config {
+                field: "drnas_partial_channels",
+                reason: format!(
+                    "starts with k = {k}, which does not divide net.channels = {}; pick a k that does, or [1]",
+                    self.net.channels
+                ),
+            });
+        }
         Ok(())
     }
 }
