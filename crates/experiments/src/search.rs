@@ -337,6 +337,8 @@ pub struct DartsFindings {
     pub finetune_steps: usize,
     /// The SoTL window of the finalists.
     pub sotl_window: usize,
+    /// Skip connections from which a cell counts as collapsed (`darts.search.skip_collapse_threshold`).
+    pub skip_collapse_threshold: usize,
 }
 
 /// The discretized cell after one epoch of a differentiable search.
@@ -406,6 +408,15 @@ impl SearchReport {
                     "{e:>4}  {}",
                     w.iter().map(|v| format!("{v:>14.3}")).collect::<String>()
                 );
+            }
+            if let Some(last) = d.trajectory.last() {
+                if last.skip_connections >= d.skip_collapse_threshold.max(1) {
+                    let _ = writeln!(
+                        out,
+                        "warning: the final argmax has {} skip connections (the collapse threshold is {}): the search drifted toward skip connections, DARTS' failure mode; another --seed, more epochs, or --method evolution may choose better",
+                        last.skip_connections, d.skip_collapse_threshold
+                    );
+                }
             }
             if !d.finalists.is_empty() {
                 let _ = writeln!(
@@ -617,6 +628,7 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
             finalists,
             finetune_steps: cfg.darts.finetune.steps,
             sotl_window: cfg.darts.finetune.sotl_window,
+            skip_collapse_threshold: run.search.skip_collapse_threshold,
         }),
     })
 }
@@ -790,4 +802,48 @@ fn one_shot_search(
         }),
         differentiable: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(skips: usize) -> SearchReport {
+        let cell = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|";
+        SearchReport {
+            method: SearchMethod::SotlDarts,
+            seed: 13,
+            budget: "tiny".into(),
+            data: "synthetic",
+            chosen: cell.into(),
+            chosen_nb201_cifar10_test: None,
+            seconds: 1.0,
+            out: "runs/x".into(),
+            ground_truth: false,
+            one_shot: None,
+            differentiable: Some(DartsFindings {
+                trajectory: vec![EpochChoice {
+                    epoch: 1,
+                    genotype: cell.into(),
+                    skip_connections: skips,
+                    depth: 3,
+                    nb201_cifar10_test: None,
+                }],
+                op_weights: vec![vec![0.2; 5]; 6],
+                warmup_epochs: 0,
+                argmax: cell.into(),
+                finalists: Vec::new(),
+                finetune_steps: 100,
+                sotl_window: 100,
+                skip_collapse_threshold: 4,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_collapsed_choice_is_flagged_in_the_summary() {
+        let text = report(5).to_text();
+        assert!(text.contains("warning: the final argmax has 5 skip connections"), "{text}");
+        assert!(!report(3).to_text().contains("warning"), "below the threshold: no warning");
+    }
 }
