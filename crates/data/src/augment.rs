@@ -70,14 +70,23 @@ impl Normalization {
         }
     }
 
-    /// Measures the per-channel mean and std of `data` (population std over all pixels).
+    /// Measures the per-channel mean and population std of `data` (pixels scaled to `[0, 1]`,
+    /// summed in float64 over float32 pixels).
     pub fn from_data(data: &Dataset) -> Self {
-        let x = data.images.to_kind(Kind::Double) / 255.0;
-        let mean = Vec::<f64>::try_from(x.mean_dim(&[0i64, 2, 3][..], false, Kind::Double))
+        let x = data.images.to_kind(Kind::Float) / 255.0;
+        let c = x.size()[1];
+        let flat = x.transpose(0, 1).reshape([c, -1]);
+        let mean = Vec::<f64>::try_from(flat.mean_dim(1, false, Kind::Double)).unwrap_or_default();
+        let std = Vec::<f64>::try_from(flat.std_correction(1, 0, false).to_kind(Kind::Double))
             .unwrap_or_default();
-        let std =
-            Vec::<f64>::try_from(x.std_dim(&[0i64, 2, 3][..], false, false)).unwrap_or_default();
         Normalization { mean, std }
+    }
+
+    /// A black pixel after standardization (`-mean / std`), `[1, C, 1, 1]` float32.
+    pub fn black(&self) -> Tensor {
+        let mean = Tensor::from_slice(&self.mean).to_kind(Kind::Float).view([1, -1, 1, 1]);
+        let std = Tensor::from_slice(&self.std).to_kind(Kind::Float).view([1, -1, 1, 1]);
+        -mean / std
     }
 
     /// Checks one positive std per mean.
@@ -103,22 +112,9 @@ impl Normalization {
         Ok(())
     }
 
-    /// `(x / 255 - mean) / std` for uint8 `images` `[B, C, H, W]`, as float32.
-    pub fn apply(&self, images: &Tensor) -> Tensor {
-        let dev = images.device();
-        let c = self.mean.len() as i64;
-        // One fused multiply-add per pixel: x * 1/(255 std) - mean/std.
-        let scale: Vec<f32> = self.std.iter().map(|s| (1.0 / (255.0 * s)) as f32).collect();
-        let shift: Vec<f32> =
-            self.mean.iter().zip(&self.std).map(|(m, s)| (-m / s) as f32).collect();
-        let scale = Tensor::from_slice(&scale).view([1, c, 1, 1]).to_device(dev);
-        let shift = Tensor::from_slice(&shift).view([1, c, 1, 1]).to_device(dev);
-        images.to_kind(Kind::Float) * scale + shift
-    }
-
-    /// `(x / 255 - mean) / std` evaluated as written, in floating-point `kind` (the studies
-    /// compute exact hypergradients in float64; [`Normalization::apply`] is the fused float32
-    /// form and differs in the last bits).
+    /// `(x / 255 - mean) / std` for uint8 `images` `[B, C, H, W]`, evaluated as written in
+    /// floating-point `kind` (float32 for training data, float64 for the studies' exact
+    /// hypergradients).
     pub fn standardize(&self, images: &Tensor, kind: Kind) -> Tensor {
         let dev = images.device();
         let c = self.mean.len() as i64;
@@ -184,21 +180,29 @@ impl Augment {
         Ok(())
     }
 
-    /// Augments and normalizes uint8 `images` `[B, C, H, W]` into float32 `[B, C, H, W]`.
+    /// Augments standardized images `x`: crop after padding with `black` (a black pixel after
+    /// standardization, what the reference pipelines pad raw images with), flip, then Cutout
+    /// (zeroes in standardized units, as the reference applies it after normalizing). Every
+    /// random choice comes from `rng`, in that order.
     ///
     /// # Shapes
-    /// `images`: uint8 `[B, C, H, W]` on any device; result: float32, same shape and device.
-    pub fn apply(&self, images: &Tensor, norm: &Normalization, rng: &mut ChaCha8Rng) -> Tensor {
+    /// `x`: float `[B, C, H, W]`; `black`: `[1, C, 1, 1]`; result: same as `x`.
+    pub fn apply(&self, x: &Tensor, black: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
         let x = if self.crop_padding > 0 || self.flip {
-            random_crop_flip(images, self.crop_padding, self.flip, rng)
+            // Shift so that black is 0, pad with zeros, shift back.
+            random_crop_flip(&(x - black), self.crop_padding, self.flip, rng) + black
         } else {
-            images.shallow_clone()
+            x.shallow_clone()
         };
-        let x = norm.apply(&x);
         match self.cutout {
             Some(len) => cutout(&x, len, rng),
             None => x,
         }
+    }
+
+    /// Whether this changes nothing.
+    pub fn is_none(&self) -> bool {
+        *self == Augment::none()
     }
 }
 

@@ -1,10 +1,10 @@
-//! Dataset readers, NAS splits, device-side augmentation and loaders.
+//! Dataset readers, NAS splits, device-side augmentation and normalization.
 //!
 //! The first tensor crate: it reads the formats users have (CIFAR-10/100 binary releases, image
 //! folders, MNIST IDX, NAS-Bench-201's ImageNet16) into [`Dataset`]s of uint8 tensors, finds them
-//! under a data root ([`DataRoot`]), makes the splits NAS uses ([`Split`]), and iterates seeded,
-//! resumable, augmented mini-batches on the training device ([`Loader`]) for `sotl-train` and
-//! `sotl-search`. With no dataset on disk, [`synthetic`] generates one on which architecture
+//! under a data root ([`DataRoot`]), makes the splits NAS uses ([`Split`]), and provides the
+//! batched, seeded augmentation ([`Augment`]) and the standardization ([`Normalization`]) that
+//! `sotl-train`'s one minibatch pipeline (`DeviceImages`) applies on the training device. With no dataset on disk, [`synthetic`] generates one on which architecture
 //! choice matters.
 
 mod augment;
@@ -14,14 +14,12 @@ mod error;
 mod image_folder;
 mod imagenet16;
 mod io;
-mod loader;
 mod mnist;
 mod name;
 pub mod pickle;
 mod root;
 mod split;
 mod synthetic;
-mod throughput;
 
 pub use augment::{cutout, random_crop_flip, resize, Augment, Normalization, ResizeMode};
 pub use cifar::{
@@ -34,7 +32,6 @@ pub use image_folder::{
     cache_path, list_image_folder, read_image_folder, FolderListing, ImageFolderOptions,
 };
 pub use imagenet16::read_imagenet16;
-pub use loader::{Batches, ImageBatch, Loader, LoaderConfig, Position};
 pub use mnist::{parse_idx_u8, read_mnist, MNIST_CLASSES};
 pub use name::DatasetName;
 pub use root::{
@@ -42,4 +39,3 @@ pub use root::{
 };
 pub use split::{stratified_sample, Split, SplitKind};
 pub use synthetic::{synthetic, synthetic_class_texture, SyntheticConfig, SYNTHETIC_CLASSES};
-pub use throughput::{measure_throughput, Throughput};

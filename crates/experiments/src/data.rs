@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sotl_data::{DataRoot, Dataset, DatasetName};
-use sotl_search::{prepare_data, DataConfig, DataSource, DeviceImages};
+use sotl_search::{prepare_data, DataConfig, DataSource};
+use sotl_train::DeviceImages;
 
 use crate::Env;
 

@@ -6,14 +6,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sotl_data::{
-    resize, stratified_sample, Augment, Dataset, DatasetName, Loader, LoaderConfig, Normalization,
-    ResizeMode,
+    resize, stratified_sample, Augment, Dataset, DatasetName, Normalization, ResizeMode,
 };
 use sotl_nn::{Nb201NetConfig, Nb201Network};
 use sotl_space::Nb201Arch;
 use sotl_train::{
-    epochs_csv, torch_rng_lock, Batch, BatchOutput, EpochSummary, Event, ParamGroup, Sgd,
-    TrainRunConfig, Trainer,
+    epochs_csv, torch_rng_lock, Batch, BatchOutput, BatchPlan, DeviceImages, EpochSummary, Event,
+    OrderSeeding, ParamGroup, Sgd, TrainRunConfig, Trainer,
 };
 use tch::nn::VarStore;
 
@@ -96,25 +95,24 @@ pub fn train_standalone(
     let [c, h, _] = train_set.image_shape();
     let train_idx = pick(&train_set, cfg.subset, cfg.seed)?;
     let test_idx = pick(&test_set, cfg.test_subset, cfg.seed)?;
-    let (train_set, test_set) = (train_set.to_device(device), test_set.to_device(device));
     let norm = Normalization::for_dataset(cfg.dataset);
+    let train_images = DeviceImages::new(&train_set.subset(&train_idx, "")?, &norm, None, device)?;
+    let test_images = DeviceImages::new(&test_set.subset(&test_idx, "")?, &norm, None, device)?;
     // NAS-Bench-201 trains with PyTorch's DataLoader defaults: the last partial batch is kept.
-    let train_cfg = LoaderConfig {
+    let mut train = train_images.batches_with(&BatchPlan {
+        batch_size: cfg.batch_size,
+        shuffle: true,
+        seed: cfg.seed,
+        seeding: OrderSeeding::Derived,
         drop_last: false,
-        ..LoaderConfig::train(
-            cfg.batch_size,
-            cfg.seed,
-            Augment::for_dataset(cfg.dataset),
-            norm.clone(),
-        )
-    };
-    let mut train = Loader::new(&train_set, &train_idx, train_cfg)?;
-    let mut test = Loader::new(&test_set, &test_idx, LoaderConfig::eval(cfg.batch_size, norm))?;
+        augment: Augment::for_dataset(cfg.dataset),
+    })?;
+    let mut test = test_images.batches_with(&BatchPlan::eval(cfg.batch_size))?;
 
     let net_cfg = Nb201NetConfig {
         channels: cfg.channels,
         cells_per_stage: cfg.cells_per_stage,
-        num_classes: train_set.num_classes() as i64,
+        num_classes: train_images.classes as i64,
         in_channels: c,
         image_size: h,
     };

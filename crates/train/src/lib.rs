@@ -16,8 +16,8 @@ mod adam;
 mod batch;
 mod checkpoint;
 mod clip;
-mod data_source;
 mod error;
+mod images;
 mod objective;
 mod optimizer;
 mod params;
@@ -35,6 +35,7 @@ pub use batch::{
 pub use checkpoint::{load_checkpoint, save_checkpoint, META};
 pub use clip::{clip_grad_norm, clip_grads, global_norm};
 pub use error::{Result, TrainError};
+pub use images::{BatchPlan, DeviceImages};
 pub use objective::{cross_entropy, BatchOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerState};
 pub use params::ParamGroup;

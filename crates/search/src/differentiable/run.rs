@@ -6,13 +6,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sotl_nn::{GenotypeOf, Nb201NetConfig, Supernet};
 use sotl_space::CellShape;
-use sotl_train::TensorBatches;
+use sotl_train::{DeviceImages, TensorBatches};
 use tch::{Device, Kind};
 
 use super::{
     DartsConfig, DartsMethod, DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress,
 };
-use crate::{DartsError, DartsResult, DataConfig, DeviceImages};
+use crate::{DartsError, DartsResult, DataConfig};
 
 /// Everything a `darts` run reads from its TOML file: `[search]`, `[net]`, `[data]`, and which
 /// methods and how many seeds.

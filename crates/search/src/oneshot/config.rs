@@ -2,14 +2,12 @@
 //! preparation it describes.
 
 use serde::{Deserialize, Serialize};
-use sotl_data::{Dataset, Split};
+use sotl_data::{Dataset, Normalization, Split};
 use sotl_nn::Nb201NetConfig;
+use sotl_train::DeviceImages;
 use tch::Device;
 
-use super::{
-    ChannelStats, DeviceImages, EvolutionConfig, FinetuneConfig, OneShotError, OneShotResult,
-    SupernetTrainConfig,
-};
+use super::{EvolutionConfig, FinetuneConfig, OneShotError, OneShotResult, SupernetTrainConfig};
 
 /// Which images to search on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,7 +184,7 @@ pub fn prepare_data(
     }
     let train = full_train.subset(&split.train, "/train-half").map_err(derr)?;
     let val = full_train.subset(&split.valid, "/valid-half").map_err(derr)?;
-    let stats = ChannelStats::of(&train);
+    let stats = Normalization::from_data(&train);
     let size = (cfg.image_size > 0).then_some(cfg.image_size);
     Ok((
         DeviceImages::new(&train, &stats, size, device)?,

@@ -12,10 +12,11 @@ use sotl_bench::{
     best_index, regularized_evolution, Evaluation, QueryBaseline, RegularizedEvolutionConfig,
 };
 use sotl_space::{Genotype, Nb201Arch};
+use sotl_train::DeviceImages;
 
 use super::{
-    ArchOf, CandidateResult, DeviceImages, Finetuner, OneShotError, OneShotResult, PathNet,
-    RankMetric, ResultsLog,
+    ArchOf, CandidateResult, Finetuner, OneShotError, OneShotResult, PathNet, RankMetric,
+    ResultsLog,
 };
 
 /// Settings of the evolutionary search. Population 10 and tournament 3 are the NAS-Bench-201

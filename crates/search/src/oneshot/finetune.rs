@@ -8,15 +8,14 @@ use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord};
 use sotl_space::{Genotype, Nb201Arch};
 use sotl_train::{
-    derive_seed, Batch, BatchOutput, BatchSource, Measurement, Objective, Stream, Validation,
+    derive_seed, Batch, BatchOutput, BatchSource, DeviceImages, Measurement, Objective, Stream,
+    Validation,
 };
 use tch::Tensor;
 
 use super::sgd::path_sgd;
 use super::trainer::{accuracy, cross_entropy, path_gradients};
-use super::{
-    ArchOf, DeviceImages, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind,
-};
+use super::{ArchOf, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind};
 
 /// Which BatchNorm statistics evaluations of a candidate use.
 ///

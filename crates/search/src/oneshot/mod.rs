@@ -7,7 +7,6 @@
 //! `sotl-nn` is one. Ground truth never enters here except in [`rank_report`], which takes a
 //! lookup function after all scores are fixed.
 
-mod batches;
 mod config;
 mod error;
 mod evolution;
@@ -21,7 +20,6 @@ mod sgd;
 mod supernet_training;
 mod trainer;
 
-pub use batches::{ChannelStats, DeviceImages};
 pub use config::{
     prepare_data, DataConfig, DataSource, OneShotConfig, PoolConfig, ReportConfig, RerankConfig,
 };

@@ -5,13 +5,13 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_train::{derive_seed, BatchSource, Stream, TensorBatches};
+use sotl_train::{derive_seed, BatchSource, DeviceImages, Stream, TensorBatches};
 use tch::{Device, Tensor};
 
 use super::path_net::ArchOf;
 use super::{
-    DeviceImages, OneShotError, OneShotResult, PathNet, SgdSettings, StepStats,
-    SupernetTrainerConfig, SupernetTrainerState,
+    OneShotError, OneShotResult, PathNet, SgdSettings, StepStats, SupernetTrainerConfig,
+    SupernetTrainerState,
 };
 
 /// Hyperparameters of supernet training. Defaults: NAS-Bench-201's one-shot setup (thesis

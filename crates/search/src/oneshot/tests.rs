@@ -5,6 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use sotl_data::{synthetic, SyntheticConfig};
 use sotl_nn::Nb201NetConfig;
 use sotl_space::{Nb201Arch, Nb201Op};
+use sotl_train::DeviceImages;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -197,7 +198,7 @@ fn tiny_data() -> (DeviceImages, DeviceImages) {
     let (tr, te) =
         synthetic(&SyntheticConfig { n_train: 96, n_test: 64, size: 8, noise: 0.5, seed: 1 })
             .unwrap();
-    let stats = ChannelStats::of(&tr);
+    let stats = sotl_data::Normalization::from_data(&tr);
     (
         DeviceImages::new(&tr, &stats, None, Device::Cpu).unwrap(),
         DeviceImages::new(&te, &stats, None, Device::Cpu).unwrap(),
@@ -452,10 +453,13 @@ fn augmentation_pads_black_crops_and_flips_by_seed() {
     let (train, _) = tiny_data();
     assert_eq!(train.crop_padding(), 1, "an eighth of 8 pixels");
     let x = train.images.narrow(0, 0, 16);
-    let a = train.augment(&x, 42);
+    let augment = |x: &Tensor, seed: u64| {
+        train.standard_augment().apply(x, &train.black, &mut ChaCha8Rng::seed_from_u64(seed))
+    };
+    let a = augment(&x, 42);
     assert_eq!(a.size(), x.size());
-    assert!(a.equal(&train.augment(&x, 42)), "same seed, same augmentation");
-    assert!(!a.equal(&train.augment(&x, 43)));
+    assert!(a.equal(&augment(&x, 42)), "same seed, same augmentation");
+    assert!(!a.equal(&augment(&x, 43)));
     assert!(!a.equal(&x), "16 images came through unchanged");
     // Every output pixel is an input pixel of the same image and channel (crop/flip move
     // pixels) or the standardized black of the padding, -mean/std of its channel.
@@ -476,9 +480,7 @@ fn augmentation_pads_black_crops_and_flips_by_seed() {
     let (xo, _) = Sequential::new(&train, 16, 9, false).next();
     assert!(yp.equal(&ya) && xo.equal(&xp));
     assert!(!xa.equal(&xp));
-    assert!(
-        xa.equal(&train.augment(&xp, sotl_train::derive_seed(9, sotl_train::Stream::Augment, 0)))
-    );
+    assert!(xa.equal(&augment(&xp, sotl_train::derive_seed(9, sotl_train::Stream::Augment, 0))));
 }
 
 #[test]
@@ -769,7 +771,7 @@ fn finetune_overhead() {
     let (tr, te) =
         synthetic(&SyntheticConfig { n_train: 2000, n_test: 128, size: 16, noise: 0.5, seed: 1 })
             .unwrap();
-    let stats = ChannelStats::of(&tr);
+    let stats = sotl_data::Normalization::from_data(&tr);
     let train = DeviceImages::new(&tr, &stats, None, Device::Cpu).unwrap();
     let val = DeviceImages::new(&te, &stats, None, Device::Cpu).unwrap();
     tch::manual_seed(0);
