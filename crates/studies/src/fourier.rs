@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use tch::{Device, Kind, Tensor};
 
-use crate::{epoch_batches, hypergradient, rng_for, unroll_sgd, Result, StudiesError};
+use crate::{
+    epoch_indices, hypergradient, index_batches, rng_for, unroll_sgd, Result, StudiesError,
+};
 
 /// Settings of both Fourier studies; defaults follow the thesis where it states them.
 ///
@@ -224,19 +226,25 @@ fn init_weights(cfg: &FourierConfig, std: f64, device: Device) -> Tensor {
 }
 
 /// Minibatches for `steps` weight steps: seeded shuffles of the training set, epoch after epoch.
-fn batch_stream(n: usize, cfg: &FourierConfig, steps: usize, device: Device) -> Vec<Tensor> {
+fn batch_stream(
+    n: usize,
+    cfg: &FourierConfig,
+    steps: usize,
+    device: Device,
+) -> Result<Vec<Tensor>> {
+    let mut batches = index_batches(n, cfg.batch_size, cfg.seed, 1, 1000)?;
     let mut out = Vec::with_capacity(steps);
-    let mut epoch = 0u64;
+    let mut epoch = 0;
     while out.len() < steps {
-        for b in epoch_batches(n, cfg.batch_size, cfg.seed, 1000 + epoch) {
+        for b in epoch_indices(&mut batches, epoch)? {
             if out.len() == steps {
                 break;
             }
-            out.push(Tensor::from_slice(&b).to_device(device));
+            out.push(b.to_device(device));
         }
         epoch += 1;
     }
-    out
+    Ok(out)
 }
 
 fn mse(pred: &Tensor, y: &Tensor) -> Tensor {
@@ -266,7 +274,7 @@ pub fn fixed_degree_sotl(
 ) -> Result<Vec<FixedDegreeResult>> {
     cfg.validate()?;
     let dev = data.train_x.device();
-    let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.fixed_steps, dev);
+    let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.fixed_steps, dev)?;
     let w0 = init_weights(cfg, cfg.fixed_init_std, dev);
     let mut out = Vec::new();
     for &k in &cfg.fixed_degrees {
@@ -406,7 +414,7 @@ pub fn degree_search(
 ) -> Result<DegreeRun> {
     cfg.validate()?;
     let dev = data.train_x.device();
-    let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.steps, dev);
+    let batches = batch_stream(data.train_x.size()[0] as usize, cfg, cfg.steps, dev)?;
     let block = match objective {
         DegreeObjective::Sotl { t } => t,
         DegreeObjective::ValOneStep => 1,

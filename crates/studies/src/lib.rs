@@ -16,7 +16,7 @@ mod model;
 mod unroll;
 mod vgg;
 
-pub use batches::{epoch_batches, rng_for};
+pub use batches::{epoch_indices, index_batches, rng_for};
 pub use error::{Result, StudiesError};
 pub use fourier::{
     degree_hypergradient, degree_search, fixed_degree_sotl, fourier_data, fourier_features,

@@ -24,8 +24,8 @@ use sotl_data::Normalization;
 use tch::{Device, Kind, Tensor};
 
 use crate::{
-    cross_entropy, epoch_batches, hypergradient, rng_for, sgd_steps, unroll_sgd, FunctionalNet,
-    HyperObjective, HypergradConfig, Result, StudiesError,
+    cross_entropy, epoch_indices, hypergradient, index_batches, rng_for, sgd_steps, unroll_sgd,
+    FunctionalNet, HyperObjective, HypergradConfig, Result, StudiesError,
 };
 
 /// Train/validation/test images for the study: uint8 `[N, C, H, W]` and int64 labels `[N]`.
@@ -92,7 +92,7 @@ impl LrData {
                 cfg.batch_size
             )));
         }
-        let order = Tensor::from_slice(&epoch_batches(n, n, cfg.seed, u64::MAX)[0]);
+        let order = epoch_indices(&mut index_batches(n, n, cfg.seed, 0, u64::MAX)?, 0)?.remove(0);
         let (val_idx, train_idx) =
             (order.narrow(0, 0, held as i64), order.narrow(0, held as i64, (n - held) as i64));
         let pick = |t: &Tensor, i: &Tensor| t.index_select(0, i).to_device(device);
@@ -200,12 +200,13 @@ impl LrRun {
         let n = data.train_images.size()[0] as usize;
         // Stream 2e: batch order, 2e+1: validation batches; same for every T (common random numbers).
         let e = self.epoch as u64;
-        let batches = epoch_batches(n, cfg.batch_size, cfg.seed, 2 * e);
+        let batches =
+            epoch_indices(&mut index_batches(n, cfg.batch_size, cfg.seed, 2, 0)?, self.epoch)?;
         let mut val_rng = rng_for(cfg.seed, 2 * e + 1);
         let nval = data.val_images.size()[0] as usize;
         let dev = data.train_images.device();
-        let batch_of = |idx: &[i64]| {
-            let i = Tensor::from_slice(idx).to_device(dev);
+        let batch_of = |idx: &Tensor| {
+            let i = idx.to_device(dev);
             (
                 data.norm.standardize(&data.train_images.index_select(0, &i), kind),
                 data.train_labels.index_select(0, &i),
@@ -214,7 +215,7 @@ impl LrRun {
         let mut loss_sum = 0.0;
         for (b, block) in batches.chunks(self.t).enumerate() {
             let eta = Tensor::from(self.eta).to_kind(kind).to_device(dev).set_requires_grad(true);
-            let inputs: Vec<(Tensor, Tensor)> = block.iter().map(|idx| batch_of(idx)).collect();
+            let inputs: Vec<(Tensor, Tensor)> = block.iter().map(batch_of).collect();
             let loss_at =
                 |t: usize, w: &[Tensor]| cross_entropy(&net.forward(w, &inputs[t].0), &inputs[t].1);
             let objective = cfg.objective;

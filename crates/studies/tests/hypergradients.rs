@@ -150,8 +150,8 @@ fn fourier_max_deg_hypergradients_match_central_difference() {
     let cfg = fourier_cfg();
     let data = fourier_data(&cfg, Device::Cpu);
     let w = with_torch_seed(5, || Tensor::randn([7], (Kind::Double, Device::Cpu)));
-    let batches: Vec<Tensor> =
-        epoch_batches(500, 16, 1, 0).into_iter().take(12).map(|b| Tensor::from_slice(&b)).collect();
+    let mut order = index_batches(500, 16, 1, 1, 0).unwrap();
+    let batches: Vec<Tensor> = epoch_indices(&mut order, 0).unwrap().into_iter().take(12).collect();
     for (m, obj) in [
         (2.3, DegreeObjective::Sotl { t: 12 }),
         (0.7, DegreeObjective::Sotl { t: 2 }),

@@ -226,12 +226,12 @@ fn retraining_takes_each_block_again_from_its_start_at_the_new_eta() {
     // each block's 5 plain SGD steps from the block's starting weights at the eta its update
     // produced, w <- w - eta g.
     assert_eq!(run.eta_trace.len(), 3);
-    let batches = epoch_batches(480, c.batch_size, c.seed, 0);
+    let batches =
+        epoch_indices(&mut index_batches(480, c.batch_size, c.seed, 2, 0).unwrap(), 0).unwrap();
     for (block, p) in batches.chunks(5).zip(&run.eta_trace) {
-        for idx in block {
-            let i = Tensor::from_slice(idx);
-            let x = d.norm.standardize(&d.train_images.index_select(0, &i), Kind::Float);
-            let y = d.train_labels.index_select(0, &i);
+        for i in block {
+            let x = d.norm.standardize(&d.train_images.index_select(0, i), Kind::Float);
+            let y = d.train_labels.index_select(0, i);
             let ws: Vec<Tensor> = w.iter().map(|t| t.detach().set_requires_grad(true)).collect();
             let loss = cross_entropy(&net.forward(&ws, &x), &y);
             let refs: Vec<&Tensor> = ws.iter().collect();

@@ -71,6 +71,15 @@ pub enum OrderSeeding {
     /// (supernet training, finetuning) were made with this before the derived scheme existed,
     /// and keep it so that their records reproduce bit for bit.
     GoldenRatio,
+    /// ChaCha8 seeded with `seed`, on stream `stride * epoch + offset`: the studies' orders
+    /// (learning-rate tuning: stride 2, offset 0, the odd streams drawing validation batches;
+    /// the Fourier model: stride 1, offset 1000), kept so that their records reproduce.
+    Streams {
+        /// Streams between consecutive epochs.
+        stride: u64,
+        /// Stream of epoch 0.
+        offset: u64,
+    },
 }
 
 /// A [`BatchSource`] over in-memory tensors, reshuffled every epoch from a seed.
@@ -180,6 +189,11 @@ impl TensorBatches {
                 let idx = match self.seeding {
                     OrderSeeding::Derived => {
                         epoch_order(self.len(), self.seed, Stream::TrainOrder, epoch as u64)
+                    }
+                    OrderSeeding::Streams { stride, offset } => {
+                        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                        rng.set_stream(stride.wrapping_mul(epoch as u64).wrapping_add(offset));
+                        shuffled_indices(self.len(), &mut rng)
                     }
                     OrderSeeding::GoldenRatio => shuffled_indices(
                         self.len(),
