@@ -80,6 +80,48 @@ impl std::str::FromStr for SearchMethod {
     }
 }
 
+/// What the main job does when the final argmax of SoTL-DARTS has collapsed toward skip
+/// connections (at least `darts.search.skip_collapse_threshold` of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCollapse {
+    /// Choose the argmax of the latest epoch that had fewer skip connections than the
+    /// threshold: the search stopped before it collapsed (the early stopping of DARTS+, Liang
+    /// et al. 2019, on the same skip-count signal). If every epoch collapsed, keep the final
+    /// argmax and warn.
+    EarlierEpoch,
+    /// Keep the final argmax and warn.
+    Keep,
+}
+
+impl OnCollapse {
+    /// Every value, in `--help` order.
+    pub const ALL: [OnCollapse; 2] = [OnCollapse::EarlierEpoch, OnCollapse::Keep];
+
+    /// The flag value.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnCollapse::EarlierEpoch => "earlier-epoch",
+            OnCollapse::Keep => "keep",
+        }
+    }
+}
+
+impl std::fmt::Display for OnCollapse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for OnCollapse {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        OnCollapse::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+            anyhow::anyhow!("unknown on_collapse {s:?}: expected earlier-epoch or keep")
+        })
+    }
+}
+
 /// The budget of the differentiable method: search hyperparameters, supernet and data (a
 /// `darts` config without its methods and seeds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +139,9 @@ pub struct DartsBudget {
     pub finalists: usize,
     /// The finetuning of each finalist (its `seed` is set from the search's).
     pub finetune: FinetuneConfig,
+    /// What to choose when the final argmax has collapsed toward skip connections (with
+    /// `finalists = 0`; finalists are re-ranked from the final weights whatever their skips).
+    pub on_collapse: OnCollapse,
 }
 
 /// The finetuning of SoTL-DARTS finalists (`darts.finetune`): 100 minibatches of 64 at a
@@ -148,7 +193,14 @@ impl Default for DartsBudget {
             split_seed: 0,
             synthetic_images: 4_000,
         };
-        DartsBudget { search, net, data, finalists: 0, finetune: finalist_finetune() }
+        DartsBudget {
+            search,
+            net,
+            data,
+            finalists: 0,
+            finetune: finalist_finetune(),
+            on_collapse: OnCollapse::EarlierEpoch,
+        }
     }
 }
 
@@ -339,6 +391,11 @@ pub struct DartsFindings {
     pub sotl_window: usize,
     /// Skip connections from which a cell counts as collapsed (`darts.search.skip_collapse_threshold`).
     pub skip_collapse_threshold: usize,
+    /// What was configured for a collapsed final argmax.
+    pub on_collapse: OnCollapse,
+    /// When the final argmax had collapsed and an earlier epoch's argmax was chosen instead:
+    /// that epoch.
+    pub chosen_epoch: Option<usize>,
 }
 
 /// The discretized cell after one epoch of a differentiable search.
@@ -411,11 +468,22 @@ impl SearchReport {
             }
             if let Some(last) = d.trajectory.last() {
                 if last.skip_connections >= d.skip_collapse_threshold.max(1) {
-                    let _ = writeln!(
+                    let _ = write!(
                         out,
-                        "warning: the final argmax has {} skip connections (the collapse threshold is {}): the search drifted toward skip connections, DARTS' failure mode; another --seed, more epochs, or --method evolution may choose better",
+                        "the final argmax has {} skip connections (the collapse threshold is {}): the search drifted toward skip connections, DARTS' failure mode; ",
                         last.skip_connections, d.skip_collapse_threshold
                     );
+                    let _ = match d.chosen_epoch {
+                        Some(e) => writeln!(
+                            out,
+                            "chose the argmax of epoch {e} instead, the latest with fewer (darts.on_collapse = \"{}\")",
+                            d.on_collapse
+                        ),
+                        None => writeln!(
+                            out,
+                            "warning: kept it; another --seed, more epochs, or --method evolution may choose better"
+                        ),
+                    };
                 }
             }
             if !d.finalists.is_empty() {
@@ -572,9 +640,18 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
             nb201_cifar10_test: truth(&r.arch),
         })
         .collect();
-    let (chosen, chosen_truth) = match finalists.first() {
-        Some(f) => (f.arch.clone(), f.nb201_cifar10_test),
-        None => (seed.genotype.clone(), seed.cifar10_test),
+    let threshold = run.search.skip_collapse_threshold;
+    let earlier = match (cfg.darts.on_collapse, finalists.is_empty()) {
+        (OnCollapse::EarlierEpoch, true) => {
+            let skips: Vec<usize> = outcome.trajectory.iter().map(|p| p.skip_connections).collect();
+            before_collapse(&skips, threshold).map(|i| &outcome.trajectory[i])
+        }
+        _ => None,
+    };
+    let (chosen, chosen_truth) = match (finalists.first(), earlier) {
+        (Some(f), _) => (f.arch.clone(), f.nb201_cifar10_test),
+        (None, Some(p)) => (p.genotype.to_string(), p.test_accuracy),
+        (None, None) => (seed.genotype.clone(), seed.cifar10_test),
     };
     let steps_per_epoch = study.train_images / run.search.batch_size;
     let side = study.image_size;
@@ -628,9 +705,21 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
             finalists,
             finetune_steps: cfg.darts.finetune.steps,
             sotl_window: cfg.darts.finetune.sotl_window,
-            skip_collapse_threshold: run.search.skip_collapse_threshold,
+            skip_collapse_threshold: threshold,
+            on_collapse: cfg.darts.on_collapse,
+            chosen_epoch: earlier.map(|p| p.epoch),
         }),
     })
+}
+
+/// With `skips[e]` the skip connections of epoch `e`'s argmax: when the last has collapsed
+/// (`>= threshold`), the latest epoch that had not; `None` when the last has not collapsed or
+/// every epoch has.
+fn before_collapse(skips: &[usize], threshold: usize) -> Option<usize> {
+    match skips.last() {
+        Some(&last) if last >= threshold => skips.iter().rposition(|&s| s < threshold),
+        _ => None,
+    }
 }
 
 /// What the finalists stage of a SoTL-DARTS search ran with (`finalists/config.json`).
@@ -808,7 +897,7 @@ fn one_shot_search(
 mod tests {
     use super::*;
 
-    fn report(skips: usize) -> SearchReport {
+    fn report(skips: usize, chosen_epoch: Option<usize>) -> SearchReport {
         let cell = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|";
         SearchReport {
             method: SearchMethod::SotlDarts,
@@ -836,14 +925,31 @@ mod tests {
                 finetune_steps: 100,
                 sotl_window: 100,
                 skip_collapse_threshold: 4,
+                on_collapse: OnCollapse::EarlierEpoch,
+                chosen_epoch,
             }),
         }
     }
 
     #[test]
     fn a_collapsed_choice_is_flagged_in_the_summary() {
-        let text = report(5).to_text();
-        assert!(text.contains("warning: the final argmax has 5 skip connections"), "{text}");
-        assert!(!report(3).to_text().contains("warning"), "below the threshold: no warning");
+        let text = report(5, None).to_text();
+        assert!(text.contains("the final argmax has 5 skip connections"), "{text}");
+        assert!(text.contains("warning: kept it"), "{text}");
+        let text = report(5, Some(7)).to_text();
+        assert!(text.contains("chose the argmax of epoch 7 instead"), "{text}");
+        assert!(!text.contains("warning"), "{text}");
+        let text = report(3, None).to_text();
+        assert!(!text.contains("skip connections (the collapse"), "below the threshold: {text}");
+    }
+
+    #[test]
+    fn a_collapsed_search_falls_back_to_the_latest_epoch_before_the_collapse() {
+        // Skips per epoch; threshold 4.
+        assert_eq!(before_collapse(&[1, 1, 3, 4, 2, 1, 5], 4), Some(5));
+        assert_eq!(before_collapse(&[1, 4, 4], 4), Some(0));
+        assert_eq!(before_collapse(&[3, 4, 2], 4), None, "the final argmax is healthy");
+        assert_eq!(before_collapse(&[4, 5, 6], 4), None, "every epoch collapsed");
+        assert_eq!(before_collapse(&[], 4), None);
     }
 }

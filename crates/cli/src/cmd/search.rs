@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use sotl_experiments::search::{run_search, SearchConfig, SearchMethod};
+use sotl_experiments::search::{run_search, OnCollapse, SearchConfig, SearchMethod};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -12,6 +12,13 @@ fn search_method() -> impl clap::builder::TypedValueParser<Value = SearchMethod>
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(SearchMethod::ALL.map(SearchMethod::name))
         .map(|s| s.parse::<SearchMethod>().expect("a listed method parses"))
+}
+
+/// Parses an `on_collapse` value; `--help` lists every name.
+fn on_collapse() -> impl clap::builder::TypedValueParser<Value = OnCollapse> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(OnCollapse::ALL.map(OnCollapse::name))
+        .map(|s| s.parse::<OnCollapse>().expect("a listed value parses"))
 }
 
 /// Arguments of `search`. Each flag overrides a key of the config (`sotl-nas config defaults
@@ -51,6 +58,11 @@ pub struct SearchArgs {
     /// (`darts.search.arch_warmup_epochs`).
     #[arg(long)]
     arch_warmup_epochs: Option<usize>,
+    /// sotl-darts: what to choose when the final argmax has collapsed toward skip connections
+    /// (`darts.on_collapse`): the argmax of the latest epoch before the collapse, or the
+    /// collapsed cell with a warning.
+    #[arg(long, value_parser = on_collapse())]
+    on_collapse: Option<OnCollapse>,
     /// evolution: fitness evaluations (`oneshot.evolution.budget`).
     #[arg(long)]
     budget: Option<usize>,
@@ -95,6 +107,7 @@ impl SearchArgs {
                 ("--unroll-steps", self.unroll_steps.is_some()),
                 ("--arch-warmup-epochs", self.arch_warmup_epochs.is_some()),
                 ("--finalists", self.finalists.is_some()),
+                ("--on-collapse", self.on_collapse.is_some()),
             ] {
                 if given {
                     bail!("{flag} is a sotl-darts setting, but the method is {}", c.method);
@@ -134,6 +147,7 @@ impl SearchArgs {
         set(&mut c.darts.search.unroll_steps, self.unroll_steps);
         set(&mut c.darts.search.arch_warmup_epochs, self.arch_warmup_epochs);
         set(&mut c.darts.finalists, self.finalists);
+        set(&mut c.darts.on_collapse, self.on_collapse);
         let finetune_flags = self.finetune_steps.is_some() || self.sotl_window.is_some();
         if !c.method.is_one_shot() && c.darts.finalists == 0 && finetune_flags {
             bail!(
