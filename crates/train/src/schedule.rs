@@ -112,8 +112,25 @@ impl LrSchedule {
     }
 
     /// The learning rate of step `index` of `epoch` when an epoch has `steps_per_epoch` steps.
+    /// A Step-granularity cosine is evaluated at the exact fraction of minibatches done,
+    /// `p = ((e - W) * spe + index) / (T * spe)`, as `eta_min + (base_lr - eta_min) * (1 +
+    /// cos(pi * p)) / 2` (AutoDL-Projects' per-minibatch cosine of supernet training).
     pub fn lr_at_step(&self, epoch: usize, index: usize, steps_per_epoch: usize) -> f64 {
-        self.lr(epoch, index as f64 / steps_per_epoch.max(1) as f64)
+        let spe = steps_per_epoch.max(1);
+        match *self {
+            LrSchedule::Cosine {
+                base_lr,
+                eta_min,
+                warmup_epochs,
+                epochs,
+                granularity: Granularity::Step,
+            } if epoch >= warmup_epochs => {
+                let done = (epoch - warmup_epochs) * spe + index;
+                let p = (done as f64 / (epochs * spe) as f64).min(1.0);
+                eta_min + (base_lr - eta_min) * (1.0 + (std::f64::consts::PI * p).cos()) / 2.0
+            }
+            _ => self.lr(epoch, index as f64 / spe as f64),
+        }
     }
 }
 
@@ -123,6 +140,24 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn step_cosine_follows_minibatches_done() {
+        // 3 epochs of 4 minibatches from 0.025 to 0.001: after 6 of 12, cos(pi/2) = 0 gives the
+        // midpoint 0.013; after 3, (1 + cos(pi/4)) / 2 = 0.853553; after 12 and beyond, the floor.
+        let s = LrSchedule::Cosine {
+            base_lr: 0.025,
+            eta_min: 0.001,
+            warmup_epochs: 0,
+            epochs: 3,
+            granularity: Granularity::Step,
+        };
+        assert!(close(s.lr_at_step(0, 0, 4), 0.025));
+        assert!(close(s.lr_at_step(1, 2, 4), 0.013));
+        assert!((s.lr_at_step(0, 3, 4) - (0.001 + 0.024 * 0.853_553_390_593_273_8)).abs() < 1e-15);
+        assert!(close(s.lr_at_step(3, 0, 4), 0.001));
+        assert!(close(s.lr_at_step(5, 1, 4), 0.001));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use ranking::{
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::path_sgd;
-pub use supernet_training::{cosine_lr, load_supernet, SupernetTrainConfig, SupernetTraining};
+pub use supernet_training::{load_supernet, SupernetTrainConfig, SupernetTraining};
 pub use trainer::{
     SgdSettings, StepStats, SupernetTrainer, SupernetTrainerConfig, SupernetTrainerState,
     TrainerKind,

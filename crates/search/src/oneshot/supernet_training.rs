@@ -5,7 +5,9 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use sotl_train::{derive_seed, BatchSource, DeviceImages, Stream, TensorBatches};
+use sotl_train::{
+    derive_seed, BatchSource, DeviceImages, Granularity, LrSchedule, Stream, TensorBatches,
+};
 use tch::{Device, Tensor};
 
 use super::path_net::ArchOf;
@@ -119,14 +121,6 @@ impl SupernetTrainConfig {
     }
 }
 
-/// Cosine annealing from `lr` to `lr_min` over `total` minibatches, evaluated after `done`:
-/// `lr_min + (lr - lr_min) (1 + cos(pi done / total)) / 2` (Loshchilov & Hutter 2017, updated
-/// per minibatch as AutoDL-Projects' scheduler does).
-pub fn cosine_lr(lr: f64, lr_min: f64, done: usize, total: usize) -> f64 {
-    let p = (done as f64 / total.max(1) as f64).min(1.0);
-    lr_min + (lr - lr_min) * (1.0 + (std::f64::consts::PI * p).cos()) / 2.0
-}
-
 /// Where a run stands, saved in checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RunMeta {
@@ -153,7 +147,6 @@ pub struct SupernetTraining<'n, N: PathNet + ?Sized> {
     rng: ChaCha8Rng,
     step: usize,
     total_steps: usize,
-    total_minibatches: usize,
 }
 
 impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
@@ -196,7 +189,6 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
             rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
             step: 0,
             total_steps,
-            total_minibatches,
         })
     }
 
@@ -227,7 +219,20 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
 
     /// Learning rate of the next step.
     pub fn lr(&self) -> f64 {
-        cosine_lr(self.config.lr, self.config.lr_min, self.position, self.total_minibatches)
+        // Cosine annealing per minibatch (Loshchilov & Hutter 2017, updated every minibatch as
+        // AutoDL-Projects' scheduler does for supernet training).
+        LrSchedule::Cosine {
+            base_lr: self.config.lr,
+            eta_min: self.config.lr_min,
+            warmup_epochs: 0,
+            epochs: self.config.epochs,
+            granularity: Granularity::Step,
+        }
+        .lr_at_step(
+            self.position / self.per_epoch,
+            self.position % self.per_epoch,
+            self.per_epoch,
+        )
     }
 
     /// Takes one outer step on minibatches of `data` (the split of `n_train` images this run
