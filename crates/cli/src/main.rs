@@ -62,7 +62,37 @@ fn main() {
         Command::Config(a) => cmd::config::run(a, &cli.global),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_chain(&e));
         std::process::exit(1);
+    }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text the message already
+/// holds (many error types print their source inside their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::other("No space left on device");
+        let inner = anyhow::Error::new(io).context("cannot write a.ot: No space left on device");
+        let e = inner.context("while saving the checkpoint");
+        assert_eq!(
+            error_chain(&e),
+            "while saving the checkpoint: cannot write a.ot: No space left on device"
+        );
     }
 }

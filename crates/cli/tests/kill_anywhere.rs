@@ -5,12 +5,13 @@
 //! embedded synthetic data (the learning-rate study needs MNIST and is skipped without it).
 //! `SOTL_KILL_SEED=N` moves every kill schedule (CI uses 0); a loop over N is a longer hunt.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use common::results;
 
 /// Kills per command. Each rerun resumes, so each kill waits a seeded fraction of a share of the
 /// uninterrupted run's wall time (`2 / KILLS` of it at most): together they spread over the run.
@@ -64,78 +65,6 @@ fn fractions(seed: u64, n: usize) -> Vec<f64> {
             0.05 + 0.9 * (x >> 11) as f64 / (1u64 << 53) as f64
         })
         .collect()
-}
-
-/// Keys that differ between an interrupted and an uninterrupted run by design: wall-clock
-/// timings, where the run folder is, and how a run was resumed.
-fn volatile(key: &str) -> bool {
-    key == "timing"
-        || key == "out"
-        || key.contains("seconds")
-        || key.ends_with("_s")
-        || key.starts_with("resumed")
-        || key == "wall"
-}
-
-fn strip(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(k, _)| !volatile(k)).map(|(k, v)| (k, strip(v))).collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(strip).collect()),
-        other => other,
-    }
-}
-
-/// Every result file under `dir` as comparable values, keyed by its path in the folder.
-fn results(dir: &Path) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            let text = || std::fs::read_to_string(&p).unwrap();
-            let value = match p.extension().and_then(|e| e.to_str()) {
-                Some("json") => strip(serde_json::from_str(&text()).unwrap()),
-                Some("jsonl") => Value::Array(
-                    text()
-                        .lines()
-                        .filter(|l| !l.trim().is_empty())
-                        .map(|l| strip(serde_json::from_str(l).unwrap()))
-                        .collect(),
-                ),
-                Some("csv") => csv_rows(&text()),
-                _ => continue,
-            };
-            out.insert(rel, value);
-        }
-    }
-    out
-}
-
-/// A CSV file as rows of `column -> cell`, timing columns left out (the files have no quoted
-/// commas: arch strings use `|`, `~` and `+`).
-fn csv_rows(text: &str) -> Value {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    Value::Array(
-        lines
-            .map(|l| {
-                let row = header
-                    .iter()
-                    .zip(l.split(','))
-                    .filter(|(k, _)| !volatile(k))
-                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-                    .collect();
-                Value::Object(row)
-            })
-            .collect(),
-    )
 }
 
 /// Runs `args` straight through and with kills, and compares the results.

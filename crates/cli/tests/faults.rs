@@ -1,0 +1,112 @@
+//! Faults outside the program: a disk that fills up mid-run and an output folder that cannot be
+//! made. Each must stop with an error naming the file and the cause, keep everything already
+//! written, and (for the full disk) resume once space is freed to the uninterrupted result.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::results;
+
+const ARCH: &str =
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+
+/// `sotl-nas train` on the embedded synthetic data: 3 epochs of 8 steps, a checkpoint of about
+/// 160 KB after each.
+fn train(out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["--threads", "1", "--data-root"])
+        .arg(std::env::temp_dir())
+        .args(["train", "--arch", ARCH, "--dataset", "synthetic", "--epochs", "3"])
+        .args(["--batch-size", "32", "--resize", "8", "--subset", "256", "--test-subset", "128"])
+        .args(["--channels", "4", "--cells", "1", "--out"])
+        .arg(out)
+        .output()
+        .expect("sotl-nas runs")
+}
+
+/// A size-limited tmpfs, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    /// Mounts `size` of tmpfs on a fresh folder; `None` where mounting is not allowed.
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(SmallDisk(dir))
+    }
+
+    fn resize(&self, size: &str) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.0.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).output();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_run_clearly_keeps_what_was_written_and_resumes() {
+    // Room for one checkpoint but not for the temporary file of the next.
+    let Some(disk) = SmallDisk::mount("300k") else {
+        println!(
+            "skipped: a_full_disk_stops_the_run_clearly_keeps_what_was_written_and_resumes needs to mount a tmpfs (not permitted here)"
+        );
+        return;
+    };
+    let out = disk.0.path().join("run");
+    let full = train(&out);
+    assert!(!full.status.success(), "the run cannot fit on 300 KB");
+    let err = String::from_utf8_lossy(&full.stderr);
+    assert!(
+        err.contains("No space left on device") && err.contains("checkpoint.ot"),
+        "the error names the cause and the file: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // The first epoch's checkpoint and records are whole; the failed write left no temporary.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    assert!(names.contains(&"checkpoint.ot".to_string()), "{names:?}");
+    let epochs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("epochs.json")).unwrap()).unwrap();
+    assert!(!epochs.as_array().unwrap().is_empty(), "{epochs}");
+    // With space freed, the rerun resumes from that checkpoint and ends where an unbroken run
+    // on a roomy disk ends.
+    disk.resize("8M");
+    let resumed = train(&out);
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    assert!(log.contains("resuming from the checkpoint after step 8"), "{log}");
+    let roomy = tempfile::tempdir().unwrap();
+    let straight = roomy.path().join("run");
+    assert!(train(&straight).status.success());
+    assert_eq!(results(&out), results(&straight));
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let out = file.join("run");
+    let o = train(&out);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&out.display().to_string()) && err.contains("Not a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder", "nothing overwritten");
+}
