@@ -7,10 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::results;
-
-const ARCH: &str =
-    "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+use common::{results, ARCH};
 
 /// `sotl-nas train` on the embedded synthetic data: 3 epochs of 8 steps, a checkpoint of about
 /// 160 KB after each.

@@ -70,8 +70,8 @@ impl Normalization {
         }
     }
 
-    /// Measures the per-channel mean and population std of `data` (pixels scaled to `[0, 1]`,
-    /// summed in float64 over float32 pixels).
+    /// Measures the per-channel mean and population std of `data` (pixels scaled to `[0, 1]` in
+    /// float32; the mean accumulated in float64).
     pub fn from_data(data: &Dataset) -> Self {
         let x = data.images.to_kind(Kind::Float) / 255.0;
         let c = x.size()[1];

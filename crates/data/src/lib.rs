@@ -4,7 +4,8 @@
 //! folders, MNIST IDX, NAS-Bench-201's ImageNet16) into [`Dataset`]s of uint8 tensors, finds them
 //! under a data root ([`DataRoot`]), makes the splits NAS uses ([`Split`]), and provides the
 //! batched, seeded augmentation ([`Augment`]) and the standardization ([`Normalization`]) that
-//! `sotl-train`'s one minibatch pipeline (`DeviceImages`) applies on the training device. With no dataset on disk, [`synthetic`] generates one on which architecture
+//! `sotl-train`'s one minibatch pipeline (`DeviceImages`) applies on the training device. With
+//! no dataset on disk, [`synthetic`] generates one on which architecture
 //! choice matters.
 
 mod augment;

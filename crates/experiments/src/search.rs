@@ -85,10 +85,10 @@ impl std::str::FromStr for SearchMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnCollapse {
-    /// Choose the argmax of the latest epoch that had fewer skip connections than the
-    /// threshold: the search stopped before it collapsed (the early stopping of DARTS+, Liang
-    /// et al. 2019, on the same skip-count signal). If every epoch collapsed, keep the final
-    /// argmax and warn.
+    /// Choose the argmax of the latest epoch after the warm-up that had fewer skip connections
+    /// than the threshold: the search stopped before it collapsed (the early stopping of
+    /// DARTS+, Liang et al. 2019, on the same skip-count signal). If no such epoch exists, keep
+    /// the final argmax and warn.
     EarlierEpoch,
     /// Keep the final argmax and warn.
     Keep,
@@ -140,7 +140,8 @@ pub struct DartsBudget {
     /// The finetuning of each finalist (its `seed` is set from the search's).
     pub finetune: FinetuneConfig,
     /// What to choose when the final argmax has collapsed toward skip connections (with
-    /// `finalists = 0`; finalists are re-ranked from the final weights whatever their skips).
+    /// `finalists = 0`; finalists are re-ranked from the final weights whatever their skips,
+    /// and `--on-collapse` with `--finalists` is refused).
     pub on_collapse: OnCollapse,
 }
 
@@ -474,6 +475,9 @@ impl SearchReport {
                         last.skip_connections, d.skip_collapse_threshold
                     );
                     let _ = match d.chosen_epoch {
+                        _ if !d.finalists.is_empty() => {
+                            writeln!(out, "the finalists below come from these final weights")
+                        }
                         Some(e) => writeln!(
                             out,
                             "chose the argmax of epoch {e} instead, the latest with fewer (darts.on_collapse = \"{}\")",
@@ -644,7 +648,8 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
     let earlier = match (cfg.darts.on_collapse, finalists.is_empty()) {
         (OnCollapse::EarlierEpoch, true) => {
             let skips: Vec<usize> = outcome.trajectory.iter().map(|p| p.skip_connections).collect();
-            before_collapse(&skips, threshold).map(|i| &outcome.trajectory[i])
+            before_collapse(&skips, run.search.arch_warmup_epochs, threshold)
+                .map(|i| &outcome.trajectory[i])
         }
         _ => None,
     };
@@ -712,12 +717,15 @@ fn darts_search(env: &Env, cfg: &SearchConfig, out: &Path) -> Result<SearchRepor
     })
 }
 
-/// With `skips[e]` the skip connections of epoch `e`'s argmax: when the last has collapsed
-/// (`>= threshold`), the latest epoch that had not; `None` when the last has not collapsed or
-/// every epoch has.
-fn before_collapse(skips: &[usize], threshold: usize) -> Option<usize> {
+/// With `skips[e]` the skip connections of the argmax after epoch `e + 1`: when the last has
+/// collapsed (`>= threshold`), the index of the latest epoch after the `warmup` epochs (whose
+/// argmax is alpha's initialization, not a search result) that had not; `None` when the last
+/// has not collapsed or no such epoch exists.
+fn before_collapse(skips: &[usize], warmup: usize, threshold: usize) -> Option<usize> {
     match skips.last() {
-        Some(&last) if last >= threshold => skips.iter().rposition(|&s| s < threshold),
+        Some(&last) if last >= threshold => {
+            skips.iter().rposition(|&s| s < threshold).filter(|&i| i >= warmup)
+        }
         _ => None,
     }
 }
@@ -945,11 +953,14 @@ mod tests {
 
     #[test]
     fn a_collapsed_search_falls_back_to_the_latest_epoch_before_the_collapse() {
-        // Skips per epoch; threshold 4.
-        assert_eq!(before_collapse(&[1, 1, 3, 4, 2, 1, 5], 4), Some(5));
-        assert_eq!(before_collapse(&[1, 4, 4], 4), Some(0));
-        assert_eq!(before_collapse(&[3, 4, 2], 4), None, "the final argmax is healthy");
-        assert_eq!(before_collapse(&[4, 5, 6], 4), None, "every epoch collapsed");
-        assert_eq!(before_collapse(&[], 4), None);
+        // Skips per epoch; threshold 4; no warm-up.
+        assert_eq!(before_collapse(&[1, 1, 3, 4, 2, 1, 5], 0, 4), Some(5));
+        assert_eq!(before_collapse(&[1, 4, 4], 0, 4), Some(0));
+        assert_eq!(before_collapse(&[3, 4, 2], 0, 4), None, "the final argmax is healthy");
+        assert_eq!(before_collapse(&[4, 5, 6], 0, 4), None, "every epoch collapsed");
+        assert_eq!(before_collapse(&[], 0, 4), None);
+        // Two warm-up epochs: their argmax is alpha's initialization, never the choice.
+        assert_eq!(before_collapse(&[1, 1, 2, 4, 5], 2, 4), Some(2));
+        assert_eq!(before_collapse(&[1, 1, 4, 4, 5], 2, 4), None, "only warm-up was healthy");
     }
 }

@@ -84,8 +84,8 @@ pub enum OrderSeeding {
 
 /// A [`BatchSource`] over in-memory tensors, reshuffled every epoch from a seed.
 ///
-/// Epoch `e`'s order is a permutation drawn by ChaCha8 seeded with `derive_seed(seed,
-/// TrainOrder, e)`, so it does not depend on earlier epochs having been iterated.
+/// Epoch `e`'s order is a permutation drawn by ChaCha8 seeded from `(seed, e)` as
+/// [`OrderSeeding`] says, so it does not depend on earlier epochs having been iterated.
 pub struct TensorBatches {
     inputs: Tensor,
     targets: Tensor,

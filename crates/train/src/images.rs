@@ -88,15 +88,7 @@ impl DeviceImages {
                 ds.labels.size()
             )));
         }
-        if norm.mean.len() != dims[1] as usize
-            || norm.std.len() != dims[1] as usize
-            || norm.std.iter().any(|s| !s.is_finite() || *s <= 0.0)
-        {
-            return Err(err(format!(
-                "channel statistics {norm:?} do not fit {} channels",
-                dims[1]
-            )));
-        }
+        norm.validate(dims[1]).map_err(|e| err(e.to_string()))?;
         let mut x = norm.standardize(&ds.images, Kind::Float);
         if let Some(s) = size {
             if s <= 0 {
@@ -300,10 +292,11 @@ mod tests {
         }
         assert!(saw_black);
         let bad = Normalization::mnist();
-        assert!(DeviceImages::new(&ds, &bad, None, Device::Cpu)
-            .unwrap_err()
-            .to_string()
-            .contains("3 channels"));
+        let e = DeviceImages::new(&ds, &bad, None, Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("1 means and 1 stds for 3-channel images"), "{e}");
+        let flat = Normalization { mean: vec![0.5; 3], std: vec![0.0; 3] };
+        let e = DeviceImages::new(&ds, &flat, None, Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("std must be positive"), "{e}");
     }
 
     #[test]

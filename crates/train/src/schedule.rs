@@ -17,7 +17,7 @@ pub enum Granularity {
     Step,
 }
 
-/// A learning-rate schedule. [`LrSchedule::lr`] is called before every step.
+/// A learning-rate schedule, evaluated before every step ([`LrSchedule::lr_at_step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LrSchedule {
@@ -32,7 +32,8 @@ pub enum LrSchedule {
     /// ```text
     /// warm-up, e < W:        lr = base_lr * (e + f) / W          (per step, as AutoDL-Projects)
     /// cosine, W <= e < W+T:  lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * x / T)) / 2,
-    ///                        x = e - W (Epoch granularity) or e - W + f (Step granularity)
+    ///                        x = e - W (Epoch granularity) or e - W + f (Step granularity;
+    ///                        at step i of s per epoch, x / T = ((e - W) s + i) / (T s) exactly)
     /// after,  e >= W+T:      lr = eta_min
     /// ```
     ///
@@ -100,13 +101,18 @@ impl LrSchedule {
                 if e >= epochs {
                     return eta_min;
                 }
-                let x = match granularity {
-                    Granularity::Epoch => e as f64,
-                    Granularity::Step => e as f64 + frac,
-                };
-                eta_min
-                    + (base_lr - eta_min) * (1.0 + (std::f64::consts::PI * x / epochs as f64).cos())
-                        / 2.0
+                match granularity {
+                    Granularity::Epoch => {
+                        let x = e as f64;
+                        eta_min
+                            + (base_lr - eta_min)
+                                * (1.0 + (std::f64::consts::PI * x / epochs as f64).cos())
+                                / 2.0
+                    }
+                    Granularity::Step => {
+                        cosine_at(base_lr, eta_min, (e as f64 + frac) / epochs as f64)
+                    }
+                }
             }
         }
     }
@@ -126,12 +132,16 @@ impl LrSchedule {
                 granularity: Granularity::Step,
             } if epoch >= warmup_epochs => {
                 let done = (epoch - warmup_epochs) * spe + index;
-                let p = (done as f64 / (epochs * spe) as f64).min(1.0);
-                eta_min + (base_lr - eta_min) * (1.0 + (std::f64::consts::PI * p).cos()) / 2.0
+                cosine_at(base_lr, eta_min, done as f64 / (epochs * spe) as f64)
             }
             _ => self.lr(epoch, index as f64 / spe as f64),
         }
     }
+}
+
+/// The cosine at progress `p` (clamped to 1): `eta_min + (base_lr - eta_min) (1 + cos(pi p)) / 2`.
+fn cosine_at(base_lr: f64, eta_min: f64, p: f64) -> f64 {
+    eta_min + (base_lr - eta_min) * (1.0 + (std::f64::consts::PI * p.min(1.0)).cos()) / 2.0
 }
 
 #[cfg(test)]

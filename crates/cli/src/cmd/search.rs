@@ -148,6 +148,12 @@ impl SearchArgs {
         set(&mut c.darts.search.arch_warmup_epochs, self.arch_warmup_epochs);
         set(&mut c.darts.finalists, self.finalists);
         set(&mut c.darts.on_collapse, self.on_collapse);
+        if self.on_collapse.is_some() && c.darts.finalists > 0 {
+            bail!(
+                "--on-collapse chooses between the argmax cells of the search's epochs, but darts.finalists is {}: the finalists decide; drop one of the two",
+                c.darts.finalists
+            );
+        }
         let finetune_flags = self.finetune_steps.is_some() || self.sotl_window.is_some();
         if !c.method.is_one_shot() && c.darts.finalists == 0 && finetune_flags {
             bail!(

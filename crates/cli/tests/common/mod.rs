@@ -5,6 +5,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+/// A NAS-Bench-201 cell with every kind of op, for runs that train one network.
+pub const ARCH: &str =
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|";
+
 /// Keys that differ between an interrupted and an uninterrupted run by design: wall-clock
 /// timings, where the run folder is, and how a run was resumed.
 fn volatile(key: &str) -> bool {
@@ -16,6 +20,7 @@ fn volatile(key: &str) -> bool {
         || key == "wall"
 }
 
+/// `v` without the [`volatile`] keys, at any depth.
 pub fn strip(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
