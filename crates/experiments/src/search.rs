@@ -162,7 +162,7 @@ pub fn finalist_finetune() -> FinetuneConfig {
 }
 
 impl Default for DartsBudget {
-    /// The main job's SoTL-DARTS budget, about 3.5 minutes on 2 idle CPU cores (the main job
+    /// The main job's SoTL-DARTS budget, 3.5-4.5 minutes on 2 idle CPU cores (205 s and 272 s for seed 0 on two machines) (the main job
     /// allows 5): the NAS-Bench-201 DARTS recipe (batch 64; weights SGD 0.025 cosine to 0.001,
     /// momentum 0.9, weight decay 3e-4, clip 5; alpha Adam 3e-4, betas (0.5, 0.999), weight
     /// decay 1e-3) on a C=8, N=1 supernet over 16x16 images and 6 000 training images, T = 10:
@@ -174,6 +174,10 @@ impl Default for DartsBudget {
     /// 92.08); with it 93.06, 94.02, 93.02, 92.42, 93.02 (mean 93.11), and on seeds 5-17, never
     /// used for a choice, 87.59, 94.11, 91.83, 93.90, 94.30, 93.02, 93.02, 93.76, 62.80 (a
     /// collapse to skip connections), 94.02, 92.06, 93.06, 93.75 (median 93.06, mean 90.55).
+    /// On fresh seeds 18-23: 93.76, 93.81, 93.63, 93.35, 92.62, 94.30 (mean 93.58). A final
+    /// argmax collapsed toward skip connections gives way to the latest post-warm-up epoch's
+    /// argmax with fewer (`on_collapse`); on seeds 0-2, 13 and 18-23 it never fired (seed 13
+    /// collapsed in its first post-warm-up epoch and keeps its cell, with a warning).
     /// No eigenvalue diagnostics: they cost time and do not change the choice. Finalists are
     /// off (`finalists = 0`): re-ranked by 100-step finetuning SoTL they averaged 92.21 on the
     /// same seeds 5-12 (92.16 against 93.60 on 8-12, the seeds the decision was made on).
