@@ -162,8 +162,8 @@ pub fn finalist_finetune() -> FinetuneConfig {
 }
 
 impl Default for DartsBudget {
-    /// The main job's SoTL-DARTS budget, 3.5-4.5 minutes on 2 idle CPU cores (205 s and 272 s for seed 0 on two machines) (the main job
-    /// allows 5): the NAS-Bench-201 DARTS recipe (batch 64; weights SGD 0.025 cosine to 0.001,
+    /// The main job's SoTL-DARTS budget, 3.5-4.5 minutes on 2 idle CPU cores (seed 0: 205 s
+    /// and 272 s on two machines; the main job allows 5): the NAS-Bench-201 DARTS recipe (batch 64; weights SGD 0.025 cosine to 0.001,
     /// momentum 0.9, weight decay 3e-4, clip 5; alpha Adam 3e-4, betas (0.5, 0.999), weight
     /// decay 1e-3) on a C=8, N=1 supernet over 16x16 images and 6 000 training images, T = 10:
     /// 13 epochs, the first 3 training the weights alone, then 9 alpha steps an epoch (90 in
