@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{results, ARCH};
+use common::{mnist_root, results, ARCH};
 
 /// Kills per command. Each rerun resumes, so each kill waits a seeded fraction of a share of the
 /// uninterrupted run's wall time (`2 / KILLS` of it at most): together they spread over the run.
@@ -298,16 +298,9 @@ fn standalone_training_and_the_fourier_study_survive_kills() {
     );
 }
 
-fn shared() -> Option<PathBuf> {
-    let root = std::env::var_os("SOTL_NAS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    root.join("datasets/mnist").is_dir().then_some(root)
-}
-
 #[test]
 fn the_learning_rate_study_survives_kills() {
-    let Some(root) = shared() else {
+    let Some(root) = mnist_root() else {
         println!("skipped: the_learning_rate_study_survives_kills needs ../shared (absent)");
         return;
     };

@@ -1,19 +1,15 @@
 //! End-to-end tests of `sotl-nas fourier` and `sotl-nas hypergrad`, running the real binary.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
+
+use common::mnist_root;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sotl-nas"));
     c.arg("--threads").arg("1");
     c
-}
-
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("SOTL_NAS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    p.join("datasets/mnist").is_dir().then_some(p)
 }
 
 #[test]
@@ -53,7 +49,7 @@ fn fourier_rejects_a_bad_unroll_length() {
 
 #[test]
 fn hypergrad_trains_an_mlp_on_mnist_and_resumes() {
-    let Some(root) = shared() else {
+    let Some(root) = mnist_root() else {
         eprintln!("skipped: hypergrad_trains_an_mlp_on_mnist_and_resumes needs ../shared (absent)");
         return;
     };

@@ -1,7 +1,10 @@
 //! Helpers shared by the CLI's end-to-end tests.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -80,4 +83,12 @@ fn csv_rows(text: &str) -> Value {
             })
             .collect(),
     )
+}
+
+/// The data root (`$SOTL_NAS_DATA`, else `../shared` beside the checkout) when it holds MNIST.
+pub fn mnist_root() -> Option<PathBuf> {
+    let root = std::env::var_os("SOTL_NAS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
+    root.join("datasets/mnist").is_dir().then_some(root)
 }
