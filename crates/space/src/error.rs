@@ -13,6 +13,16 @@ pub enum SpaceError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A DARTS genotype string could not be read; `part` is where reading stopped.
+    #[error("malformed DARTS genotype: {reason} (at {part:?}); expected the DARTS form Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ...], normal_concat=range(2, 6), reduce=[...], reduce_concat=range(2, 6)) with two (op, input) entries per node")]
+    Genotype {
+        /// The whole input.
+        input: String,
+        /// The input from where reading stopped (at most 40 characters).
+        part: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// An unknown operation name.
     #[error("unknown operation {0:?}; expected one of none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
     UnknownOp(String),

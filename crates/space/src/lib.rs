@@ -2,14 +2,16 @@
 //!
 //! Sits at the bottom of the workspace: `sotl-bench` keys its tables by these arch strings,
 //! `sotl-nn` builds networks from them, and `sotl-search` samples and mutates them. Each space
-//! lives in its own folder (`nb201/`; DARTS and NAS-Bench-1shot1 later) and plugs into the
+//! lives in its own folder (`nb201/`, `darts/`; NAS-Bench-1shot1 later) and plugs into the
 //! [`SearchSpace`] and [`Genotype`] traits.
 
+pub mod darts;
 mod error;
 mod genotype;
 pub mod nb201;
 mod search_space;
 
+pub use darts::{DartsGenotype, DartsOp, DartsOpSet, DartsSpace};
 pub use error::{Result, SpaceError};
 pub use genotype::{CellShape, Genotype};
 pub use nb201::{Nb201Arch, Nb201Op, Nb201Space};
