@@ -222,7 +222,7 @@ fn sampling_and_neighbours_stay_in_the_space() {
             let n = s.neighbours(&g);
             // Per cell: each of 8 entries takes the set's other ops, and node i's two entries
             // can each move to the i states the node does not read.
-            let per_cell = 8 * (allowed.len() - 1) + 2 * (0 + 1 + 2 + 3);
+            let per_cell = 8 * (allowed.len() - 1) + 2 * (1 + 2 + 3);
             assert_eq!(n.len(), 2 * per_cell, "{set}");
             assert!(!n.contains(&g));
             let m = s.mutate(&g, &mut rng);
