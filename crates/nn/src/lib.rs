@@ -1,4 +1,4 @@
-//! NAS-Bench-201 networks on libtorch: the ops, the cell, the weight-sharing supernet driven by an
+//! NAS-Bench-201 and DARTS-space networks on libtorch: the ops, the cell, the weight-sharing supernet driven by an
 //! [`EdgeMix`], standalone networks for one cell, and their parameter and FLOP counts.
 //!
 //! Sits above `sotl-space` (which names the cells) and below `sotl-train` and `sotl-search` (which
@@ -7,6 +7,7 @@
 
 mod config;
 mod counts;
+pub mod darts;
 mod error;
 mod mix;
 mod network;
@@ -20,6 +21,7 @@ pub use counts::{
     standalone_mflops, standalone_param_count, supernet_mflops, supernet_param_count,
     supernet_path_mflops,
 };
+pub use darts::{DartsNetConfig, DartsNetwork, DartsSupernet};
 pub use error::{NnError, Result};
 pub use mix::EdgeMix;
 pub use network::Nb201Network;

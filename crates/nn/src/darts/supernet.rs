@@ -1,0 +1,315 @@
+//! The DARTS search network (`model_search.Network`): every op of the op set on every edge,
+//! mixed by an [`EdgeMix`].
+
+use sotl_space::darts::{darts_edge_index, DartsCell, DARTS_CELL_EDGES, DARTS_STEPS};
+use sotl_space::{DartsGenotype, DartsOp, DartsSpace};
+use tch::nn::Path;
+use tch::Tensor;
+
+use super::config::DartsNetConfig;
+use super::ops::{FactorizedReduce, Op, Preprocess};
+use crate::ops::{Bn, ParamList};
+use crate::weight_sharing::Supernet;
+use crate::{EdgeMix, NnError, Result};
+
+struct SearchCell {
+    reduction: bool,
+    pre0: Preprocess,
+    pre1: Preprocess,
+    /// Per relaxed edge ([`darts_edge_index`] order), one op per column of the op set.
+    edges: Vec<Vec<Op>>,
+}
+
+/// The mix of one forward pass, unpacked once.
+enum Prepared<'a> {
+    /// Per relaxed edge of both cells (28 rows), per column, the weight.
+    Soft(Vec<Vec<Tensor>>),
+    Path(&'a DartsGenotype),
+    Weighted(&'a DartsGenotype, Vec<Tensor>),
+}
+
+/// The DARTS search network (`model_search.Network`, Liu et al. 2019) over an op set: a `3C`
+/// stem (affine BN), `layers` cells of four nodes, each node summing a mixed op over every
+/// earlier state; every op of the op set on each of the 14 edges, BNs without affine weights
+/// (pools followed by one, as `MixedOp`), global pooling and a classifier. Reduction cells at
+/// 1/3 and 2/3 of the depth mix the relaxation's rows `14..28`, normal cells rows `0..14`.
+///
+/// A `Path` runs only the genotype's eight edges per cell (the ops' shared weights), as a
+/// one-shot supernet does; 1 930 618 weights at the DARTS defaults.
+pub struct DartsSupernet {
+    cfg: DartsNetConfig,
+    params: Vec<Tensor>,
+    names: Vec<String>,
+    stem_conv: usize,
+    stem_bn: Bn,
+    cells: Vec<SearchCell>,
+    fc: (usize, usize),
+}
+
+impl DartsSupernet {
+    /// Builds the weights under `p` (PyTorch's default init; seed with `tch::manual_seed`).
+    pub fn new(p: &Path, cfg: &DartsNetConfig) -> Result<Self> {
+        cfg.validate()?;
+        let mut list = ParamList::default();
+        let c3 = 3 * cfg.channels;
+        let stem_conv = list.conv_weight(&(p / "stem" / "0"), c3, cfg.in_channels, 3);
+        let stem_bn = list.bn(&(p / "stem" / "1"), c3, true, true);
+        let mut cells = Vec::with_capacity(cfg.layers);
+        let ops = cfg.ops.ops();
+        for (i, s) in cfg.slots(DARTS_STEPS as i64).into_iter().enumerate() {
+            let pc = p / "cells" / i;
+            let pre0 = if s.reduction_prev {
+                Preprocess::Reduce(FactorizedReduce::new(
+                    &(&pc / "preprocess0"),
+                    &mut list,
+                    s.c_pp,
+                    s.c,
+                    false,
+                ))
+            } else {
+                Preprocess::conv(&(&pc / "preprocess0"), &mut list, s.c_pp, s.c, false)
+            };
+            let pre1 = Preprocess::conv(&(&pc / "preprocess1"), &mut list, s.c_prev, s.c, false);
+            let mut edges = Vec::with_capacity(DARTS_CELL_EDGES);
+            for node in 0..DARTS_STEPS {
+                for j in 0..node + 2 {
+                    let stride = if s.reduction && j < 2 { 2 } else { 1 };
+                    let pe = &pc / "_ops" / darts_edge_index(node, j) / "_ops";
+                    edges.push(
+                        ops.iter()
+                            .enumerate()
+                            .map(|(k, &op)| {
+                                Op::new(&(&pe / k), &mut list, op, s.c, stride, false, true)
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            cells.push(SearchCell { reduction: s.reduction, pre0, pre1, edges });
+        }
+        let c_last = cfg.slots(DARTS_STEPS as i64).last().map_or(c3, |s| DARTS_STEPS as i64 * s.c);
+        let fc = list.linear(&(p / "classifier"), c_last, cfg.num_classes);
+        Ok(DartsSupernet {
+            cfg: *cfg,
+            params: list.tensors,
+            names: list.names,
+            stem_conv,
+            stem_bn,
+            cells,
+            fc,
+        })
+    }
+
+    /// The config the supernet was built with.
+    pub fn config(&self) -> &DartsNetConfig {
+        &self.cfg
+    }
+
+    /// Number of trainable weights (architecture parameters excluded).
+    pub fn param_count(&self) -> i64 {
+        self.params.iter().map(|t| t.numel() as i64).sum()
+    }
+
+    /// Checks that every op of `g` is in the supernet's op set (a `Path` of another op would
+    /// have no weights to run).
+    pub fn check_genotype(&self, g: &DartsGenotype) -> Result<()> {
+        let set = self.cfg.ops.ops();
+        let bad = g.ops().find(|o| !set.contains(o));
+        let steps = |c: &DartsCell| {
+            c.steps() == DARTS_STEPS && c.concat == (2..DARTS_STEPS + 2).collect::<Vec<_>>()
+        };
+        if let Some(op) = bad {
+            return Err(NnError::BadMix(format!(
+                "genotype op {op} is not in the supernet's op set {} ({})",
+                self.cfg.ops,
+                self.cfg.ops.names().join(", ")
+            )));
+        }
+        if !steps(&g.normal) || !steps(&g.reduce) {
+            return Err(NnError::BadMix(format!(
+                "the supernet's cells have {DARTS_STEPS} nodes concatenated as range(2, 6); {g} does not"
+            )));
+        }
+        Ok(())
+    }
+
+    fn column(&self, op: DartsOp) -> usize {
+        self.cfg.ops.ops().iter().position(|&o| o == op).unwrap_or_else(|| {
+            panic!("op {op} is not in the supernet's op set; validate with check_genotype")
+        })
+    }
+
+    fn forward_impl(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        mix: &EdgeMix<DartsGenotype>,
+        train: bool,
+    ) -> Tensor {
+        assert_eq!(
+            params.len(),
+            self.params.len(),
+            "expected {} weight tensors",
+            self.params.len()
+        );
+        let (rows, cols) = (2 * DARTS_CELL_EDGES, self.cfg.ops.ops().len());
+        if let Err(e) = mix.validate_shape(rows, cols) {
+            panic!("{e}");
+        }
+        let prepared = match mix {
+            EdgeMix::Soft(w) => Prepared::Soft(w.unbind(0).iter().map(|r| r.unbind(0)).collect()),
+            EdgeMix::Path(g) => Prepared::Path(g),
+            EdgeMix::WeightedPath(g, w) => Prepared::Weighted(g, w.unbind(0)),
+        };
+        let stem = x.conv2d(&params[self.stem_conv], None::<&Tensor>, [1, 1], [1, 1], [1, 1], 1);
+        let stem = self.stem_bn.forward(params, &stem, train);
+        let (mut s0, mut s1) = (stem.shallow_clone(), stem);
+        for cell in &self.cells {
+            let s2 = self.cell_forward(cell, params, &s0, &s1, &prepared, train);
+            (s0, s1) = (s1, s2);
+        }
+        let pooled = s1.mean_dim([2i64, 3].as_slice(), false, None::<tch::Kind>);
+        pooled.linear(&params[self.fc.0], Some(&params[self.fc.1]))
+    }
+
+    fn cell_forward(
+        &self,
+        cell: &SearchCell,
+        params: &[Tensor],
+        s0: &Tensor,
+        s1: &Tensor,
+        mix: &Prepared,
+        train: bool,
+    ) -> Tensor {
+        let mut states =
+            vec![cell.pre0.forward(params, s0, train), cell.pre1.forward(params, s1, train)];
+        let row0 = if cell.reduction { DARTS_CELL_EDGES } else { 0 };
+        let set = self.cfg.ops.ops();
+        for node in 0..DARTS_STEPS {
+            let s = match mix {
+                Prepared::Soft(w) => {
+                    let mut acc: Option<Tensor> = None;
+                    for j in 0..node + 2 {
+                        let e = darts_edge_index(node, j);
+                        for (k, op) in cell.edges[e].iter().enumerate() {
+                            // The zero op adds nothing (and has zero gradient for its weight).
+                            if set[k] == DartsOp::None {
+                                continue;
+                            }
+                            let y = op.forward(params, &states[j], train) * &w[row0 + e][k];
+                            acc = Some(match acc {
+                                Some(a) => a + y,
+                                None => y,
+                            });
+                        }
+                    }
+                    acc.unwrap_or_else(|| zero_state(cell, &states[0]))
+                }
+                Prepared::Path(g) | Prepared::Weighted(g, _) => {
+                    let c = if cell.reduction { &g.reduce } else { &g.normal };
+                    let mut acc: Option<Tensor> = None;
+                    for (op, j) in c.node(node) {
+                        if op == DartsOp::None {
+                            continue;
+                        }
+                        let e = darts_edge_index(node, j);
+                        let mut y =
+                            cell.edges[e][self.column(op)].forward(params, &states[j], train);
+                        if let Prepared::Weighted(_, w) = mix {
+                            y = y * &w[row0 + e];
+                        }
+                        acc = Some(match acc {
+                            Some(a) => a + y,
+                            None => y,
+                        });
+                    }
+                    acc.unwrap_or_else(|| zero_state(cell, &states[0]))
+                }
+            };
+            states.push(s);
+        }
+        Tensor::cat(&states[2..], 1)
+    }
+
+    /// Indices of the weights a single-path forward of `g` uses: the stem, the preprocessing of
+    /// each cell input the genotype reads, the ops of the genotype's edges and the classifier.
+    /// Exactly these receive gradients from a `Path` forward.
+    pub fn path_param_indices(&self, g: &DartsGenotype) -> Vec<usize> {
+        let mut out = vec![self.stem_conv];
+        out.extend(self.stem_bn.affine.iter().flat_map(|&(a, b)| [a, b]));
+        for cell in &self.cells {
+            let c = if cell.reduction { &g.reduce } else { &g.normal };
+            let reads = |s: usize| c.edges.iter().any(|&(op, j)| j == s && op != DartsOp::None);
+            if reads(0) {
+                out.extend(cell.pre0.indices());
+            }
+            if reads(1) {
+                out.extend(cell.pre1.indices());
+            }
+            for node in 0..DARTS_STEPS {
+                for (op, j) in c.node(node) {
+                    if let Some(k) = self.cfg.ops.ops().iter().position(|&o| o == op) {
+                        out.extend(cell.edges[darts_edge_index(node, j)][k].indices());
+                    }
+                }
+            }
+        }
+        out.extend([self.fc.0, self.fc.1]);
+        // A node reading the same edge twice would list its op twice.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|i| seen.insert(*i));
+        out
+    }
+}
+
+/// The all-zero output of a node none of whose inputs carries an op.
+fn zero_state(cell: &SearchCell, s: &Tensor) -> Tensor {
+    if cell.reduction {
+        s.slice(2, 0, None, 2).slice(3, 0, None, 2).zeros_like()
+    } else {
+        s.zeros_like()
+    }
+}
+
+impl Supernet for DartsSupernet {
+    type Space = DartsSpace;
+    type Config = DartsNetConfig;
+
+    fn build(p: &Path, cfg: &DartsNetConfig) -> Result<Self> {
+        DartsSupernet::new(p, cfg)
+    }
+
+    fn space(&self) -> DartsSpace {
+        DartsSpace::new(self.cfg.ops)
+    }
+
+    fn forward_mix(&self, x: &Tensor, mix: &EdgeMix<DartsGenotype>, train: bool) -> Tensor {
+        self.forward_impl(&self.params, x, mix, train)
+    }
+
+    fn forward_mix_with(
+        &self,
+        params: &[Tensor],
+        x: &Tensor,
+        mix: &EdgeMix<DartsGenotype>,
+    ) -> Tensor {
+        self.forward_impl(params, x, mix, true)
+    }
+
+    fn weights(&self) -> Vec<Tensor> {
+        self.params.iter().map(Tensor::shallow_clone).collect()
+    }
+
+    fn weight_names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn path_weight_indices(&self, g: &DartsGenotype) -> Vec<usize> {
+        self.path_param_indices(g)
+    }
+
+    /// The evaluation network's count at the supernet's size (no auxiliary head).
+    fn standalone_param_count(&self, g: &DartsGenotype) -> u64 {
+        super::darts_network_param_count(&self.cfg, g).max(0) as u64
+    }
+}

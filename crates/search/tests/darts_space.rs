@@ -1,0 +1,87 @@
+//! Every differentiable method and a one-shot trainer on the DARTS space's supernet (Zela et
+//! al.'s S2 and the full op set), on random data at toy size: the space plugs into the same
+//! drivers as NAS-Bench-201.
+
+use sotl_nn::{DartsNetConfig, DartsSupernet, Supernet};
+use sotl_search::{DartsConfig, DartsMethod, DartsSearch, SearchSplits};
+use sotl_space::{CellShape, DartsOp, DartsOpSet, SearchSpace};
+use sotl_train::TensorBatches;
+use tch::{Device, Kind, Tensor};
+
+fn source(seed: i64, n: i64) -> TensorBatches {
+    tch::manual_seed(seed);
+    let x = Tensor::randn([n, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let y = Tensor::randint(3, [n], (Kind::Int64, Device::Cpu));
+    TensorBatches::new(x, y, 4).unwrap().shuffled(seed as u64).drop_last(true).unwrap()
+}
+
+fn net(ops: DartsOpSet) -> DartsNetConfig {
+    DartsNetConfig { channels: 4, layers: 3, num_classes: 3, in_channels: 3, ops }
+}
+
+#[test]
+fn every_differentiable_method_searches_the_darts_space() {
+    tch::set_num_threads(1);
+    let cfg = DartsConfig {
+        epochs: 2,
+        batch_size: 4,
+        unroll_steps: 2,
+        eigen_every: 1,
+        eigen_batches: 1,
+        drnas_partial_channels: vec![1],
+        ..DartsConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (ops, method) in [
+        (DartsOpSet::S2, DartsMethod::Darts1),
+        (DartsOpSet::S2, DartsMethod::Sotl),
+        (DartsOpSet::S2, DartsMethod::Darts2),
+        (DartsOpSet::Full, DartsMethod::Drnas),
+        (DartsOpSet::S3, DartsMethod::Sovl),
+    ] {
+        let n = net(ops);
+        let (mut tr, mut va) = (source(1, 16), source(2, 8));
+        let mut data = SearchSplits { train: &mut tr, val: Some(&mut va) };
+        let mut s =
+            DartsSearch::<DartsSupernet>::new(method, &cfg, &n, 5, Device::Cpu, Kind::Float)
+                .unwrap();
+        assert_eq!(s.alpha().size(), [28, ops.ops().len() as i64], "{method}");
+        s.run_epoch(&mut data, &mut |_| {}).unwrap();
+        let ck = dir.path().join(format!("{method}-{ops}.ckpt"));
+        s.save(&ck).unwrap();
+        let mut s = DartsSearch::<DartsSupernet>::resume(
+            &ck,
+            method,
+            &cfg,
+            &n,
+            5,
+            Device::Cpu,
+            Kind::Float,
+        )
+        .unwrap();
+        s.run_epoch(&mut data, &mut |_| {}).unwrap();
+        let out = s.outcome().unwrap();
+        assert_eq!(out.trajectory.len(), 2);
+        for p in &out.trajectory {
+            assert_eq!(p.op_weights.len(), 28);
+            assert!(p.op_weights.iter().all(|r| r.len() == ops.ops().len()));
+            assert_eq!(p.skip_connections, p.genotype.normal.count(DartsOp::SkipConnect));
+            assert!(p.eigenvalue.is_some_and(f64::is_finite), "{method}");
+        }
+        let g = out.genotype;
+        assert!(g.ops().all(|o| ops.cell_ops().contains(&o)), "{method}: {g}");
+        assert!(g.depth() >= 1 && g.depth() <= 4);
+        // The found cell pastes back in.
+        assert_eq!(g.to_string().parse::<sotl_space::DartsGenotype>().unwrap(), g);
+        assert_eq!(
+            s.supernet()
+                .space()
+                .discretize(&vec![0.0; 28 * ops.ops().len()])
+                .unwrap()
+                .normal
+                .edges
+                .len(),
+            8
+        );
+    }
+}
