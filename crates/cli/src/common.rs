@@ -141,6 +141,24 @@ pub fn load_config<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result
     }
 }
 
+/// [`load_config`] for a command whose defaults are `base` rather than `T::default()`: the
+/// file's keys replace `base`'s (unknown keys are still rejected).
+pub fn load_config_over<T: DeserializeOwned + Serialize>(
+    path: Option<&Path>,
+    base: T,
+) -> Result<T> {
+    let Some(p) = path else { return Ok(base) };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read config file {}", p.display()))?;
+    let file: toml::Table =
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?;
+    let mut merged = toml::Table::try_from(&base).context("serializing the default config")?;
+    merged.extend(file);
+    toml::Value::Table(merged)
+        .try_into()
+        .with_context(|| format!("invalid config file {}", p.display()))
+}
+
 /// Prints `value` as one JSON line on stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);

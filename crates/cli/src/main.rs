@@ -28,13 +28,15 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Train one standalone NAS-Bench-201 network (NB201 hyperparameters; resumable with --out).
     Train(cmd::train::TrainArgs),
+    /// Train a DARTS-space genotype from scratch with DARTS' evaluation protocol (C=36, 20 layers, auxiliary head, drop path, Cutout; resumable with --out).
+    Evaluate(cmd::train::TrainArgs),
     /// One-shot NAS: supernet trainers (SPOS, FairNAS, ...) and finetune-and-rank by SoTL.
     Oneshot(cmd::oneshot::OneshotArgs),
     /// The main job: choose a NAS-Bench-201 cell by SoTL (SoTL-DARTS; or evolution or a pool over an SPOS supernet).
     Search(cmd::search::SearchArgs),
     /// Online learning-rate tuning by T-step SoTL hypergradients (MLP/MNIST, VGG/CIFAR-10).
     Hypergrad(cmd::hypergrad::HypergradArgs),
-    /// Differentiable NAS on NAS-Bench-201: DARTS, SoTL-DARTS, SoVL-DARTS, exact SoTL, DrNAS.
+    /// Differentiable NAS on NAS-Bench-201 or the DARTS space: DARTS, SoTL-DARTS, SoVL-DARTS, exact SoTL, DrNAS.
     Darts(cmd::darts::DartsArgs),
     /// Recover a Fourier degree with a weight-sharing linear model and SoTL hypergradients.
     Fourier(cmd::fourier::FourierArgs),
@@ -53,6 +55,7 @@ fn main() {
         Command::Data(a) => cmd::data::run(a, &cli.global),
         Command::Bench(a) => cmd::bench::run(a, &cli.global),
         Command::Train(a) => cmd::train::run(a, &cli.global),
+        Command::Evaluate(a) => cmd::train::run_evaluate(a, &cli.global),
         Command::Oneshot(a) => cmd::oneshot::run(a, &cli.global),
         Command::Search(a) => cmd::search::run(a, &cli.global),
         Command::Hypergrad(a) => cmd::hypergrad::run(a, &cli.global),

@@ -87,3 +87,97 @@ fn darts_runs_writes_outputs_reuses_finished_seeds_and_refuses_another_config() 
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("darts3"));
 }
+
+#[test]
+fn darts_searches_the_restricted_darts_space_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let out = dir.path().join("s2");
+    let o = sotl_nas()
+        .arg("--data-root")
+        .arg(dir.path())
+        .arg("--json")
+        .args(["darts", "--config"])
+        .arg(&cfg)
+        .args(["--space", "darts-s2", "--channels", "4", "--layers", "3", "--eigen-every", "0"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for s in summary.as_array().unwrap() {
+        // A DARTS genotype of S2's ops that pastes back in, its skips per epoch, no NB201 lookup.
+        let g: sotl_space::DartsGenotype = s["genotype"].as_str().unwrap().parse().unwrap();
+        assert!(g.ops().all(|o| matches!(o.name(), "skip_connect" | "sep_conv_3x3")), "{g}");
+        assert_eq!(s["skips_per_epoch"].as_array().unwrap().len(), 2);
+        assert_eq!(s["skips_per_epoch"][1], s["skip_connections"]);
+        assert!(s["cifar10_test"].is_null());
+        assert!(s["seconds_per_epoch"].as_f64().unwrap() > 0.0);
+    }
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(table.contains("darts-s2 space") && table.contains("s/epoch"), "{table}");
+    let csv = std::fs::read_to_string(out.join("sotl/seed0/trajectory.csv")).unwrap();
+    // 28 edges x 2 ops of weights per row.
+    assert!(csv.lines().next().unwrap().ends_with("w27_skip_connect,w27_sep_conv_3x3"), "{csv}");
+
+    // An unknown space, and partial channels the DARTS network lacks, are named.
+    let bad = sotl_nas().args(["darts", "--space", "darts-s9"]).output().unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.contains("darts-s2") && e.contains("darts-s9"), "{e}");
+    let pc = dir.path().join("pc.toml");
+    std::fs::write(
+        &pc,
+        CONFIG
+            .replace("[search]", "[search]\ndrnas_partial_channels = [2, 1]")
+            .replace("[\"darts1\", \"sotl\"]", "[\"drnas\"]"),
+    )
+    .unwrap();
+    let bad = sotl_nas()
+        .args(["darts", "--space", "darts", "--config"])
+        .arg(&pc)
+        .arg("--out")
+        .arg(dir.path().join("pc"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.contains("drnas_partial_channels"), "{e}");
+}
+
+#[test]
+fn evaluate_trains_a_published_genotype_and_names_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let evaluate = |extra: &[&str]| {
+        sotl_nas()
+            .args(["--json", "evaluate", "--dataset", "synthetic", "--subset", "64"])
+            .args(["--test-subset", "32", "--channels", "4", "--layers", "3", "--epochs", "2"])
+            .args(["--batch-size", "16"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("ev");
+    let small = ["--cutout", "0", "--auxiliary-weight", "0", "--resize", "16"];
+    let o =
+        evaluate(&[&small[..], &["--genotype", "pdarts", "--out", out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(s["arch"].as_str().unwrap().starts_with("Genotype(normal=[('skip_connect', 0)"));
+    assert_eq!(s["steps"], 8);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    // DARTS' protocol unless overridden.
+    assert_eq!((cfg["auxiliary_weight"].as_f64(), cfg["cutout"].as_i64()), (Some(0.0), None));
+    assert_eq!((cfg["lr"].as_f64(), cfg["drop_path"].as_f64()), (Some(0.025), Some(0.2)));
+    assert_eq!((cfg["weight_decay"].as_f64(), cfg["batch_size"].as_i64()), (Some(3e-4), Some(16)));
+    assert_eq!((cfg["eval_every_epochs"].as_i64(), cfg["layers"].as_i64()), (Some(5), Some(3)));
+
+    let bad = evaluate(&["--genotype", "Genotype(normal=[('sep_conv_9x9', 0)])"]);
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.contains("sep_conv_9x9") && e.contains("--genotype"), "{e}");
+    // At 16x16 the auxiliary head's 5x5 pooling has nothing to pool.
+    let bad = evaluate(&["--genotype", "darts-v2", "--cutout", "0", "--resize", "16"]);
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.contains("--auxiliary-weight 0"), "{e}");
+}

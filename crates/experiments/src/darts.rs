@@ -1,5 +1,6 @@
-//! The differentiable study: methods x seeds of DARTS-family searches on NAS-Bench-201 with
-//! per-seed trajectories and plots, and the Table 4.6-layout summary.
+//! The differentiable study: methods x seeds of DARTS-family searches on NAS-Bench-201 (with
+//! ground truth, the Table 4.6-layout summary) or the DARTS space, with per-seed trajectories
+//! and plots.
 
 use std::path::Path;
 
@@ -7,9 +8,14 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sotl_bench::{Nb201Bench, Nb201Dataset};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
+use sotl_nn::{DartsNetConfig, DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
 use sotl_report::{plot_lines, summarize, LinePlot, Series, Table};
 use sotl_search::{
     run_or_resume, search_batches, DartsMethod, DartsRunConfig, SearchOutcome, SearchSplits,
+    SpaceChoice,
+};
+use sotl_space::{
+    CellShape, DartsGenotype, DartsOpSet, DartsSpace, Genotype, Nb201Space, SearchSpace,
 };
 
 use crate::data::load_splits;
@@ -23,16 +29,22 @@ pub struct SeedSummary {
     pub method: DartsMethod,
     /// The seed.
     pub seed: u64,
-    /// The final genotype (NAS-Bench-201 arch string).
+    /// The final genotype (NAS-Bench-201 arch string or DARTS genotype).
     pub genotype: String,
     /// Its NAS-Bench-201 CIFAR-10 test accuracy, when the tables are there.
     pub cifar10_test: Option<f64>,
-    /// Skip connections in the genotype.
+    /// Skip connections in the genotype (the DARTS space: in its normal cell).
     pub skip_connections: usize,
     /// Cell depth of the genotype.
     pub depth: usize,
     /// `(epoch, dominant alpha-Hessian eigenvalue)` where measured.
     pub eigenvalues: Vec<(usize, f64)>,
+    /// Skip connections of the argmax genotype after each epoch.
+    #[serde(default)]
+    pub skips_per_epoch: Vec<usize>,
+    /// Mean wall-clock seconds per search epoch.
+    #[serde(default)]
+    pub seconds_per_epoch: f64,
 }
 
 /// What a darts study produced.
@@ -42,7 +54,10 @@ pub struct DartsStudy {
     pub seeds: Vec<SeedSummary>,
     /// The Table 4.6-layout summary (also in table.md / table.csv).
     pub table: Table,
-    /// Each search's outcome, in the order of `seeds`, its trajectory's ground truth filled in.
+    /// The space searched.
+    pub space: SpaceChoice,
+    /// Each NAS-Bench-201 search's outcome, in the order of `seeds`, its trajectory's ground
+    /// truth filled in (empty for the DARTS space, whose outcomes are in the run folder).
     pub outcomes: Vec<SearchOutcome>,
     /// `cifar10` or `synthetic`.
     pub data_source: &'static str,
@@ -50,7 +65,7 @@ pub struct DartsStudy {
     pub train_images: usize,
     /// Their side in pixels.
     pub image_size: i64,
-    /// The supernet searched, with classes, input channels and size taken from the data.
+    /// The NAS-Bench-201 supernet, with classes, input channels and size taken from the data.
     pub net: sotl_nn::Nb201NetConfig,
 }
 
@@ -60,13 +75,15 @@ impl DartsStudy {
         let mut out = format!("{}\n", self.table.to_markdown());
         for s in &self.seeds {
             out.push_str(&format!(
-                "{} seed {}: {}  cifar10 {}  skips {}  depth {}\n",
+                "{} seed {}: {}  cifar10 {}  skips {} (per epoch {:?})  depth {}  {:.1} s/epoch\n",
                 s.method,
                 s.seed,
                 s.genotype,
                 s.cifar10_test.map(|a| format!("{a:.2}")).unwrap_or_else(|| "-".into()),
                 s.skip_connections,
-                s.depth
+                s.skips_per_epoch,
+                s.depth,
+                s.seconds_per_epoch
             ));
         }
         out
@@ -104,10 +121,15 @@ pub fn run_darts_on(
     // Methods and seeds may grow between invocations; the rest must match to resume.
     let dir = RunDir::claim_compatible(out, cfg, |old: &DartsRunConfig, new| {
         old.search == new.search
+            && old.space == new.space
+            && old.darts_net == new.darts_net
             && old.net == new.net
             && old.data == new.data
             && old.seed_base == new.seed_base
     })?;
+    if let SpaceChoice::Darts(ops) = cfg.space {
+        return run_darts_space(env, cfg, data, &dir, ops);
+    }
     let mut net = cfg.net;
     net.num_classes = data.train.classes as i64;
     let dims = data.train.images.size();
@@ -125,7 +147,7 @@ pub fn run_darts_on(
             let outcome: SearchOutcome = if final_path.exists() {
                 read_json(&final_path)?
             } else {
-                search_one(env, cfg, &net, data, method, seed, &seed_dir)?
+                search_one::<Nb201Supernet>(env, cfg, &net, data, method, seed, &seed_dir)?
             };
             let mut traj = outcome.trajectory.clone();
             if let Some(b) = &bench {
@@ -133,20 +155,9 @@ pub fn run_darts_on(
                     p.test_accuracy = nb201_test(b, &p.genotype, Nb201Dataset::Cifar10);
                 }
             }
-            write_seed_outputs(&seed_dir, &outcome, &traj)?;
-            let last = traj.last().context("a finished search has at least one epoch")?;
-            summaries.push(SeedSummary {
-                method,
-                seed,
-                genotype: outcome.genotype.to_string(),
-                cifar10_test: last.test_accuracy,
-                skip_connections: last.skip_connections,
-                depth: last.depth,
-                eigenvalues: traj
-                    .iter()
-                    .filter_map(|p| p.eigenvalue.map(|e| (p.epoch, e)))
-                    .collect(),
-            });
+            let csv = trajectory_csv(&Nb201Space, &traj);
+            write_seed_outputs(&seed_dir, &outcome, &traj, &csv, nb201_op_plot(&outcome, &traj))?;
+            summaries.push(seed_summary(&outcome, &traj)?);
             outcomes.push(SearchOutcome { trajectory: traj, ..outcome });
         }
     }
@@ -157,6 +168,7 @@ pub fn run_darts_on(
     Ok(DartsStudy {
         seeds: summaries,
         table,
+        space: cfg.space,
         outcomes,
         data_source: data.source,
         train_images: data.train.len(),
@@ -165,16 +177,19 @@ pub fn run_darts_on(
     })
 }
 
-/// One search, resumed from its checkpoint when there is one.
-fn search_one(
+/// One search over the supernet `S`, resumed from its checkpoint when there is one.
+fn search_one<S: Supernet>(
     env: &Env,
     cfg: &DartsRunConfig,
-    net: &sotl_nn::Nb201NetConfig,
+    net: &S::Config,
     data: &crate::data::Splits,
     method: DartsMethod,
     seed: u64,
     dir: &RunDir,
-) -> Result<SearchOutcome> {
+) -> Result<SearchOutcome<GenotypeOf<S>>>
+where
+    GenotypeOf<S>: CellShape,
+{
     let mut train = search_batches(&data.train, cfg.search.batch_size, seed)?;
     let mut val = search_batches(&data.val, cfg.search.batch_size, seed ^ 0x5eed)?;
     let val_opt: Option<&mut dyn sotl_train::BatchSource> =
@@ -183,7 +198,7 @@ fn search_one(
     let bar = env.progress(0, &format!("{method} seed {seed}"));
     let epochs = cfg.search.epochs;
     let threshold = cfg.search.skip_collapse_threshold;
-    let outcome = run_or_resume::<sotl_nn::Nb201Supernet>(
+    let outcome = run_or_resume::<S>(
         method,
         &cfg.search,
         net,
@@ -219,17 +234,157 @@ fn search_one(
     Ok(outcome)
 }
 
-fn write_seed_outputs(
+/// One seed's row of the summary.
+fn seed_summary<G: Genotype>(
+    outcome: &SearchOutcome<G>,
+    traj: &[TrajectoryPoint<G>],
+) -> Result<SeedSummary> {
+    let last = traj.last().context("a finished search has at least one epoch")?;
+    Ok(SeedSummary {
+        method: outcome.method,
+        seed: outcome.seed,
+        genotype: outcome.genotype.to_string(),
+        cifar10_test: last.test_accuracy,
+        skip_connections: last.skip_connections,
+        depth: last.depth,
+        eigenvalues: traj.iter().filter_map(|p| p.eigenvalue.map(|e| (p.epoch, e))).collect(),
+        skips_per_epoch: traj.iter().map(|p| p.skip_connections).collect(),
+        seconds_per_epoch: traj.iter().map(|p| p.seconds).sum::<f64>() / traj.len() as f64,
+    })
+}
+
+/// The DARTS-space branch of [`run_darts_on`]: the same searches over [`DartsSupernet`], with
+/// no benchmark to look up (the table reports skips, depth and time per epoch).
+fn run_darts_space(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
     dir: &RunDir,
-    outcome: &SearchOutcome,
-    traj: &[TrajectoryPoint],
+    ops: DartsOpSet,
+) -> Result<DartsStudy> {
+    let dims = data.train.images.size();
+    let net = DartsNetConfig {
+        ops,
+        num_classes: data.train.classes as i64,
+        in_channels: dims[1],
+        ..cfg.darts_net
+    };
+    net.validate()?;
+    let space = DartsSpace::new(ops);
+    let mut summaries = Vec::new();
+    for &method in &cfg.methods {
+        for k in 0..cfg.seeds {
+            let seed = cfg.seed_base + k as u64;
+            let seed_dir = dir.child(&seed_folder(method, seed))?;
+            let final_path = seed_dir.path("final.json");
+            let outcome: SearchOutcome<DartsGenotype> = if final_path.exists() {
+                read_json(&final_path)?
+            } else {
+                search_one::<DartsSupernet>(env, cfg, &net, data, method, seed, &seed_dir)?
+            };
+            let traj = outcome.trajectory.clone();
+            let csv = trajectory_csv(&space, &traj);
+            write_seed_outputs(&seed_dir, &outcome, &traj, &csv, darts_op_plot(&space, &outcome))?;
+            summaries.push(seed_summary(&outcome, &traj)?);
+        }
+    }
+    let mut table = Table::new(
+        format!(
+            "{} space ({}), final genotype over {} seed(s), mean (std); skips and depth of the normal cell",
+            cfg.space,
+            space.op_names().join(", "),
+            cfg.seeds
+        ),
+        ["Method", "skips", "depth", "s/epoch"],
+    );
+    for &m in &cfg.methods {
+        let rows: Vec<&SeedSummary> = summaries.iter().filter(|s| s.method == m).collect();
+        let col = |f: &dyn Fn(&SeedSummary) -> f64, digits| {
+            summarize(&rows.iter().map(|s| f(s)).collect::<Vec<_>>(), digits)
+        };
+        table.push_row(vec![
+            m.label().to_string(),
+            col(&|s| s.skip_connections as f64, 2),
+            col(&|s| s.depth as f64, 2),
+            col(&|s| s.seconds_per_epoch, 1),
+        ])?;
+    }
+    table.write_markdown(&dir.path("table.md"))?;
+    table.write_csv(&dir.path("table.csv"))?;
+    dir.write_json("summary.json", &summaries)?;
+    Ok(DartsStudy {
+        seeds: summaries,
+        table,
+        space: cfg.space,
+        outcomes: Vec::new(),
+        data_source: data.source,
+        train_images: data.train.len(),
+        image_size: dims[2],
+        net: cfg.net,
+    })
+}
+
+/// NAS-Bench-201's op weights: one line per edge and op.
+fn nb201_op_plot(outcome: &SearchOutcome, traj: &[TrajectoryPoint]) -> LinePlot {
+    let mut alpha = LinePlot {
+        title: format!("Op weights per edge ({} seed {})", outcome.method, outcome.seed),
+        x_label: "epoch".into(),
+        y_label: "mixing weight".into(),
+        series: Vec::new(),
+    };
+    for e in 0..6 {
+        for (k, op) in sotl_space::Nb201Op::ALL.iter().enumerate() {
+            alpha.series.push(Series {
+                name: format!("e{e} {op}"),
+                points: traj.iter().map(|p| (p.epoch as f64, p.op_weights[e][k])).collect(),
+            });
+        }
+    }
+    alpha
+}
+
+/// The DARTS space's op weights: per op, the mean over the normal cell's 14 edges (28 edges x
+/// 8 ops do not fit one panel).
+fn darts_op_plot(space: &DartsSpace, outcome: &SearchOutcome<DartsGenotype>) -> LinePlot {
+    let series = space
+        .op_names()
+        .iter()
+        .enumerate()
+        .map(|(k, op)| Series {
+            name: op.to_string(),
+            points: outcome
+                .trajectory
+                .iter()
+                .map(|p| {
+                    (p.epoch as f64, p.op_weights[..14].iter().map(|r| r[k]).sum::<f64>() / 14.0)
+                })
+                .collect(),
+        })
+        .collect();
+    LinePlot {
+        title: format!(
+            "Op weights, mean over the normal cell's edges ({} seed {})",
+            outcome.method, outcome.seed
+        ),
+        x_label: "epoch".into(),
+        y_label: "mixing weight".into(),
+        series,
+    }
+}
+
+fn write_seed_outputs<G: Genotype>(
+    dir: &RunDir,
+    outcome: &SearchOutcome<G>,
+    traj: &[TrajectoryPoint<G>],
+    csv: &str,
+    op_plot: LinePlot,
 ) -> Result<()> {
     let mut full = outcome.clone();
     full.trajectory = traj.to_vec();
     dir.write_json("final.json", outcome)?;
     dir.write_json("trajectory.json", &full)?;
-    dir.write_bytes("trajectory.csv", trajectory_csv(&sotl_space::Nb201Space, traj).as_bytes())?;
-    let series = |name: &str, f: &dyn Fn(&TrajectoryPoint) -> Option<f64>| Series {
+    dir.write_bytes("trajectory.csv", csv.as_bytes())?;
+    let series = |name: &str, f: &dyn Fn(&TrajectoryPoint<G>) -> Option<f64>| Series {
         name: name.to_string(),
         points: traj.iter().filter_map(|p| f(p).map(|y| (p.epoch as f64, y))).collect(),
     };
@@ -269,21 +424,7 @@ fn write_seed_outputs(
         }
         plot_lines(&dir.path(file), &plot)?;
     }
-    let mut alpha = LinePlot {
-        title: format!("Op weights per edge ({} seed {})", outcome.method, outcome.seed),
-        x_label: "epoch".into(),
-        y_label: "mixing weight".into(),
-        series: Vec::new(),
-    };
-    for e in 0..6 {
-        for (k, op) in sotl_space::Nb201Op::ALL.iter().enumerate() {
-            alpha.series.push(Series {
-                name: format!("e{e} {op}"),
-                points: traj.iter().map(|p| (p.epoch as f64, p.op_weights[e][k])).collect(),
-            });
-        }
-    }
-    plot_lines(&dir.path("op_weights.svg"), &alpha)?;
+    plot_lines(&dir.path("op_weights.svg"), &op_plot)?;
     Ok(())
 }
 

@@ -280,6 +280,8 @@ impl SearchConfig {
             search,
             net: self.darts.net,
             data: self.darts.data,
+            // The main job searches NAS-Bench-201, whose tables it reports against.
+            ..DartsRunConfig::default()
         }
     }
 }

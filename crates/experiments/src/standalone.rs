@@ -1,5 +1,6 @@
-//! Standalone training of one NAS-Bench-201 network with NAS-Bench-201's hyperparameters
-//! (`sotl-nas train`): resumable, per-epoch records, a summary.
+//! Standalone training of one network (`sotl-nas train`: a NAS-Bench-201 cell with
+//! NAS-Bench-201's hyperparameters; `sotl-nas evaluate`: a DARTS-space genotype with DARTS'
+//! evaluation protocol): resumable, per-epoch records, a summary.
 
 use std::path::Path;
 
@@ -8,11 +9,11 @@ use serde::Serialize;
 use sotl_data::{
     resize, stratified_sample, Augment, Dataset, DatasetName, Normalization, ResizeMode,
 };
-use sotl_nn::{Nb201NetConfig, Nb201Network};
-use sotl_space::Nb201Arch;
+use sotl_nn::{DartsNetConfig, DartsNetwork, Nb201NetConfig, Nb201Network};
+use sotl_space::{DartsGenotype, Nb201Arch};
 use sotl_train::{
-    epochs_csv, torch_rng_lock, Batch, BatchOutput, BatchPlan, DeviceImages, EpochSummary, Event,
-    OrderSeeding, ParamGroup, Sgd, TrainRunConfig, Trainer,
+    cross_entropy, epochs_csv, torch_rng_lock, Batch, BatchOutput, BatchPlan, DeviceImages,
+    EpochSummary, Event, OrderSeeding, ParamGroup, Sgd, TrainRunConfig, Trainer,
 };
 use tch::nn::VarStore;
 
@@ -21,14 +22,14 @@ use crate::{Env, RunDir};
 /// What a finished run reports (summary.json).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainSummary {
-    /// The cell.
+    /// The cell (NAS-Bench-201 arch string) or DARTS genotype.
     pub arch: String,
     /// The dataset.
     pub dataset: DatasetName,
     /// Parameters of the network.
     pub param_count: i64,
-    /// Forward MFLOPs per image.
-    pub mflops: f64,
+    /// Forward MFLOPs per image (NAS-Bench-201 networks; `None` for DARTS-space ones).
+    pub mflops: Option<f64>,
     /// Training images used.
     pub train_images: usize,
     /// Test images used.
@@ -58,9 +59,10 @@ pub struct TrainSummary {
 impl TrainSummary {
     /// The human summary: cell, size, epochs, final test accuracy, where the results are.
     pub fn to_text(&self) -> String {
+        let flops = self.mflops.map(|m| format!(" ({m:.2} MFLOPs/image)")).unwrap_or_default();
         let mut out = format!(
-            "arch        {}\nparams      {} ({:.2} MFLOPs/image)\nepochs      {} ({} steps, {:.1} s)\n",
-            self.arch, self.param_count, self.mflops, self.epochs, self.steps, self.seconds
+            "arch        {}\nparams      {}{flops}\nepochs      {} ({} steps, {:.1} s)\n",
+            self.arch, self.param_count, self.epochs, self.steps, self.seconds
         );
         if let Some(acc) = self.final_test_acc {
             out.push_str(&format!(
@@ -85,8 +87,7 @@ pub fn train_standalone(
 ) -> Result<TrainSummary> {
     let device = env.device;
     cfg.validate()?;
-    let arch_str = cfg.arch.clone().unwrap_or_default();
-    let arch: Nb201Arch = arch_str.parse().with_context(|| format!("bad --arch {arch_str:?}"))?;
+    let net_kind = NetKind::from_config(cfg)?;
     let dir = match out {
         Some(o) => Some(RunDir::claim(o, cfg)?),
         None => None,
@@ -105,26 +106,48 @@ pub fn train_standalone(
         seed: cfg.seed,
         seeding: OrderSeeding::Derived,
         drop_last: false,
-        augment: Augment::for_dataset(cfg.dataset),
+        augment: Augment { cutout: cfg.cutout, ..Augment::for_dataset(cfg.dataset) },
     })?;
     let mut test = test_images.batches_with(&BatchPlan::eval(cfg.batch_size))?;
 
-    let net_cfg = Nb201NetConfig {
-        channels: cfg.channels,
-        cells_per_stage: cfg.cells_per_stage,
-        num_classes: train_images.classes as i64,
-        in_channels: c,
-        image_size: h,
-    };
     let vs = VarStore::new(device);
     let net = {
         let _rng = torch_rng_lock();
         tch::manual_seed(sotl_train::torch_seed(cfg.seed, sotl_train::Stream::Init, 0));
-        Nb201Network::new(&vs.root(), &arch, &net_cfg)?
+        match &net_kind {
+            NetKind::Nb201(arch) => Net::Nb201(Nb201Network::new(
+                &vs.root(),
+                arch,
+                &Nb201NetConfig {
+                    channels: cfg.channels,
+                    cells_per_stage: cfg.cells_per_stage,
+                    num_classes: train_images.classes as i64,
+                    in_channels: c,
+                    image_size: h,
+                },
+            )?),
+            NetKind::Darts(g) => {
+                // The auxiliary head pools 5x5 with stride 3 after the second reduction.
+                if cfg.auxiliary_weight > 0.0 && h / 4 < 5 {
+                    anyhow::bail!(
+                        "the DARTS auxiliary head needs maps of at least 5x5 after the second reduction, i.e. images of 20x20 or more; these are {h}x{h}: set auxiliary_weight = 0 (--auxiliary-weight 0) or keep the native size"
+                    );
+                }
+                let dcfg = DartsNetConfig {
+                    channels: cfg.channels,
+                    layers: cfg.layers,
+                    num_classes: train_images.classes as i64,
+                    in_channels: c,
+                    ..DartsNetConfig::default()
+                };
+                Net::Darts(DartsNetwork::new(&vs.root(), &dcfg, g, cfg.auxiliary_weight > 0.0)?)
+            }
+        }
     };
     let opt = Sgd::new(ParamGroup::from_var_store(&vs)?, cfg.sgd())?;
     let mut trainer = Trainer::new(cfg.trainer(), opt, vs.variables().into_iter().collect())?;
     trainer.set_param_count(net.param_count() as u64);
+    let batches_per_epoch = sotl_train::BatchSource::batches_per_epoch(&train).max(1);
     if let Some(d) = &dir {
         trainer = trainer.with_checkpoint(d.path("checkpoint.ot"));
     }
@@ -133,9 +156,13 @@ pub fn train_standalone(
         tracing::info!("resuming from the checkpoint after step {s}");
     }
     tracing::info!(
-        "training {arch} (C={}, N={}, {} params) on {} {} train / {} test images of {c}x{h}x{h} for {} epochs",
+        "training {} (C={}, {}, {} params) on {} {} train / {} test images of {c}x{h}x{h} for {} epochs",
+        net_kind.name(),
         cfg.channels,
-        cfg.cells_per_stage,
+        match net_kind {
+            NetKind::Nb201(_) => format!("N={}", cfg.cells_per_stage),
+            NetKind::Darts(_) => format!("{} layers", cfg.layers),
+        },
         net.param_count(),
         cfg.dataset,
         train_idx.len(),
@@ -147,8 +174,23 @@ pub fn train_standalone(
     let bar = env.progress(total, "train");
     bar.set_position(trainer.step() as u64);
     let mut done = trainer.step() as u64;
+    // The epoch under way, for DARTS' drop-path schedule (`p * epoch / epochs`, from 0).
+    let epoch = std::cell::Cell::new(trainer.step() / batches_per_epoch);
     let mut objective = |b: &Batch, train: bool| {
-        Ok(BatchOutput::classification(&net.forward_t(&b.inputs, train), &b.targets))
+        Ok(match &net {
+            Net::Nb201(n) => {
+                BatchOutput::classification(&n.forward_t(&b.inputs, train), &b.targets)
+            }
+            Net::Darts(n) => {
+                let p = cfg.drop_path * epoch.get() as f64 / cfg.epochs.max(1) as f64;
+                let (logits, aux) = n.forward_t(&b.inputs, train, p);
+                let mut out = BatchOutput::classification(&logits, &b.targets);
+                if let Some(aux) = aux {
+                    out.loss += cross_entropy(&aux, &b.targets) * cfg.auxiliary_weight;
+                }
+                out
+            }
+        })
     };
     let mut write_err: Option<anyhow::Error> = None;
     let mut epochs_so_far: Vec<EpochSummary> = trainer.epochs().to_vec();
@@ -166,6 +208,7 @@ pub fn train_standalone(
                 ));
             }
             Event::Epoch(s) => {
+                epoch.set(s.epoch + 1);
                 tracing::info!("{}", epoch_line(s));
                 epochs_so_far.push(s.clone());
                 if let (Some(d), None) = (&dir, &write_err) {
@@ -187,10 +230,13 @@ pub fn train_standalone(
     let last = epochs.last();
     let last_eval = epochs.iter().rev().find(|e| e.val_acc.is_some());
     let summary = TrainSummary {
-        arch: arch.to_string(),
+        arch: net_kind.name(),
         dataset: cfg.dataset,
         param_count: net.param_count(),
-        mflops: net.mflops(),
+        mflops: match &net {
+            Net::Nb201(n) => Some(n.mflops()),
+            Net::Darts(_) => None,
+        },
         train_images: train_idx.len(),
         test_images: test_idx.len(),
         image_size: h,
@@ -210,6 +256,51 @@ pub fn train_standalone(
         d.write_json("summary.json", &summary)?;
     }
     Ok(summary)
+}
+
+/// What the config asks to train, parsed.
+enum NetKind {
+    Nb201(Nb201Arch),
+    Darts(DartsGenotype),
+}
+
+impl NetKind {
+    fn from_config(cfg: &TrainRunConfig) -> Result<Self> {
+        if let Some(g) = cfg.genotype.as_deref().filter(|g| !g.trim().is_empty()) {
+            let g = g.trim();
+            let parsed = if g.starts_with("Genotype") {
+                g.parse::<DartsGenotype>()
+            } else {
+                sotl_space::darts::preset(g)
+            };
+            return Ok(NetKind::Darts(parsed.with_context(|| format!("bad --genotype {g:?}"))?));
+        }
+        let a = cfg.arch.clone().unwrap_or_default();
+        Ok(NetKind::Nb201(a.parse().with_context(|| format!("bad --arch {a:?}"))?))
+    }
+
+    fn name(&self) -> String {
+        match self {
+            NetKind::Nb201(a) => a.to_string(),
+            NetKind::Darts(g) => g.to_string(),
+        }
+    }
+}
+
+/// The network being trained.
+enum Net {
+    Nb201(Nb201Network),
+    Darts(DartsNetwork),
+}
+
+impl Net {
+    fn param_count(&self) -> i64 {
+        match self {
+            Net::Nb201(n) => n.param_count(),
+            // What DARTS reports as the model size: the auxiliary head is left out.
+            Net::Darts(n) => n.param_count_without_auxiliary(),
+        }
+    }
 }
 
 /// Loads (train, test) for the configured dataset, resized when asked.

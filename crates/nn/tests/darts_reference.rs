@@ -182,7 +182,7 @@ fn a_path_is_the_soft_mix_of_its_one_hot_weights_and_trains_only_its_weights() {
     // Gradients of a path's loss reach exactly the path's weights.
     for w in net.weights() {
         let mut w = w;
-        let _ = w.zero_grad();
+        w.zero_grad();
     }
     net.forward_mix(&x, &EdgeMix::Path(g.clone()), true).square().sum(Kind::Float).backward();
     let used: std::collections::HashSet<usize> = net.path_weight_indices(&g).into_iter().collect();
@@ -211,4 +211,15 @@ fn genotypes_outside_the_op_set_are_refused() {
     let g =
         net.space().sample(&mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2));
     assert!(net.check_genotype(&g).is_ok());
+}
+
+#[test]
+fn drop_path_acts_in_train_mode_only() {
+    tch::manual_seed(3);
+    let (_vs, net) = network(&cfg(4, 3), &preset("pdarts").unwrap(), false);
+    let x = Tensor::rand([8, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let run = |train, p| net.forward_t(&x, train, p).0;
+    assert!(run(true, 0.0).allclose(&run(true, 0.0), 1e-6, 1e-6, false));
+    assert!(!run(true, 0.5).allclose(&run(true, 0.5), 1e-3, 1e-3, false), "drop path draws masks");
+    assert!(run(false, 0.5).allclose(&run(false, 0.0), 1e-6, 1e-6, false), "eval mode never drops");
 }

@@ -10,12 +10,25 @@ use crate::{EvalSchedule, Granularity, LrSchedule, Result, SgdConfig, TrainError
 /// `configs/nas-benchmark/hyper-opts/200E.config`): SGD, Nesterov momentum 0.9, lr 0.1 cosine
 /// to 0 per epoch, weight decay 5e-4, batch 256, 200 epochs, C=16, N=5.
 ///
-/// The architecture is kept as its string: this crate does not interpret it.
+/// The architecture is kept as its string: this crate does not interpret it. With `genotype`
+/// instead of `arch` the run trains a DARTS-space evaluation network; its protocol keys
+/// (`layers`, `auxiliary_weight`, `drop_path`, `cutout`) have DARTS' values in
+/// [`TrainRunConfig::darts_evaluation`] (`sotl-nas evaluate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainRunConfig {
     /// The cell, as a NAS-Bench-201 arch string (parsed by the caller).
     pub arch: Option<String>,
+    /// Or a DARTS-space genotype (the DARTS format, or a preset name such as `darts-v2`).
+    pub genotype: Option<String>,
+    /// Cells of the DARTS evaluation network.
+    pub layers: usize,
+    /// Weight of the DARTS auxiliary head's loss (0: no head).
+    pub auxiliary_weight: f64,
+    /// DARTS drop-path probability, reached linearly over the epochs (`p * epoch / epochs`).
+    pub drop_path: f64,
+    /// Cutout square side after the usual augmentation (`None`: off).
+    pub cutout: Option<i64>,
     /// Dataset to train on (its training set) and evaluate on (its test set).
     pub dataset: DatasetName,
     /// Channels of the first stage (`C`).
@@ -59,6 +72,11 @@ impl Default for TrainRunConfig {
         let sgd = SgdConfig::nb201();
         TrainRunConfig {
             arch: None,
+            genotype: None,
+            layers: 20,
+            auxiliary_weight: 0.0,
+            drop_path: 0.0,
+            cutout: None,
             dataset: DatasetName::Cifar10,
             channels: 16,
             cells_per_stage: 5,
@@ -82,11 +100,43 @@ impl Default for TrainRunConfig {
 }
 
 impl TrainRunConfig {
+    /// DARTS' evaluation protocol on CIFAR-10 (quark0/darts `train.py` with `--auxiliary
+    /// --cutout`): C=36, 20 layers, 600 epochs of SGD (momentum 0.9, weight decay 3e-4) at
+    /// lr 0.025 cosine to 0, batch 96, gradient norm clipped at 5, auxiliary weight 0.4,
+    /// drop path 0.2, Cutout 16; the genotype is still to be set.
+    pub fn darts_evaluation() -> Self {
+        TrainRunConfig {
+            channels: 36,
+            layers: 20,
+            epochs: 600,
+            batch_size: 96,
+            lr: 0.025,
+            eta_min: 0.0,
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 3e-4,
+            grad_clip: Some(5.0),
+            auxiliary_weight: 0.4,
+            drop_path: 0.2,
+            cutout: Some(16),
+            ..TrainRunConfig::default()
+        }
+    }
+
     /// Checks every value before anything is allocated, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::Config(m));
-        if self.arch.as_deref().is_none_or(|a| a.trim().is_empty()) {
-            return bad("no architecture: pass --arch '<NAS-Bench-201 arch string>' or set arch in the config".into());
+        let given = |s: &Option<String>| s.as_deref().is_some_and(|a| !a.trim().is_empty());
+        match (given(&self.arch), given(&self.genotype)) {
+            (false, false) => return bad("no architecture: pass --arch '<NAS-Bench-201 arch string>' or --genotype '<DARTS genotype or preset>', or set arch / genotype in the config".into()),
+            (true, true) => return bad("both arch and genotype are set; a run trains one network, so give one of them".into()),
+            _ => {}
+        }
+        if !(0.0..1.0).contains(&self.drop_path) {
+            return bad(format!("drop_path must be in [0, 1), got {}", self.drop_path));
+        }
+        if !(self.auxiliary_weight >= 0.0 && self.auxiliary_weight.is_finite()) {
+            return bad(format!("auxiliary_weight must be >= 0, got {}", self.auxiliary_weight));
         }
         if self.channels < 1 {
             return bad(format!("C (channels) must be >= 1, got {}", self.channels));
@@ -158,6 +208,26 @@ mod tests {
         assert_eq!(c.trainer().schedule, LrSchedule::nb201(200));
         assert_eq!(c.sgd(), SgdConfig::nb201());
         assert_eq!((c.batch_size, c.epochs, c.channels, c.cells_per_stage), (256, 200, 16, 5));
+    }
+
+    #[test]
+    fn darts_evaluation_is_the_darts_train_script() {
+        // quark0/darts cnn/train.py defaults with --auxiliary --cutout.
+        let c = TrainRunConfig::darts_evaluation();
+        assert_eq!((c.channels, c.layers, c.epochs, c.batch_size), (36, 20, 600, 96));
+        assert_eq!((c.lr, c.eta_min, c.momentum, c.weight_decay), (0.025, 0.0, 0.9, 3e-4));
+        assert_eq!(
+            (c.auxiliary_weight, c.drop_path, c.cutout, c.grad_clip),
+            (0.4, 0.2, Some(16), Some(5.0))
+        );
+        assert!(!c.nesterov);
+        assert!(c.validate().unwrap_err().to_string().contains("--genotype"));
+        let g = TrainRunConfig { genotype: Some("darts-v2".into()), ..c.clone() };
+        g.validate().unwrap();
+        let both = TrainRunConfig { arch: Some("|skip_connect~0|".into()), ..g.clone() };
+        assert!(both.validate().unwrap_err().to_string().contains("both"));
+        let drop = TrainRunConfig { drop_path: 1.0, ..g };
+        assert!(drop.validate().unwrap_err().to_string().contains("drop_path"));
     }
 
     #[test]

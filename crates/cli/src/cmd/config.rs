@@ -35,6 +35,8 @@ enum ConfigCmd {
 enum ConfigFor {
     /// `sotl-nas train`.
     Train,
+    /// `sotl-nas evaluate` (DARTS' evaluation protocol).
+    Evaluate,
     /// `sotl-nas oneshot ...`.
     Oneshot,
     /// `sotl-nas search` (the main job: method, seed, `[darts]` and `[oneshot]` budgets).
@@ -60,6 +62,7 @@ pub fn run(args: ConfigArgs, g: &Global) -> Result<()> {
     let ConfigCmd::Defaults { command } = args.cmd;
     match command {
         ConfigFor::Train => emit(&TrainRunConfig::default(), g),
+        ConfigFor::Evaluate => emit(&TrainRunConfig::darts_evaluation(), g),
         ConfigFor::Oneshot => emit(&OneShotConfig::default(), g),
         ConfigFor::Search => emit(&sotl_experiments::search::SearchConfig::default(), g),
         ConfigFor::Darts => emit(&DartsRunConfig::default(), g),
@@ -96,6 +99,7 @@ mod tests {
     #[test]
     fn every_default_config_reads_back_as_a_config_file() {
         round_trips(TrainRunConfig::default());
+        round_trips(TrainRunConfig::darts_evaluation());
         round_trips(OneShotConfig::default());
         round_trips(sotl_experiments::search::SearchConfig::default());
         round_trips(DartsRunConfig::default());

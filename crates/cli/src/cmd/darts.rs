@@ -1,12 +1,12 @@
-//! `sotl-nas darts`: differentiable NAS on NAS-Bench-201 (DARTS, SoTL-DARTS, SoVL-DARTS, exact
-//! SoTL hypergradients, DrNAS, SoTL-DrNAS), several seeds, a Table 4.6-style summary. Flags to
-//! config; the study is `sotl_experiments::darts::run_darts`.
+//! `sotl-nas darts`: differentiable NAS (DARTS, SoTL-DARTS, SoVL-DARTS, exact SoTL
+//! hypergradients, DrNAS, SoTL-DrNAS) on NAS-Bench-201 or the DARTS space, several seeds, a
+//! summary table. Flags to config; the study is `sotl_experiments::darts::run_darts`.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use sotl_experiments::darts::run_darts;
-use sotl_search::{DartsMethod, DartsRunConfig};
+use sotl_search::{DartsMethod, DartsRunConfig, SpaceChoice};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -16,6 +16,10 @@ pub struct DartsArgs {
     /// Methods, comma-separated: darts1, darts2, sotl, sovl, sotl-exact, drnas, sotl-drnas.
     #[arg(long, value_delimiter = ',', value_parser = parse_method)]
     pub method: Vec<DartsMethod>,
+    /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4 (Zela et al.'s restricted
+    /// DARTS spaces).
+    #[arg(long, value_parser = parse_space)]
+    pub space: Option<SpaceChoice>,
     /// Seeds per method.
     #[arg(long)]
     pub seeds: Option<usize>,
@@ -50,12 +54,19 @@ pub struct DartsArgs {
     /// Image side after down-sizing (0: native 32).
     #[arg(long)]
     pub image_size: Option<i64>,
-    /// Supernet channels C.
+    /// Supernet channels C (of `[net]`, or of `[darts_net]` in the DARTS space).
     #[arg(long)]
     pub channels: Option<i64>,
-    /// Cells per stage N.
+    /// Cells per stage N (NAS-Bench-201).
     #[arg(long)]
     pub cells: Option<usize>,
+    /// Cells of the DARTS-space search network (8 in DARTS).
+    #[arg(long)]
+    pub layers: Option<usize>,
+}
+
+fn parse_space(s: &str) -> Result<SpaceChoice, String> {
+    s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 
 fn parse_method(s: &str) -> Result<DartsMethod, String> {
@@ -79,8 +90,13 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     override_with(&mut cfg.data.n_train, args.n_train);
     override_with(&mut cfg.data.n_val, args.n_val);
     override_with(&mut cfg.data.image_size, args.image_size);
-    override_with(&mut cfg.net.channels, args.channels);
+    override_with(&mut cfg.space, args.space);
+    match cfg.space {
+        SpaceChoice::Nb201 => override_with(&mut cfg.net.channels, args.channels),
+        SpaceChoice::Darts(_) => override_with(&mut cfg.darts_net.channels, args.channels),
+    }
     override_with(&mut cfg.net.cells_per_stage, args.cells);
+    override_with(&mut cfg.darts_net.layers, args.layers);
     let study = run_darts(&env, &cfg, &args.out)?;
     if g.json {
         return print_json(&study.seeds);

@@ -1,6 +1,7 @@
 //! `sotl-nas train --arch '<NB201 string>'`: trains one standalone NAS-Bench-201 network with
-//! NAS-Bench-201's hyperparameters ([`TrainRunConfig`]). Flags to config; the run is
-//! `sotl_experiments::standalone::train_standalone`.
+//! NAS-Bench-201's hyperparameters ([`TrainRunConfig`]); `sotl-nas evaluate --genotype ...`
+//! trains a DARTS-space genotype with DARTS' protocol ([`TrainRunConfig::darts_evaluation`]).
+//! Flags to config; the run is `sotl_experiments::standalone::train_standalone`.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use sotl_data::DatasetName;
 use sotl_experiments::standalone::train_standalone;
 use sotl_train::TrainRunConfig;
 
-use crate::common::{load_config, print_json, Global, NetFlags};
+use crate::common::{load_config, load_config_over, print_json, Global, NetFlags};
 
 /// Arguments of `train`; each flag overrides the config key named in its help.
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,23 @@ pub struct TrainArgs {
     /// '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|' (config `arch`).
     #[arg(long)]
     arch: Option<String>,
+    /// A DARTS-space genotype, in the DARTS format `Genotype(normal=[('sep_conv_3x3', 0), ...],
+    /// normal_concat=range(2, 6), reduce=[...], reduce_concat=range(2, 6))` or a published one by
+    /// name: darts-v1, darts-v2, pdarts, drnas (config `genotype`).
+    #[arg(long)]
+    genotype: Option<String>,
+    /// Cells of the DARTS evaluation network (config `layers`; evaluate: 20).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Loss weight of the DARTS auxiliary head, 0 for none (config `auxiliary_weight`; evaluate: 0.4).
+    #[arg(long)]
+    auxiliary_weight: Option<f64>,
+    /// DARTS drop-path probability, reached linearly over the epochs (config `drop_path`; evaluate: 0.2).
+    #[arg(long)]
+    drop_path: Option<f64>,
+    /// Cutout side in pixels, 0 for none (config `cutout`; evaluate: 16).
+    #[arg(long)]
+    cutout: Option<i64>,
     /// TOML config with the keys of `TrainRunConfig` (unknown keys are rejected).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -72,6 +90,20 @@ pub fn run(args: TrainArgs, g: &Global) -> Result<()> {
     Ok(())
 }
 
+/// Runs `evaluate`: `train` over DARTS' evaluation protocol.
+pub fn run_evaluate(args: TrainArgs, g: &Global) -> Result<()> {
+    g.apply_threads();
+    let env = g.env()?;
+    let base = load_config_over(args.config.as_deref(), TrainRunConfig::darts_evaluation())?;
+    let cfg = merge(base, &args);
+    let summary = train_standalone(&env, &cfg, args.out.as_deref())?;
+    if g.json {
+        return print_json(&summary);
+    }
+    print!("{}", summary.to_text());
+    Ok(())
+}
+
 /// Config file values, overridden by the flags that were given.
 fn merge(mut cfg: TrainRunConfig, a: &TrainArgs) -> TrainRunConfig {
     fn set<T: Clone>(dst: &mut T, v: &Option<T>) {
@@ -81,6 +113,15 @@ fn merge(mut cfg: TrainRunConfig, a: &TrainArgs) -> TrainRunConfig {
     }
     if a.arch.is_some() {
         cfg.arch = a.arch.clone();
+    }
+    if a.genotype.is_some() {
+        cfg.genotype = a.genotype.clone();
+    }
+    set(&mut cfg.layers, &a.layers);
+    set(&mut cfg.auxiliary_weight, &a.auxiliary_weight);
+    set(&mut cfg.drop_path, &a.drop_path);
+    if let Some(c) = a.cutout {
+        cfg.cutout = (c > 0).then_some(c);
     }
     set(&mut cfg.dataset, &a.dataset);
     set(&mut cfg.epochs, &a.epochs);

@@ -189,14 +189,14 @@ impl DartsSupernet {
             let s = match mix {
                 Prepared::Soft(w) => {
                     let mut acc: Option<Tensor> = None;
-                    for j in 0..node + 2 {
+                    for (j, state) in states.iter().enumerate().take(node + 2) {
                         let e = darts_edge_index(node, j);
                         for (k, op) in cell.edges[e].iter().enumerate() {
                             // The zero op adds nothing (and has zero gradient for its weight).
                             if set[k] == DartsOp::None {
                                 continue;
                             }
-                            let y = op.forward(params, &states[j], train) * &w[row0 + e][k];
+                            let y = op.forward(params, state, train) * &w[row0 + e][k];
                             acc = Some(match acc {
                                 Some(a) => a + y,
                                 None => y,
@@ -213,11 +213,12 @@ impl DartsSupernet {
                             continue;
                         }
                         let e = darts_edge_index(node, j);
-                        let mut y =
-                            cell.edges[e][self.column(op)].forward(params, &states[j], train);
-                        if let Prepared::Weighted(_, w) = mix {
-                            y = y * &w[row0 + e];
-                        }
+                        let y = cell.edges[e][self.column(op)].forward(params, &states[j], train);
+                        // Not in place: an identity's output is the state tensor itself.
+                        let y = match mix {
+                            Prepared::Weighted(_, w) => y * &w[row0 + e],
+                            _ => y,
+                        };
                         acc = Some(match acc {
                             Some(a) => a + y,
                             None => y,
