@@ -159,8 +159,10 @@ fn evaluate_trains_a_published_genotype_and_names_bad_ones() {
     };
     let out = dir.path().join("ev");
     let small = ["--cutout", "0", "--auxiliary-weight", "0", "--resize", "16"];
-    let o =
-        evaluate(&[&small[..], &["--genotype", "pdarts", "--out", out.to_str().unwrap()]].concat());
+    // The shipped CPU config under the flags: its keys over DARTS' defaults, flags over both.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/darts-evaluate-cpu.toml");
+    let run_args = ["--genotype", "pdarts", "--config", shipped, "--out", out.to_str().unwrap()];
+    let o = evaluate(&[&small[..], &run_args[..]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(s["arch"].as_str().unwrap().starts_with("Genotype(normal=[('skip_connect', 0)"));
