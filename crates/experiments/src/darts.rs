@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sotl_bench::{Nb201Bench, Nb201Dataset};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
 use sotl_nn::{DartsNetConfig, DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
-use sotl_report::{plot_lines, summarize, LinePlot, Series, Table};
+use sotl_report::{plot_lines, plot_panels, summarize, LinePlot, PanelPlot, Series, Table};
 use sotl_search::{
     run_or_resume, search_batches, DartsMethod, DartsRunConfig, SearchOutcome, SearchSplits,
     SpaceChoice,
@@ -324,52 +324,58 @@ fn run_darts_space(
     })
 }
 
-/// NAS-Bench-201's op weights: one line per edge and op.
-fn nb201_op_plot(outcome: &SearchOutcome, traj: &[TrajectoryPoint]) -> LinePlot {
-    let mut alpha = LinePlot {
+/// Op weights over the epochs: one small panel per relaxed edge with a line per op (one legend
+/// for all), edges captioned by `caption`.
+fn op_panels<G: Genotype>(
+    op_names: &[&str],
+    outcome: &SearchOutcome<G>,
+    traj: &[TrajectoryPoint<G>],
+    caption: impl Fn(usize) -> String,
+    columns: usize,
+) -> PanelPlot {
+    let edges = traj.first().map_or(0, |p| p.op_weights.len());
+    PanelPlot {
         title: format!("Op weights per edge ({} seed {})", outcome.method, outcome.seed),
         x_label: "epoch".into(),
-        y_label: "mixing weight".into(),
-        series: Vec::new(),
-    };
-    for e in 0..6 {
-        for (k, op) in sotl_space::Nb201Op::ALL.iter().enumerate() {
-            alpha.series.push(Series {
-                name: format!("e{e} {op}"),
-                points: traj.iter().map(|p| (p.epoch as f64, p.op_weights[e][k])).collect(),
-            });
-        }
+        y_label: "weight".into(),
+        panels: (0..edges)
+            .map(|e| {
+                let series = op_names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, op)| Series {
+                        name: op.to_string(),
+                        points: traj.iter().map(|p| (p.epoch as f64, p.op_weights[e][k])).collect(),
+                    })
+                    .collect();
+                (caption(e), series)
+            })
+            .collect(),
+        columns,
     }
-    alpha
 }
 
-/// The DARTS space's op weights: per op, the mean over the normal cell's 14 edges (28 edges x
-/// 8 ops do not fit one panel).
-fn darts_op_plot(space: &DartsSpace, outcome: &SearchOutcome<DartsGenotype>) -> LinePlot {
-    let series = space
-        .op_names()
-        .iter()
-        .enumerate()
-        .map(|(k, op)| Series {
-            name: op.to_string(),
-            points: outcome
-                .trajectory
-                .iter()
-                .map(|p| {
-                    (p.epoch as f64, p.op_weights[..14].iter().map(|r| r[k]).sum::<f64>() / 14.0)
-                })
-                .collect(),
-        })
-        .collect();
-    LinePlot {
-        title: format!(
-            "Op weights, mean over the normal cell's edges ({} seed {})",
-            outcome.method, outcome.seed
-        ),
-        x_label: "epoch".into(),
-        y_label: "mixing weight".into(),
-        series,
-    }
+/// NAS-Bench-201's six edges, `to <- from` in arch-string order.
+fn nb201_op_plot(outcome: &SearchOutcome, traj: &[TrajectoryPoint]) -> PanelPlot {
+    let names = Nb201Space.op_names();
+    let caption = |e: usize| {
+        let (to, from) = sotl_space::nb201::NB201_EDGE_ENDPOINTS[e];
+        format!("edge {to} <- {from}")
+    };
+    op_panels(names, outcome, traj, caption, 3)
+}
+
+/// The DARTS space's 28 edges: the normal cell's 14, then the reduction cell's, captioned by
+/// the states they join (0, 1: the cell's inputs; 2-5: its nodes).
+fn darts_op_plot(space: &DartsSpace, outcome: &SearchOutcome<DartsGenotype>) -> PanelPlot {
+    let caption = |e: usize| {
+        let (cell, k) = if e < 14 { ("normal", e) } else { ("reduce", e - 14) };
+        let node =
+            (0..4).rev().find(|&n| sotl_space::darts::darts_edge_index(n, 0) <= k).unwrap_or(0);
+        let input = k - sotl_space::darts::darts_edge_index(node, 0);
+        format!("{cell}: {} <- {input}", node + 2)
+    };
+    op_panels(space.op_names(), outcome, &outcome.trajectory, caption, 7)
 }
 
 fn write_seed_outputs<G: Genotype>(
@@ -377,7 +383,7 @@ fn write_seed_outputs<G: Genotype>(
     outcome: &SearchOutcome<G>,
     traj: &[TrajectoryPoint<G>],
     csv: &str,
-    op_plot: LinePlot,
+    op_plot: PanelPlot,
 ) -> Result<()> {
     let mut full = outcome.clone();
     full.trajectory = traj.to_vec();
@@ -424,7 +430,7 @@ fn write_seed_outputs<G: Genotype>(
         }
         plot_lines(&dir.path(file), &plot)?;
     }
-    plot_lines(&dir.path("op_weights.svg"), &op_plot)?;
+    plot_panels(&dir.path("op_weights.svg"), &op_plot)?;
     Ok(())
 }
 

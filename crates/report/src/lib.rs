@@ -14,6 +14,8 @@ mod table;
 pub use atomic::{write_atomic, write_json_atomic};
 pub use csv_text::CsvText;
 pub use error::{ReportError, Result};
-pub use plot::{plot_lines, render_svg, LinePlot, Series};
+pub use plot::{
+    plot_lines, plot_panels, render_panels_svg, render_svg, LinePlot, PanelPlot, Series,
+};
 pub use stats::{fmt_mean_std, mean_std, summarize};
 pub use table::Table;

@@ -70,6 +70,123 @@ pub fn plot_lines(path: &Path, plot: &LinePlot) -> Result<()> {
     write_file(path, svg.as_bytes())
 }
 
+/// Small multiples: a grid of panels sharing axes, lines named alike in every panel (a name
+/// keeps one colour throughout), and one legend for all of them below the grid. For many lines
+/// that one panel could not show apart, e.g. the op weights of every edge of a cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PanelPlot {
+    /// Caption above the grid.
+    pub title: String,
+    /// Label of every panel's horizontal axis.
+    pub x_label: String,
+    /// Label of every panel's vertical axis.
+    pub y_label: String,
+    /// The panels, row by row: a caption and its lines.
+    pub panels: Vec<(String, Vec<Series>)>,
+    /// Panels per row (0: about the square root of the count).
+    pub columns: usize,
+}
+
+/// Renders `plot` as an SVG document (see [`PanelPlot`]); every panel has the same axis ranges.
+///
+/// Errors when there are no points at all or a coordinate is NaN or infinite.
+pub fn render_panels_svg(plot: &PanelPlot) -> Result<String> {
+    let all = LinePlot {
+        title: plot.title.clone(),
+        series: plot.panels.iter().flat_map(|(_, s)| s.iter().cloned()).collect(),
+        ..LinePlot::default()
+    };
+    let ((x0, x1), (y0, y1)) = bounds(&all)?;
+    let mut svg = String::new();
+    draw_panels(plot, &mut svg, (x0, x1), (y0, y1))
+        .map_err(|reason| ReportError::Plot { plot: plot.title.clone(), reason })?;
+    Ok(svg)
+}
+
+/// Renders `plot` (see [`render_panels_svg`]) and writes it to `path` atomically.
+pub fn plot_panels(path: &Path, plot: &PanelPlot) -> Result<()> {
+    let svg = render_panels_svg(plot)?;
+    write_file(path, svg.as_bytes())
+}
+
+/// Series names in order of first appearance: legend entries and colour indices.
+fn legend_names(plot: &PanelPlot) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for s in plot.panels.iter().flat_map(|(_, s)| s) {
+        if !names.contains(&s.name) {
+            names.push(s.name.clone());
+        }
+    }
+    names
+}
+
+fn draw_panels(
+    plot: &PanelPlot,
+    svg: &mut String,
+    x: (f64, f64),
+    y: (f64, f64),
+) -> std::result::Result<(), String> {
+    let e = |err: &dyn std::fmt::Display| err.to_string();
+    let n = plot.panels.len().max(1);
+    let cols =
+        if plot.columns > 0 { plot.columns.min(n) } else { (n as f64).sqrt().ceil() as usize };
+    let rows = n.div_ceil(cols);
+    let names = legend_names(plot);
+    // Legend rows of up to 6 entries, 22 px each.
+    let per_row = 6;
+    let legend_h = 22 * names.len().div_ceil(per_row) as u32 + 16;
+    let (w, panel_h) = ((260 * cols as u32).max(600), 190);
+    let h = 50 + panel_h * rows as u32 + legend_h;
+    let x_fmt = |v: &f64| tick_label(*v, x.1 - x.0);
+    let y_fmt = |v: &f64| tick_label(*v, y.1 - y.0);
+    let root = SVGBackend::with_string(svg, (w, h)).into_drawing_area();
+    root.fill(&WHITE).map_err(|err| e(&err))?;
+    let body = root.titled(&plot.title, (FONT, 20)).map_err(|err| e(&err))?;
+    let (grid, legend) = body.split_vertically(panel_h * rows as u32);
+    for (area, (caption, series)) in grid.split_evenly((rows, cols)).iter().zip(&plot.panels) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, 14))
+            .margin(6)
+            .x_label_area_size(32)
+            .y_label_area_size(44)
+            .build_cartesian_2d(x.0..x.1, y.0..y.1)
+            .map_err(|err| e(&err))?;
+        chart
+            .configure_mesh()
+            .x_desc(&plot.x_label)
+            .y_desc(&plot.y_label)
+            .axis_desc_style((FONT, 11))
+            .label_style((FONT, 10))
+            .x_labels(4)
+            .y_labels(4)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|err| e(&err))?;
+        for s in series {
+            let i = names.iter().position(|n| *n == s.name).unwrap_or(0);
+            let colour = COLOURS[i % COLOURS.len()];
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))
+                .map_err(|err| e(&err))?;
+        }
+    }
+    let col_w = (w as i32 - 40) / per_row as i32;
+    for (i, name) in names.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let (lx, ly) = (20 + col_w * (i % per_row) as i32, 12 + 22 * (i / per_row) as i32);
+        legend
+            .draw(&PathElement::new(vec![(lx, ly), (lx + 24, ly)], colour.stroke_width(3)))
+            .map_err(|err| e(&err))?;
+        legend
+            .draw(&Text::new(name.clone(), (lx + 30, ly - 7), (FONT, 13)))
+            .map_err(|err| e(&err))?;
+    }
+    root.present().map_err(|err| e(&err))?;
+    Ok(())
+}
+
 /// Checks every point and returns the padded axis ranges.
 fn bounds(plot: &LinePlot) -> Result<((f64, f64), (f64, f64))> {
     let mut xs = (f64::INFINITY, f64::NEG_INFINITY);
@@ -214,6 +331,38 @@ mod tests {
         assert_eq!(tick_label(-1e-17, 1.0), "0");
         assert_eq!(tick_label(93.126, 0.2), "93.13");
         assert_eq!(tick_label(93.126, 2.0), "93.1");
+    }
+
+    #[test]
+    fn panels_share_one_legend_and_a_colour_per_name() {
+        let line = |name: &str, k: f64| Series {
+            name: name.into(),
+            points: (0..5).map(|i| (i as f64, k * i as f64)).collect(),
+        };
+        let plot = PanelPlot {
+            title: "op weights".into(),
+            x_label: "epoch".into(),
+            y_label: "weight".into(),
+            panels: (0..6)
+                .map(|e| (format!("edge {e}"), vec![line("none", 0.1), line("skip_connect", 0.2)]))
+                .collect(),
+            columns: 3,
+        };
+        let svg = render_panels_svg(&plot).unwrap();
+        // Text elements hold their text on a line of its own.
+        let texts = |t: &str| svg.lines().filter(|l| l.trim() == t).count();
+        // Every caption once, each op name once (in the shared legend).
+        for e in 0..6 {
+            assert_eq!(texts(&format!("edge {e}")), 1, "edge {e}");
+        }
+        assert_eq!((texts("skip_connect"), texts("none")), (1, 1));
+        // Each name keeps its colour: 6 panel lines + 1 legend swatch per name.
+        let stroke = |c: &str| svg.matches(&format!("stroke=\"{c}\" stroke-width=\"")).count();
+        assert!(stroke("#1F77B4") >= 7 && stroke("#FF7F0E") >= 7, "{}", stroke("#1F77B4"));
+        let mut bad = plot.clone();
+        bad.panels[2].1[0].points[1].1 = f64::NAN;
+        assert!(render_panels_svg(&bad).is_err());
+        assert!(render_panels_svg(&PanelPlot::default()).is_err());
     }
 
     #[test]
