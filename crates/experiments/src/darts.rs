@@ -137,34 +137,23 @@ pub fn run_darts_on(
     net.image_size = dims[2];
     // Absent tables leave ground truth empty (with a note); corrupt ones are an error.
     let bench = load_bench(env)?;
-    let mut summaries = Vec::new();
-    let mut outcomes = Vec::new();
-    for &method in &cfg.methods {
-        for k in 0..cfg.seeds {
-            let seed = cfg.seed_base + k as u64;
-            let seed_dir = dir.child(&seed_folder(method, seed))?;
-            let final_path = seed_dir.path("final.json");
-            let outcome: SearchOutcome = if final_path.exists() {
-                read_json(&final_path)?
-            } else {
-                search_one::<Nb201Supernet>(env, cfg, &net, data, method, seed, &seed_dir)?
-            };
-            let mut traj = outcome.trajectory.clone();
-            if let Some(b) = &bench {
-                for p in &mut traj {
-                    p.test_accuracy = nb201_test(b, &p.genotype, Nb201Dataset::Cifar10);
-                }
-            }
-            let csv = trajectory_csv(&Nb201Space, &traj);
-            write_seed_outputs(&seed_dir, &outcome, &traj, &csv, nb201_op_plot(&outcome, &traj))?;
-            summaries.push(seed_summary(&outcome, &traj)?);
-            outcomes.push(SearchOutcome { trajectory: traj, ..outcome });
+    let truth = |p: &mut TrajectoryPoint| {
+        if let Some(b) = &bench {
+            p.test_accuracy = nb201_test(b, &p.genotype, Nb201Dataset::Cifar10);
         }
-    }
+    };
+    let (summaries, outcomes) = run_seeds::<Nb201Supernet>(
+        env,
+        cfg,
+        data,
+        &dir,
+        &net,
+        &Nb201Space,
+        &truth,
+        &nb201_op_plot,
+    )?;
     let table = results_table(cfg, &summaries, bench.as_ref())?;
-    table.write_markdown(&dir.path("table.md"))?;
-    table.write_csv(&dir.path("table.csv"))?;
-    dir.write_json("summary.json", &summaries)?;
+    write_tables(&dir, &table, &summaries)?;
     Ok(DartsStudy {
         seeds: summaries,
         table,
@@ -175,6 +164,53 @@ pub fn run_darts_on(
         image_size: dims[2],
         net,
     })
+}
+
+/// Every method x seed of `cfg` over the supernet `S`, each in its folder under `dir`: a
+/// finished seed is read back, the others searched (resuming from their checkpoints); `truth`
+/// fills ground truth into each trajectory point (reports only), `op_plot` draws the op weights.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn run_seeds<S: Supernet>(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
+    dir: &RunDir,
+    net: &S::Config,
+    space: &S::Space,
+    truth: &dyn Fn(&mut TrajectoryPoint<GenotypeOf<S>>),
+    op_plot: &dyn Fn(&SearchOutcome<GenotypeOf<S>>, &[TrajectoryPoint<GenotypeOf<S>>]) -> PanelPlot,
+) -> Result<(Vec<SeedSummary>, Vec<SearchOutcome<GenotypeOf<S>>>)>
+where
+    GenotypeOf<S>: CellShape,
+{
+    let mut summaries = Vec::new();
+    let mut outcomes = Vec::new();
+    for &method in &cfg.methods {
+        for k in 0..cfg.seeds {
+            let seed = cfg.seed_base + k as u64;
+            let seed_dir = dir.child(&seed_folder(method, seed))?;
+            let final_path = seed_dir.path("final.json");
+            let outcome: SearchOutcome<GenotypeOf<S>> = if final_path.exists() {
+                read_json(&final_path)?
+            } else {
+                search_one::<S>(env, cfg, net, data, method, seed, &seed_dir)?
+            };
+            let mut traj = outcome.trajectory.clone();
+            traj.iter_mut().for_each(truth);
+            let csv = trajectory_csv(space, &traj);
+            write_seed_outputs(&seed_dir, &outcome, &traj, &csv, op_plot(&outcome, &traj))?;
+            summaries.push(seed_summary(&outcome, &traj)?);
+            outcomes.push(SearchOutcome { trajectory: traj, ..outcome });
+        }
+    }
+    Ok((summaries, outcomes))
+}
+
+/// table.md, table.csv and summary.json of a study.
+fn write_tables(dir: &RunDir, table: &Table, summaries: &[SeedSummary]) -> Result<()> {
+    table.write_markdown(&dir.path("table.md"))?;
+    table.write_csv(&dir.path("table.csv"))?;
+    dir.write_json("summary.json", summaries)
 }
 
 /// One search over the supernet `S`, resumed from its checkpoint when there is one.
@@ -271,23 +307,11 @@ fn run_darts_space(
     };
     net.validate()?;
     let space = DartsSpace::new(ops);
-    let mut summaries = Vec::new();
-    for &method in &cfg.methods {
-        for k in 0..cfg.seeds {
-            let seed = cfg.seed_base + k as u64;
-            let seed_dir = dir.child(&seed_folder(method, seed))?;
-            let final_path = seed_dir.path("final.json");
-            let outcome: SearchOutcome<DartsGenotype> = if final_path.exists() {
-                read_json(&final_path)?
-            } else {
-                search_one::<DartsSupernet>(env, cfg, &net, data, method, seed, &seed_dir)?
-            };
-            let traj = outcome.trajectory.clone();
-            let csv = trajectory_csv(&space, &traj);
-            write_seed_outputs(&seed_dir, &outcome, &traj, &csv, darts_op_plot(&space, &outcome))?;
-            summaries.push(seed_summary(&outcome, &traj)?);
-        }
-    }
+    let op_plot = |o: &SearchOutcome<DartsGenotype>, _: &[TrajectoryPoint<DartsGenotype>]| {
+        darts_op_plot(&space, o)
+    };
+    let (summaries, _) =
+        run_seeds::<DartsSupernet>(env, cfg, data, dir, &net, &space, &|_| {}, &op_plot)?;
     let mut table = Table::new(
         format!(
             "{} space ({}), final genotype over {} seed(s), mean (std); skips and depth of the normal cell",
@@ -309,9 +333,7 @@ fn run_darts_space(
             col(&|s| s.seconds_per_epoch, 1),
         ])?;
     }
-    table.write_markdown(&dir.path("table.md"))?;
-    table.write_csv(&dir.path("table.csv"))?;
-    dir.write_json("summary.json", &summaries)?;
+    write_tables(dir, &table, &summaries)?;
     Ok(DartsStudy {
         seeds: summaries,
         table,
