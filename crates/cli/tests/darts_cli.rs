@@ -170,7 +170,7 @@ fn evaluate_trains_a_published_genotype_and_names_bad_ones() {
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     // DARTS' protocol unless overridden.
-    assert_eq!((cfg["auxiliary_weight"].as_f64(), cfg["cutout"].as_i64()), (Some(0.0), None));
+    assert_eq!((cfg["auxiliary_weight"].as_f64(), cfg["cutout"].as_i64()), (Some(0.0), Some(0)));
     assert_eq!((cfg["lr"].as_f64(), cfg["drop_path"].as_f64()), (Some(0.025), Some(0.2)));
     assert_eq!((cfg["weight_decay"].as_f64(), cfg["batch_size"].as_i64()), (Some(3e-4), Some(16)));
     assert_eq!((cfg["eval_every_epochs"].as_i64(), cfg["layers"].as_i64()), (Some(5), Some(3)));
@@ -178,8 +178,17 @@ fn evaluate_trains_a_published_genotype_and_names_bad_ones() {
     let bad = evaluate(&["--genotype", "Genotype(normal=[('sep_conv_9x9', 0)])"]);
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && e.contains("sep_conv_9x9") && e.contains("--genotype"), "{e}");
-    // At 16x16 the auxiliary head's 5x5 pooling has nothing to pool.
-    let bad = evaluate(&["--genotype", "darts-v2", "--cutout", "0", "--resize", "16"]);
+    // At 16x16 the auxiliary head's 5x5 pooling has nothing to pool: refused before the run
+    // folder is claimed, so the advised fix reruns into the same folder.
+    let out2 = dir.path().join("ev2");
+    let args = ["--genotype", "darts-v2", "--cutout", "0", "--resize", "16", "--out"];
+    let bad = evaluate(&[&args[..], &[out2.to_str().unwrap()]].concat());
     let e = String::from_utf8_lossy(&bad.stderr);
-    assert!(!bad.status.success() && e.contains("--auxiliary-weight 0"), "{e}");
+    assert!(
+        !bad.status.success() && e.contains("32, 36 or 40") && e.contains("auxiliary_weight = 0"),
+        "{e}"
+    );
+    let fixed =
+        evaluate(&[&args[..], &[out2.to_str().unwrap(), "--auxiliary-weight", "0"]].concat());
+    assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
 }

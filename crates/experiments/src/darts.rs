@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sotl_bench::{Nb201Bench, Nb201Dataset};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
-use sotl_nn::{DartsNetConfig, DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
+use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
 use sotl_report::{plot_lines, plot_panels, summarize, LinePlot, PanelPlot, Series, Table};
 use sotl_search::{
     run_or_resume, search_batches, DartsMethod, DartsRunConfig, SearchOutcome, SearchSplits,
@@ -299,12 +299,7 @@ fn run_darts_space(
     ops: DartsOpSet,
 ) -> Result<DartsStudy> {
     let dims = data.train.images.size();
-    let net = DartsNetConfig {
-        ops,
-        num_classes: data.train.classes as i64,
-        in_channels: dims[1],
-        ..cfg.darts_net
-    };
+    let net = cfg.darts_net.config(ops, data.train.classes as i64, dims[1], dims[2]);
     net.validate()?;
     let space = DartsSpace::new(ops);
     let op_plot = |o: &SearchOutcome<DartsGenotype>, _: &[TrajectoryPoint<DartsGenotype>]| {

@@ -88,10 +88,6 @@ pub fn train_standalone(
     let device = env.device;
     cfg.validate()?;
     let net_kind = NetKind::from_config(cfg)?;
-    let dir = match out {
-        Some(o) => Some(RunDir::claim(o, cfg)?),
-        None => None,
-    };
     let (train_set, test_set) = load_data(env, cfg)?;
     let [c, h, _] = train_set.image_shape();
     let train_idx = pick(&train_set, cfg.subset, cfg.seed)?;
@@ -106,7 +102,10 @@ pub fn train_standalone(
         seed: cfg.seed,
         seeding: OrderSeeding::Derived,
         drop_last: false,
-        augment: Augment { cutout: cfg.cutout, ..Augment::for_dataset(cfg.dataset) },
+        augment: Augment {
+            cutout: cfg.cutout.filter(|&c| c > 0),
+            ..Augment::for_dataset(cfg.dataset)
+        },
     })?;
     let mut test = test_images.batches_with(&BatchPlan::eval(cfg.batch_size))?;
 
@@ -127,22 +126,22 @@ pub fn train_standalone(
                 },
             )?),
             NetKind::Darts(g) => {
-                // The auxiliary head pools 5x5 with stride 3 after the second reduction.
-                if cfg.auxiliary_weight > 0.0 && h / 4 < 5 {
-                    anyhow::bail!(
-                        "the DARTS auxiliary head needs maps of at least 5x5 after the second reduction, i.e. images of 20x20 or more; these are {h}x{h}: set auxiliary_weight = 0 (--auxiliary-weight 0) or keep the native size"
-                    );
-                }
                 let dcfg = DartsNetConfig {
                     channels: cfg.channels,
                     layers: cfg.layers,
                     num_classes: train_images.classes as i64,
                     in_channels: c,
+                    image_size: h,
                     ..DartsNetConfig::default()
                 };
                 Net::Darts(DartsNetwork::new(&vs.root(), &dcfg, g, cfg.auxiliary_weight > 0.0)?)
             }
         }
+    };
+    // Claimed once the network is built, so a config the network refuses leaves no folder.
+    let dir = match out {
+        Some(o) => Some(RunDir::claim(o, cfg)?),
+        None => None,
     };
     let opt = Sgd::new(ParamGroup::from_var_store(&vs)?, cfg.sgd())?;
     let mut trainer = Trainer::new(cfg.trainer(), opt, vs.variables().into_iter().collect())?;

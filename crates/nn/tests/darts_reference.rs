@@ -202,6 +202,37 @@ fn a_path_is_the_soft_mix_of_its_one_hot_weights_and_trains_only_its_weights() {
 }
 
 #[test]
+fn sizes_the_networks_cannot_run_are_refused() {
+    let vs = VarStore::new(Device::Cpu);
+    let v2 = preset("darts-v2").unwrap();
+    // FactorizedReduce needs even maps at both reductions.
+    let odd = DartsNetConfig { image_size: 10, ..cfg(4, 5) };
+    let e = DartsSupernet::new(&vs.root(), &odd).err().unwrap().to_string();
+    assert!(e.contains("image_size") && e.contains("multiple of 4"), "{e}");
+    // The auxiliary head pools 8- to 10-pixel maps to 2x2: 28- and 44-pixel images do not fit,
+    // 32 and 40 do.
+    for (side, ok) in [(28, false), (32, true), (40, true), (44, false)] {
+        let c = DartsNetConfig { image_size: side, ..cfg(4, 5) };
+        let r = DartsNetwork::new(&vs.root(), &c, &v2, true);
+        assert_eq!(r.is_ok(), ok, "{side}");
+        if ok {
+            let x = Tensor::rand([2, 3, side, side], (Kind::Float, Device::Cpu));
+            let (_, aux) = r.unwrap().forward_t(&x, true, 0.0);
+            assert_eq!(aux.unwrap().size(), [2, 10]);
+        }
+        assert!(DartsNetwork::new(&vs.root(), &c, &v2, false).is_ok());
+    }
+    // A reduction cell concatenating its (full-size) inputs.
+    let bad: DartsGenotype = v2
+        .to_string()
+        .replace("reduce_concat=range(2, 6)", "reduce_concat=range(1, 6)")
+        .parse()
+        .unwrap();
+    let e = DartsNetwork::new(&vs.root(), &cfg(4, 5), &bad, false).err().unwrap().to_string();
+    assert!(e.contains("reduce_concat"), "{e}");
+}
+
+#[test]
 fn genotypes_outside_the_op_set_are_refused() {
     let vs = VarStore::new(Device::Cpu);
     let net = DartsSupernet::new(&vs.root(), &DartsNetConfig { ops: DartsOpSet::S2, ..cfg(4, 5) })

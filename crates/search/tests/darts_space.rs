@@ -1,6 +1,6 @@
-//! Every differentiable method and a one-shot trainer on the DARTS space's supernet (Zela et
-//! al.'s S2 and the full op set), on random data at toy size: the space plugs into the same
-//! drivers as NAS-Bench-201.
+//! Every differentiable method on the DARTS space's search network (Zela et al.'s S2 and S3 and
+//! the full op set), on random data at toy size, with a checkpoint resume between epochs: the
+//! space plugs into the same search driver as NAS-Bench-201.
 
 use sotl_nn::{DartsNetConfig, DartsSupernet, Supernet};
 use sotl_search::{DartsConfig, DartsMethod, DartsSearch, SearchSplits};
@@ -16,7 +16,7 @@ fn source(seed: i64, n: i64) -> TensorBatches {
 }
 
 fn net(ops: DartsOpSet) -> DartsNetConfig {
-    DartsNetConfig { channels: 4, layers: 3, num_classes: 3, in_channels: 3, ops }
+    DartsNetConfig { channels: 4, layers: 3, num_classes: 3, in_channels: 3, image_size: 8, ops }
 }
 
 #[test]
@@ -84,4 +84,19 @@ fn every_differentiable_method_searches_the_darts_space() {
             8
         );
     }
+}
+
+#[test]
+fn run_configs_name_darts_space_settings_that_cannot_apply() {
+    use sotl_search::{DartsRunConfig, SpaceChoice};
+    let s2 = DartsRunConfig { space: "darts-s2".parse().unwrap(), ..DartsRunConfig::default() };
+    s2.validate().unwrap();
+    // The op set is the space's: `[darts_net]` holds sizes only.
+    let e = toml::from_str::<DartsRunConfig>("[darts_net]\nops = \"s2\"\n").unwrap_err();
+    assert!(e.to_string().contains("unknown field"), "{e}");
+    let drnas = DartsRunConfig { methods: vec![DartsMethod::Drnas], ..s2 };
+    let e = drnas.validate().unwrap_err().to_string();
+    assert!(e.contains("drnas_progressive_keep"), "{e}");
+    assert_eq!("darts-s3".parse::<SpaceChoice>().unwrap().to_string(), "darts-s3");
+    assert!("darts-full".parse::<SpaceChoice>().is_err());
 }

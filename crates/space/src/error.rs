@@ -23,6 +23,16 @@ pub enum SpaceError {
         /// What was wrong.
         reason: String,
     },
+    /// A name that is not one of a fixed list (DARTS ops, op sets, published genotypes).
+    #[error("unknown {what} {name:?}; expected one of {expected}")]
+    Unknown {
+        /// What was named, e.g. `DARTS operation`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The accepted names.
+        expected: String,
+    },
     /// An unknown operation name.
     #[error("unknown operation {0:?}; expected one of none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3")]
     UnknownOp(String),

@@ -25,9 +25,10 @@ pub struct TrainRunConfig {
     pub layers: usize,
     /// Weight of the DARTS auxiliary head's loss (0: no head).
     pub auxiliary_weight: f64,
-    /// DARTS drop-path probability, reached linearly over the epochs (`p * epoch / epochs`).
+    /// DARTS drop-path probability `p`, raised linearly over the epochs as DARTS does (`p *
+    /// epoch / epochs` in epoch `epoch`, from 0).
     pub drop_path: f64,
-    /// Cutout square side after the usual augmentation (`None`: off).
+    /// Cutout square side after the usual augmentation (`None` or 0: off).
     pub cutout: Option<i64>,
     /// Dataset to train on (its training set) and evaluate on (its test set).
     pub dataset: DatasetName,
@@ -132,6 +133,12 @@ impl TrainRunConfig {
             (true, true) => return bad("both arch and genotype are set; a run trains one network, so give one of them".into()),
             _ => {}
         }
+        if given(&self.arch) && (self.drop_path > 0.0 || self.auxiliary_weight > 0.0) {
+            return bad(format!("drop_path ({}) and auxiliary_weight ({}) apply to DARTS genotypes, not to NAS-Bench-201 cells; set them to 0 or train a --genotype", self.drop_path, self.auxiliary_weight));
+        }
+        if self.cutout.is_some_and(|c| c < 0) {
+            return bad(format!("cutout must be >= 0 (0: off), got {:?}", self.cutout));
+        }
         if !(0.0..1.0).contains(&self.drop_path) {
             return bad(format!("drop_path must be in [0, 1), got {}", self.drop_path));
         }
@@ -226,8 +233,13 @@ mod tests {
         g.validate().unwrap();
         let both = TrainRunConfig { arch: Some("|skip_connect~0|".into()), ..g.clone() };
         assert!(both.validate().unwrap_err().to_string().contains("both"));
-        let drop = TrainRunConfig { drop_path: 1.0, ..g };
+        let drop = TrainRunConfig { drop_path: 1.0, ..g.clone() };
         assert!(drop.validate().unwrap_err().to_string().contains("drop_path"));
+        let cut = TrainRunConfig { cutout: Some(-1), ..g };
+        assert!(cut.validate().unwrap_err().to_string().contains("cutout"));
+        // DARTS-only settings on a NAS-Bench-201 cell are refused, not ignored.
+        let nb = TrainRunConfig { arch: Some("|skip_connect~0|".into()), ..c };
+        assert!(nb.validate().unwrap_err().to_string().contains("auxiliary_weight"));
     }
 
     #[test]

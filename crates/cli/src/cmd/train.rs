@@ -120,8 +120,8 @@ fn merge(mut cfg: TrainRunConfig, a: &TrainArgs) -> TrainRunConfig {
     set(&mut cfg.layers, &a.layers);
     set(&mut cfg.auxiliary_weight, &a.auxiliary_weight);
     set(&mut cfg.drop_path, &a.drop_path);
-    if let Some(c) = a.cutout {
-        cfg.cutout = (c > 0).then_some(c);
+    if a.cutout.is_some() {
+        cfg.cutout = a.cutout;
     }
     set(&mut cfg.dataset, &a.dataset);
     set(&mut cfg.epochs, &a.epochs);

@@ -23,13 +23,67 @@ pub struct DartsNetConfig {
     pub num_classes: i64,
     /// Input image channels.
     pub in_channels: i64,
+    /// Input image height and width (square): a multiple of 4, as the two reductions halve it
+    /// with FactorizedReduce, which needs even maps.
+    pub image_size: i64,
     /// The candidate ops of the search network's mixed edges (the evaluation network runs any).
     pub ops: DartsOpSet,
 }
 
 impl Default for DartsNetConfig {
     fn default() -> Self {
-        Self { channels: 16, layers: 8, num_classes: 10, in_channels: 3, ops: DartsOpSet::Full }
+        Self {
+            channels: 16,
+            layers: 8,
+            num_classes: 10,
+            in_channels: 3,
+            image_size: 32,
+            ops: DartsOpSet::Full,
+        }
+    }
+}
+
+/// The sizes of a DARTS network a run config chooses (`[darts_net]`): the rest of
+/// [`DartsNetConfig`] comes from the data (classes, input channels and size) and the search
+/// space (the op set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DartsNetSize {
+    /// Channels of the first cells (`C`).
+    pub channels: i64,
+    /// Cells.
+    pub layers: usize,
+}
+
+impl Default for DartsNetSize {
+    fn default() -> Self {
+        let d = DartsNetConfig::default();
+        Self { channels: d.channels, layers: d.layers }
+    }
+}
+
+impl DartsNetSize {
+    /// The full config for `ops`, `classes` and `in_channels` x `image_size`^2 inputs.
+    pub fn config(
+        &self,
+        ops: DartsOpSet,
+        classes: i64,
+        in_channels: i64,
+        image_size: i64,
+    ) -> DartsNetConfig {
+        DartsNetConfig {
+            channels: self.channels,
+            layers: self.layers,
+            num_classes: classes,
+            in_channels,
+            image_size,
+            ops,
+        }
+    }
+
+    /// Checks the sizes (as a default-sized network of these sizes).
+    pub fn validate(&self) -> Result<()> {
+        self.config(DartsOpSet::Full, 10, 3, 32).validate()
     }
 }
 
@@ -76,6 +130,27 @@ impl DartsNetConfig {
         }
         if !(1..=64).contains(&self.in_channels) {
             return bad("in_channels", self.in_channels.to_string(), "must be between 1 and 64");
+        }
+        if self.image_size < 4 || self.image_size % 4 != 0 {
+            return bad(
+                "image_size",
+                self.image_size.to_string(),
+                "must be a positive multiple of 4 (two reductions halve even maps)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks that the auxiliary head fits: it pools the second reduction's `image_size / 4`
+    /// maps 5x5 with stride 3 to 2x2 and convolves them 2x2 to 1x1, which needs maps of 8 to 10
+    /// (images of 32, 36 or 40 pixels).
+    pub fn validate_auxiliary(&self) -> Result<()> {
+        if !(8..=10).contains(&(self.image_size / 4)) {
+            return Err(NnError::InvalidConfig {
+                field: "image_size",
+                value: self.image_size.to_string(),
+                reason: "the DARTS auxiliary head needs images of 32, 36 or 40 pixels; turn the head off (auxiliary_weight = 0) for other sizes",
+            });
         }
         Ok(())
     }

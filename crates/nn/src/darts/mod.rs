@@ -8,6 +8,7 @@ mod supernet;
 
 pub use config::{
     auxiliary_head_params, darts_network_param_count, darts_supernet_param_count, DartsNetConfig,
+    DartsNetSize,
 };
 pub use network::DartsNetwork;
 pub use supernet::DartsSupernet;

@@ -74,7 +74,7 @@ pub struct DartsNetwork {
 
 impl DartsNetwork {
     /// Builds the network under `p` (PyTorch's default init; seed with `tch::manual_seed`);
-    /// `auxiliary` adds the auxiliary head.
+    /// `auxiliary` adds the auxiliary head (which needs 32- to 40-pixel images).
     pub fn new(
         p: &Path,
         cfg: &DartsNetConfig,
@@ -82,6 +82,17 @@ impl DartsNetwork {
         auxiliary: bool,
     ) -> Result<Self> {
         cfg.validate()?;
+        if auxiliary {
+            cfg.validate_auxiliary()?;
+        }
+        // A reduction cell's input states are at the input resolution, its nodes at half.
+        if genotype.reduce.concat.iter().any(|&s| s < 2) {
+            return Err(crate::NnError::InvalidConfig {
+                field: "genotype",
+                value: format!("reduce_concat = {:?}", genotype.reduce.concat),
+                reason: "a reduction cell can only concatenate its nodes (states 2 and up): its inputs have twice their size",
+            });
+        }
         let mut list = ParamList::default();
         let c3 = 3 * cfg.channels;
         let stem_conv = list.conv_weight(&(p / "stem" / "0"), c3, cfg.in_channels, 3);
@@ -191,7 +202,7 @@ impl DartsNetwork {
     /// probability of dropping each non-identity op's output per example (train mode only).
     ///
     /// # Shapes
-    /// `x: [B, in_channels, H, W]` (H, W at least 8 with the auxiliary head) ->
+    /// `x: [B, in_channels, S, S]`, `S` the config's `image_size` ->
     /// `([B, classes], Option<[B, classes]>)`.
     pub fn forward_t(&self, x: &Tensor, train: bool, drop_path: f64) -> (Tensor, Option<Tensor>) {
         let p = &self.params;

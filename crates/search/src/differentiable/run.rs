@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sotl_nn::{DartsNetConfig, GenotypeOf, Nb201NetConfig, Supernet};
+use sotl_nn::darts::DartsNetSize;
+use sotl_nn::{GenotypeOf, Nb201NetConfig, Supernet};
 use sotl_space::{CellShape, DartsOpSet};
 use sotl_train::{DeviceImages, TensorBatches};
 use tch::{Device, Kind};
@@ -95,9 +96,9 @@ pub struct DartsRunConfig {
     pub space: SpaceChoice,
     /// The NAS-Bench-201 supernet (classes, input channels and size are taken from the data).
     pub net: Nb201NetConfig,
-    /// The DARTS-space search network (classes and input channels are taken from the data;
-    /// its op set from `space`).
-    pub darts_net: DartsNetConfig,
+    /// The DARTS-space search network's size (classes and input size are taken from the data,
+    /// the op set from `space`).
+    pub darts_net: DartsNetSize,
     /// The data: source, subset sizes, image size, split seed.
     pub data: DataConfig,
 }
@@ -111,7 +112,7 @@ impl Default for DartsRunConfig {
             search: DartsConfig::default(),
             space: SpaceChoice::Nb201,
             net: Nb201NetConfig::default(),
-            darts_net: DartsNetConfig::default(),
+            darts_net: DartsNetSize::default(),
             data: DataConfig::default(),
         }
     }
@@ -132,6 +133,20 @@ impl DartsRunConfig {
         self.search.validate()?;
         self.net.validate()?;
         self.darts_net.validate()?;
+        let dirichlet_methods =
+            self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
+        if let (SpaceChoice::Darts(o), true) = (self.space, dirichlet_methods) {
+            let n = o.ops().len();
+            if self.search.drnas_progressive_keep >= n {
+                return Err(DartsError::Config {
+                    field: "search.drnas_progressive_keep",
+                    reason: format!(
+                        "keeps {} ops per edge but {} has {n}, so DrNAS' progressive pruning would prune nothing; pick fewer, or 0 for no pruning",
+                        self.search.drnas_progressive_keep, self.space
+                    ),
+                });
+            }
+        }
         let dirichlet = self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
         let k = self.search.drnas_partial_channels_at(0);
         if dirichlet && self.space != SpaceChoice::Nb201 && k != 1 {

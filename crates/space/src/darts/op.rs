@@ -110,10 +110,10 @@ impl FromStr for DartsOp {
     type Err = SpaceError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DartsOp::ALL.into_iter().find(|op| op.name() == s).ok_or_else(|| SpaceError::Genotype {
-            input: s.to_string(),
-            part: s.to_string(),
-            reason: format!("unknown DARTS operation; expected one of {}", DartsOp::known_names()),
+        DartsOp::ALL.into_iter().find(|op| op.name() == s).ok_or_else(|| SpaceError::Unknown {
+            what: "DARTS operation",
+            name: s.to_string(),
+            expected: DartsOp::known_names(),
         })
     }
 }
@@ -197,10 +197,10 @@ impl FromStr for DartsOpSet {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         DartsOpSet::ALL.into_iter().find(|o| o.name() == s.to_ascii_lowercase()).ok_or_else(|| {
-            SpaceError::Genotype {
-                input: s.to_string(),
-                part: s.to_string(),
-                reason: "unknown DARTS op set; expected one of full, s2, s3, s4".into(),
+            SpaceError::Unknown {
+                what: "DARTS op set",
+                name: s.to_string(),
+                expected: "full, s2, s3, s4".into(),
             }
         })
     }
