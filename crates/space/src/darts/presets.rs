@@ -31,11 +31,11 @@ pub const PRESETS: [(&str, &str); 4] = [
 pub fn preset(name: &str) -> Result<DartsGenotype, SpaceError> {
     let (_, text) =
         PRESETS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            SpaceError::Genotype {
-                input: name.to_string(),
-                part: name.to_string(),
-                reason: format!(
-                    "unknown preset; expected one of {}",
+            SpaceError::Unknown {
+                what: "published genotype",
+                name: name.to_string(),
+                expected: format!(
+                    "{} (or a genotype in the DARTS form Genotype(normal=[...], ...))",
                     PRESETS.map(|(n, _)| n).join(", ")
                 ),
             }
