@@ -234,7 +234,8 @@ impl DartsSupernet {
 
     /// Indices of the weights a single-path forward of `g` uses: the stem, the preprocessing of
     /// each cell input the genotype reads, the ops of the genotype's edges and the classifier.
-    /// Exactly these receive gradients from a `Path` forward.
+    /// Every weight a `Path` forward reaches is listed; in degenerate genotypes (a cell output no
+    /// later cell reads, an input read only by `noise`) some listed ones get no gradient.
     pub fn path_param_indices(&self, g: &DartsGenotype) -> Vec<usize> {
         let mut out = vec![self.stem_conv];
         out.extend(self.stem_bn.affine.iter().flat_map(|&(a, b)| [a, b]));
