@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::{Genotype, Result};
+use crate::{Genotype, Result, SpaceError};
 
 /// A search space: its genotypes, how to draw and perturb them, and the shape of its continuous
 /// relaxation.
@@ -43,4 +43,29 @@ pub trait SearchSpace {
     ///
     /// Errors on a wrong length or a NaN weight.
     fn discretize(&self, weights: &[f64]) -> Result<Self::Genotype>;
+}
+
+/// Checks relaxation weights for `space`'s [`SearchSpace::discretize`]: `edges x ops` of them
+/// (`layout` says how the rows are ordered) and none NaN, naming the edge and op of a NaN.
+pub(crate) fn check_relaxation<S: SearchSpace + ?Sized>(
+    space: &S,
+    weights: &[f64],
+    layout: &str,
+) -> Result<()> {
+    let (edges, n_ops) = space.relaxation_shape();
+    if weights.len() != edges * n_ops {
+        return Err(SpaceError::Weights(format!(
+            "expected {edges}x{n_ops} = {} weights (row-major, {layout}), got {}",
+            edges * n_ops,
+            weights.len()
+        )));
+    }
+    if let Some(i) = weights.iter().position(|w| w.is_nan()) {
+        return Err(SpaceError::Weights(format!(
+            "weight {i} (edge {}, op {}) is NaN; the architecture parameters diverged",
+            i / n_ops,
+            space.op_names()[i % n_ops]
+        )));
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     darts_edge_index, DartsCell, DartsGenotype, DartsOp, DartsOpSet, DARTS_CELL_EDGES, DARTS_STEPS,
 };
-use crate::{Result, SearchSpace, SpaceError};
+use crate::search_space::check_relaxation;
+use crate::{Result, SearchSpace};
 
 /// The DARTS search space (Liu et al., ICLR 2019) over an op set: a normal and a reduction cell,
 /// each with two input states and four intermediate nodes that take two inputs each, the output
@@ -164,22 +165,8 @@ impl SearchSpace for DartsSpace {
     }
 
     fn discretize(&self, weights: &[f64]) -> Result<DartsGenotype> {
-        let (edges, n_ops) = self.relaxation_shape();
-        if weights.len() != edges * n_ops {
-            return Err(SpaceError::Weights(format!(
-                "expected {edges}x{n_ops} = {} weights (row-major, normal cell's 14 edges then the \
-                 reduction cell's), got {}",
-                edges * n_ops,
-                weights.len()
-            )));
-        }
-        if let Some(i) = weights.iter().position(|w| w.is_nan()) {
-            return Err(SpaceError::Weights(format!(
-                "weight {i} (edge {}, op {}) is NaN; the architecture parameters diverged",
-                i / n_ops,
-                self.op_names()[i % n_ops]
-            )));
-        }
+        check_relaxation(self, weights, "normal cell's 14 edges then the reduction cell's")?;
+        let n_ops = self.ops.ops().len();
         let (normal, reduce) = weights.split_at(DARTS_CELL_EDGES * n_ops);
         Ok(DartsGenotype {
             normal: self.discretize_cell(normal),

@@ -4,6 +4,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{Nb201Arch, Nb201Op, NB201_EDGES, NB201_SIZE};
+use crate::search_space::check_relaxation;
 use crate::{Genotype, Result, SearchSpace, SpaceError};
 
 /// The NAS-Bench-201 search space (Dong & Yang, ICLR 2020): 6 edges, 5 ops, 15 625 cells.
@@ -77,21 +78,8 @@ impl SearchSpace for Nb201Space {
     /// Per-edge argmax over all five ops, `none` included, as NAS-Bench-201's DARTS/GDAS/SETN
     /// baselines derive their cell; on a tie the op earlier in [`Nb201Op::ALL`] wins.
     fn discretize(&self, weights: &[f64]) -> Result<Nb201Arch> {
-        let (edges, n_ops) = self.relaxation_shape();
-        if weights.len() != edges * n_ops {
-            return Err(SpaceError::Weights(format!(
-                "expected {edges}x{n_ops} = {} weights (row-major, one row per edge), got {}",
-                edges * n_ops,
-                weights.len()
-            )));
-        }
-        if let Some(i) = weights.iter().position(|w| w.is_nan()) {
-            return Err(SpaceError::Weights(format!(
-                "weight {i} (edge {}, op {}) is NaN; the architecture parameters diverged",
-                i / n_ops,
-                OP_NAMES[i % n_ops]
-            )));
-        }
+        check_relaxation(self, weights, "one row per edge")?;
+        let n_ops = Nb201Op::ALL.len();
         let mut ops = [Nb201Op::None; NB201_EDGES];
         for (op, row) in ops.iter_mut().zip(weights.chunks_exact(n_ops)) {
             let best = (1..n_ops).fold(0, |b, j| if row[j] > row[b] { j } else { b });
