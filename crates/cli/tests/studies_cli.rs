@@ -86,3 +86,103 @@ fn hypergrad_trains_an_mlp_on_mnist_and_resumes() {
     let w: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!(v["runs"], w["runs"]);
 }
+
+const TINY_ONESHOT: &str = r#"
+[data]
+source = "synthetic"
+n_train = 128
+n_val = 64
+image_size = 8
+synthetic_images = 300
+
+[net]
+channels = 4
+cells_per_stage = 1
+
+[train]
+batch_size = 32
+epochs = 1
+
+[pool]
+size = 5
+
+[finetune]
+steps = 4
+sotl_window = 3
+val_every = 4
+mini_val_every = 2
+inherited_window = 2
+"#;
+
+#[test]
+fn oneshot_ceiling_trains_the_pool_standalone_ranks_it_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY_ONESHOT).unwrap();
+    let out = dir.path().join("ceiling");
+    // With ../shared the NAS-Bench-201 table is there to rank against (the images stay synthetic).
+    let root = mnist_root();
+    let run = |epochs: &str| {
+        let mut c = bin();
+        if let Some(r) = &root {
+            c.arg("--data-root").arg(r);
+        }
+        c.args(["--json", "oneshot", "ceiling", "--candidates", "3", "--standalone-epochs"])
+            .arg(epochs)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = run("2");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let cands = v["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 3, "the first 3 of a pool of 5");
+    let pool: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pool.json")).unwrap()).unwrap();
+    for (i, c) in cands.iter().enumerate() {
+        assert_eq!(c["arch"], pool["archs"][i], "candidate {i} is the pool's {i}th cell");
+        assert_eq!(c["val_acc"].as_array().unwrap().len(), 2, "one accuracy per epoch: {c}");
+        // 128 images in batches of 32: 4 steps an epoch; the SoTL window (3) is inside it, so
+        // the window's sum is below the first epoch's (cross-entropy losses are positive).
+        let (w, e) =
+            (c["sotl_from_scratch"].as_f64().unwrap(), c["sotl_first_epoch"].as_f64().unwrap());
+        assert!(w > 0.0 && w < e, "window {w}, first epoch {e}");
+        assert!(out.join(format!("standalone/{i}/summary.json")).is_file());
+    }
+    let csv = std::fs::read_to_string(out.join("ceiling.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and 3 rows: {csv}");
+    assert!(out.join("ceiling.md").is_file());
+    let rankings = v["rankings"].as_array().unwrap();
+    if root.is_some() {
+        // Two epoch rows, two SoTL rows and the parameter count, which ranks exactly as itself.
+        assert_eq!(rankings.len(), 5, "{rankings:?}");
+        assert_eq!(rankings[4]["label"], "Params");
+        let v = rankings[4]["spearman_vs_params"].as_f64().unwrap();
+        assert!((v - 1.0).abs() < 1e-12, "{v}");
+    } else {
+        assert!(rankings.is_empty());
+    }
+
+    // Rerun: every candidate is finished, so nothing trains and the numbers are the same.
+    let again = run("2");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    for (a, b) in cands.iter().zip(w["candidates"].as_array().unwrap()) {
+        assert_eq!(a["val_acc"], b["val_acc"]);
+        assert_eq!(a["sotl_from_scratch"], b["sotl_from_scratch"]);
+    }
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("epoch   0"), "retrained");
+
+    // Other settings in the same folder are refused with the fix, not mixed in.
+    let other = run("3");
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("different config") && err.contains("--out"), "{err}");
+    let zero = run("0");
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("at least one training epoch"));
+}

@@ -374,3 +374,214 @@ pub fn run_study(
     sotl_report::write_json_atomic(&out.join("rankings.json"), &runs)?;
     Ok(Some(table))
 }
+
+/// Settings of the proxy-ceiling check ([`proxy_ceiling`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct CeilingSettings {
+    /// Standalone training epochs per candidate.
+    pub epochs: usize,
+    /// Candidates: the first this many of the pool (0: all).
+    pub candidates: usize,
+}
+
+/// One candidate of the proxy-ceiling check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeilingCandidate {
+    /// Position in the pool.
+    pub index: usize,
+    /// The cell.
+    pub arch: String,
+    /// Parameters of the proxy network.
+    pub param_count: i64,
+    /// Validation accuracy (fraction) after each epoch.
+    pub val_acc: Vec<f64>,
+    /// Sum of the training losses of the first `finetune.sotl_window` steps from scratch.
+    pub sotl_from_scratch: f64,
+    /// Sum of the training losses of the first epoch.
+    pub sotl_first_epoch: f64,
+    /// Training seconds.
+    pub seconds: f64,
+}
+
+/// What [`proxy_ceiling`] reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeilingReport {
+    /// The settings.
+    pub settings: CeilingSettings,
+    /// Image side of the proxy networks.
+    pub image_size: i64,
+    /// Every candidate trained.
+    pub candidates: Vec<CeilingCandidate>,
+    /// Rankings against NAS-Bench-201 CIFAR-10 test accuracy (empty without the table).
+    pub rankings: Vec<sotl_search::ScoreRanking>,
+}
+
+/// The ceiling of a one-shot study's proxy: each pool candidate's network, at the study's proxy
+/// scale (channels, cells, image size, data and the supernet's optimizer and schedule), trained
+/// standalone from scratch for `settings.epochs`, then ranked against NAS-Bench-201 by its
+/// validation accuracy after each epoch, by its SoTL from scratch and by its size. No one-shot
+/// estimator at that scale can be expected to rank better than the proxies trained for real.
+/// Each candidate trains in `<out>/standalone/<index>` (resuming); ceiling.md/csv/json at the end.
+pub fn proxy_ceiling(
+    env: &Env,
+    cfg: &OneShotConfig,
+    settings: CeilingSettings,
+    out: &Path,
+) -> Result<CeilingReport> {
+    if settings.epochs == 0 {
+        bail!("the ceiling check needs at least one training epoch (--standalone-epochs)");
+    }
+    cfg.validate()?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let data = load_splits(env, &cfg.data)?;
+    let pool = pool_for(cfg, None, out)?;
+    let n = match settings.candidates {
+        0 => pool.len(),
+        c => c.min(pool.len()),
+    };
+    let steps_per_epoch = data.train.len().div_ceil(cfg.train.batch_size);
+    let bar = env.progress(n as u64, "standalone");
+    let mut candidates = Vec::with_capacity(n);
+    for (index, arch) in pool.archs.iter().take(n).enumerate() {
+        let run = standalone_config(cfg, &data, arch, settings.epochs);
+        let dir = out.join("standalone").join(index.to_string());
+        let o = crate::standalone::train_on_images(env, &run, &data.train, &data.val, Some(&dir))
+            .with_context(|| format!("candidate {index} ({arch})"))?;
+        let losses: Vec<f64> = o.record.steps.iter().map(|s| s.train_loss).collect();
+        let window = cfg.finetune.sotl_window.min(losses.len());
+        candidates.push(CeilingCandidate {
+            index,
+            arch: arch.to_string(),
+            param_count: o.summary.param_count,
+            val_acc: o.epochs.iter().filter_map(|e| e.val_acc).collect(),
+            sotl_from_scratch: losses[..window].iter().sum(),
+            sotl_first_epoch: losses.iter().take(steps_per_epoch).sum(),
+            seconds: o.summary.seconds,
+        });
+        bar.set_position(index as u64 + 1);
+        bar.set_message(format!("last {:.1}s", o.summary.seconds));
+    }
+    bar.finish();
+    let rankings = match load_bench(env)? {
+        Some(b) => ceiling_rankings(&candidates, &b, cfg.report.top_k)?,
+        None => {
+            tracing::warn!("no NAS-Bench-201 table: no correlations computed");
+            Vec::new()
+        }
+    };
+    let image_size = data.train.images.size()[2];
+    let report = CeilingReport { settings, image_size, candidates, rankings };
+    write_ceiling(&report, cfg, out)?;
+    Ok(report)
+}
+
+/// The standalone training of one candidate at the study's proxy scale: the supernet's
+/// optimizer, cosine schedule, batch size, clipping and seed (so every candidate sees the same
+/// initialization stream and minibatch order), with crop-and-flip augmentation.
+fn standalone_config(
+    cfg: &OneShotConfig,
+    data: &Splits,
+    arch: &Nb201Arch,
+    epochs: usize,
+) -> sotl_train::TrainRunConfig {
+    let t = &cfg.train;
+    sotl_train::TrainRunConfig {
+        arch: Some(arch.to_string()),
+        dataset: if data.source == "synthetic" {
+            sotl_data::DatasetName::Synthetic
+        } else {
+            sotl_data::DatasetName::Cifar10
+        },
+        channels: cfg.net.channels,
+        cells_per_stage: cfg.net.cells_per_stage,
+        epochs,
+        batch_size: t.batch_size,
+        lr: t.lr,
+        eta_min: t.lr_min,
+        warmup_epochs: 0,
+        momentum: t.momentum,
+        nesterov: t.nesterov,
+        weight_decay: t.weight_decay,
+        seed: t.seed,
+        eval_every_epochs: 1,
+        grad_clip: (t.grad_clip > 0.0).then_some(t.grad_clip),
+        ..sotl_train::TrainRunConfig::default()
+    }
+}
+
+/// Rankings of the ceiling check: validation accuracy after each epoch, SoTL from scratch
+/// (negated: lower is better) and the parameter count.
+fn ceiling_rankings(
+    candidates: &[CeilingCandidate],
+    bench: &Nb201Bench,
+    k: usize,
+) -> Result<Vec<sotl_search::ScoreRanking>> {
+    let mut truth = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let arch: Nb201Arch = c.arch.parse()?;
+        truth.push(
+            cifar10_truth(bench, &arch)
+                .with_context(|| format!("no NAS-Bench-201 CIFAR-10 entry for {}", c.arch))?,
+        );
+    }
+    let params: Vec<f64> = candidates.iter().map(|c| c.param_count as f64).collect();
+    let epochs = candidates.iter().map(|c| c.val_acc.len()).min().unwrap_or(0);
+    let mut rows = Vec::new();
+    let rank = |label: String, scores: Vec<f64>| {
+        sotl_search::ScoreRanking::compute(label, &scores, &truth, &params, k)
+    };
+    for e in 0..epochs {
+        let scores = candidates.iter().map(|c| c.val_acc[e]).collect();
+        rows.push(rank(format!("Proxy ValAcc after epoch {}", e + 1), scores)?);
+    }
+    rows.push(rank(
+        "SoTL from scratch (first window)".into(),
+        candidates.iter().map(|c| -c.sotl_from_scratch).collect(),
+    )?);
+    rows.push(rank(
+        "SoTL from scratch (first epoch)".into(),
+        candidates.iter().map(|c| -c.sotl_first_epoch).collect(),
+    )?);
+    rows.push(rank("Params".into(), params.clone())?);
+    Ok(rows)
+}
+
+/// ceiling.md (readable), ceiling.csv (one row per candidate) and ceiling.json in `out`.
+fn write_ceiling(report: &CeilingReport, cfg: &OneShotConfig, out: &Path) -> Result<()> {
+    let mut csv = sotl_report::CsvText::new([
+        "index",
+        "arch",
+        "param_count",
+        "final_val_acc",
+        "sotl_from_scratch",
+        "sotl_first_epoch",
+        "seconds",
+    ]);
+    for c in &report.candidates {
+        csv.row([
+            c.index.to_string(),
+            c.arch.clone(),
+            c.param_count.to_string(),
+            c.val_acc.last().map_or(String::new(), |a| a.to_string()),
+            c.sotl_from_scratch.to_string(),
+            c.sotl_first_epoch.to_string(),
+            format!("{:.2}", c.seconds),
+        ]);
+    }
+    sotl_report::write_atomic(&out.join("ceiling.csv"), csv.finish().as_bytes())?;
+    sotl_report::write_json_atomic(&out.join("ceiling.json"), report)?;
+    let md = format!(
+        "Proxy ceiling: {} pool candidates, each trained standalone from scratch for {} epochs at \
+         the study's proxy scale (C={}, N={}, {}-pixel images), ranked against NAS-Bench-201 \
+         CIFAR-10 test accuracy (200 epochs). SoTL window: {} steps.\n\n{}",
+        report.candidates.len(),
+        report.settings.epochs,
+        cfg.net.channels,
+        cfg.net.cells_per_stage,
+        report.image_size,
+        cfg.finetune.sotl_window,
+        sotl_search::ScoreRanking::markdown(&report.rankings)
+    );
+    sotl_report::write_atomic(&out.join("ceiling.md"), md.as_bytes())?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sotl_data::{
     resize, stratified_sample, Augment, Dataset, DatasetName, Normalization, ResizeMode,
 };
+use sotl_estimators::TrainingRecord;
 use sotl_nn::{DartsNetConfig, DartsNetwork, Nb201NetConfig, Nb201Network};
 use sotl_space::{DartsGenotype, Nb201Arch};
 use sotl_train::{
@@ -85,16 +86,43 @@ pub fn train_standalone(
     cfg: &TrainRunConfig,
     out: Option<&Path>,
 ) -> Result<TrainSummary> {
-    let device = env.device;
     cfg.validate()?;
-    let net_kind = NetKind::from_config(cfg)?;
+    NetKind::from_config(cfg)?;
     let (train_set, test_set) = load_data(env, cfg)?;
-    let [c, h, _] = train_set.image_shape();
     let train_idx = pick(&train_set, cfg.subset, cfg.seed)?;
     let test_idx = pick(&test_set, cfg.test_subset, cfg.seed)?;
     let norm = Normalization::for_dataset(cfg.dataset);
+    let device = env.device;
     let train_images = DeviceImages::new(&train_set.subset(&train_idx, "")?, &norm, None, device)?;
     let test_images = DeviceImages::new(&test_set.subset(&test_idx, "")?, &norm, None, device)?;
+    Ok(train_on_images(env, cfg, &train_images, &test_images, out)?.summary)
+}
+
+/// What one standalone training produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The summary (summary.json).
+    pub summary: TrainSummary,
+    /// Every step's training loss (record.json).
+    pub record: TrainingRecord,
+    /// Per-epoch summaries (epochs.json).
+    pub epochs: Vec<EpochSummary>,
+}
+
+/// Trains the network of `cfg` on images already on the device (`cfg.subset`, `cfg.test_subset`
+/// and `cfg.resize` are the caller's business); with `out`, resumably as [`train_standalone`].
+pub fn train_on_images(
+    env: &Env,
+    cfg: &TrainRunConfig,
+    train_images: &DeviceImages,
+    test_images: &DeviceImages,
+    out: Option<&Path>,
+) -> Result<TrainOutcome> {
+    let device = env.device;
+    cfg.validate()?;
+    let net_kind = NetKind::from_config(cfg)?;
+    let dims = train_images.images.size();
+    let (c, h) = (dims[1], dims[2]);
     // NAS-Bench-201 trains with PyTorch's DataLoader defaults: the last partial batch is kept.
     let mut train = train_images.batches_with(&BatchPlan {
         batch_size: cfg.batch_size,
@@ -108,7 +136,6 @@ pub fn train_standalone(
         },
     })?;
     let mut test = test_images.batches_with(&BatchPlan::eval(cfg.batch_size))?;
-
     let vs = VarStore::new(device);
     let net = {
         let _rng = torch_rng_lock();
@@ -164,8 +191,8 @@ pub fn train_standalone(
         },
         net.param_count(),
         cfg.dataset,
-        train_idx.len(),
-        test_idx.len(),
+        train_images.len(),
+        test_images.len(),
         cfg.epochs
     );
 
@@ -236,8 +263,8 @@ pub fn train_standalone(
             Net::Nb201(n) => Some(n.mflops()),
             Net::Darts(_) => None,
         },
-        train_images: train_idx.len(),
-        test_images: test_idx.len(),
+        train_images: train_images.len(),
+        test_images: test_images.len(),
         image_size: h,
         epochs: epochs.len(),
         steps: record.steps.len(),
@@ -254,7 +281,7 @@ pub fn train_standalone(
         d.write_json("record.json", &record)?;
         d.write_json("summary.json", &summary)?;
     }
-    Ok(summary)
+    Ok(TrainOutcome { summary, record, epochs })
 }
 
 /// What the config asks to train, parsed.

@@ -26,6 +26,9 @@ enum OneshotCommand {
     Rank(RankArgs),
     /// Train and rank for several trainers and seeds, then the Table 4.1-style summary.
     Run(RunArgs),
+    /// The proxy ceiling: train the pool's first candidates standalone at the study's proxy
+    /// scale and rank them against NAS-Bench-201 (resumes from --out).
+    Ceiling(CeilingArgs),
 }
 
 /// Flags shared by the oneshot subcommands; each overrides a config key.
@@ -150,6 +153,22 @@ struct RunArgs {
     cfg: ConfigArgs,
 }
 
+#[derive(Debug, clap::Args)]
+struct CeilingArgs {
+    /// Standalone training epochs per candidate, with the supernet's optimizer and schedule.
+    #[arg(long, default_value_t = 4)]
+    standalone_epochs: usize,
+    /// Train the first N candidates of the pool (0: all).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    candidates: usize,
+    /// Output folder (pool.json, standalone/<index>/, ceiling.md/csv/json); rerun to resume.
+    /// A one-shot study's folder works: its pool.json is reused.
+    #[arg(long, default_value = "runs/oneshot-ceiling")]
+    out: PathBuf,
+    #[command(flatten)]
+    cfg: ConfigArgs,
+}
+
 /// Parses a trainer name; `--help` lists every name.
 fn trainer_kind() -> impl clap::builder::TypedValueParser<Value = TrainerKind> {
     use clap::builder::TypedValueParser;
@@ -185,6 +204,18 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
             }
             println!("{}", table.to_markdown());
             println!("written: {}/table.md, table.csv, curves.svg, rankings.json", a.out.display());
+            Ok(())
+        }
+        OneshotCommand::Ceiling(a) => {
+            let cfg = a.cfg.resolve(None)?;
+            let settings =
+                oneshot::CeilingSettings { epochs: a.standalone_epochs, candidates: a.candidates };
+            let report = oneshot::proxy_ceiling(&env, &cfg, settings, &a.out)?;
+            if g.json {
+                return print_json(&report);
+            }
+            println!("{}", sotl_search::ScoreRanking::markdown(&report.rankings));
+            println!("written: {}/ceiling.md, ceiling.csv, ceiling.json", a.out.display());
             Ok(())
         }
     }

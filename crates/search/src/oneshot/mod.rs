@@ -34,7 +34,7 @@ pub use path_net::{ArchOf, PathNet};
 pub use pool::FinetunePool;
 pub use ranking::{
     ground_truth, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult,
-    RunRanking, SummaryCell, SummaryTable, TableRow,
+    RunRanking, ScoreRanking, SummaryCell, SummaryTable, TableRow,
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::path_sgd;

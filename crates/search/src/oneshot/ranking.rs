@@ -298,7 +298,6 @@ pub fn rank_report<G: Genotype>(
         RankSummary::compute(&s, &gt, k).map_err(|e| e.to_string())
     };
     let params: Vec<f64> = results.iter().map(|r| r.param_count as f64).collect();
-    let boot = Bootstrap::default();
     let rows = TableRow::standard(settings.sotl_window, settings.steps)
         .into_iter()
         .map(|row| {
@@ -307,12 +306,14 @@ pub fn rank_report<G: Genotype>(
             match summarize(scores) {
                 Ok(s) => {
                     let scores = kept;
+                    let (spearman_ci, kendall_ci, spearman_vs_params) =
+                        intervals(&scores, &gt, &params);
                     RowResult {
                         row,
                         summary: Some(s),
-                        spearman_ci: boot.spearman(&scores, &gt).ok(),
-                        kendall_ci: boot.kendall_tau_b(&scores, &gt).ok(),
-                        spearman_vs_params: spearman(&scores, &params).ok(),
+                        spearman_ci,
+                        kendall_ci,
+                        spearman_vs_params,
                         scores,
                         note: None,
                     }
@@ -356,6 +357,79 @@ pub fn rank_report<G: Genotype>(
         })
         .collect();
     Ok(RunRanking { trainer, seed, n: results.len(), k, rows, curves, truth: gt })
+}
+
+/// The 95% bootstrap intervals of Spearman and Kendall against `truth`, and the Spearman with
+/// `params` (each `None` where undefined).
+fn intervals(
+    scores: &[f64],
+    truth: &[f64],
+    params: &[f64],
+) -> (Option<Interval>, Option<Interval>, Option<f64>) {
+    let boot = Bootstrap::default();
+    (
+        boot.spearman(scores, truth).ok(),
+        boot.kendall_tau_b(scores, truth).ok(),
+        spearman(scores, params).ok(),
+    )
+}
+
+/// One score's ranking of a pool against ground truth (higher score = predicted better), with
+/// 95% bootstrap intervals and its Spearman with the parameter count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRanking {
+    /// What was scored.
+    pub label: String,
+    /// Spearman, Kendall and top-k mean.
+    pub summary: RankSummary,
+    /// 95% bootstrap interval of the Spearman correlation.
+    pub spearman_ci: Option<Interval>,
+    /// 95% bootstrap interval of Kendall's tau-b.
+    pub kendall_ci: Option<Interval>,
+    /// Spearman with the parameter count.
+    pub spearman_vs_params: Option<f64>,
+}
+
+impl ScoreRanking {
+    /// Ranks `scores` against `truth` (both in pool order); `k` for the top-k mean.
+    pub fn compute(
+        label: impl Into<String>,
+        scores: &[f64],
+        truth: &[f64],
+        params: &[f64],
+        k: usize,
+    ) -> OneShotResult<Self> {
+        let label = label.into();
+        let summary = RankSummary::compute(scores, truth, k.max(1))
+            .map_err(|e| OneShotError::Report(format!("{label}: {e}")))?;
+        let (spearman_ci, kendall_ci, spearman_vs_params) = intervals(scores, truth, params);
+        Ok(ScoreRanking { label, summary, spearman_ci, kendall_ci, spearman_vs_params })
+    }
+
+    /// A Markdown table of `rows`: Spearman [95%], Kendall [95%], vs params, top-k mean.
+    pub fn markdown(rows: &[ScoreRanking]) -> String {
+        let k = rows.first().map_or(0, |r| r.summary.k);
+        let mut out = format!(
+            "| Score | n | Spearman [95%] | Kendall [95%] | vs params | Top {k} |\n|---|---|---|---|---|---|\n"
+        );
+        let ci = |i: Option<Interval>| {
+            i.map_or(String::new(), |i| format!(" [{:.2}, {:.2}]", i.lo, i.hi))
+        };
+        for r in rows {
+            out.push_str(&format!(
+                "| {} | {} | {:.2}{} | {:.2}{} | {} | {:.2} |\n",
+                r.label,
+                r.summary.n,
+                r.summary.spearman,
+                ci(r.spearman_ci),
+                r.summary.kendall_tau,
+                ci(r.kendall_ci),
+                r.spearman_vs_params.map_or("n/a".to_string(), |v| format!("{v:.2}")),
+                r.summary.top_k_mean
+            ));
+        }
+        out
+    }
 }
 
 /// A Table 4.1-style summary: rows are metrics, columns trainers; each cell holds the Spearman

@@ -1187,3 +1187,24 @@ fn finetune_and_rank_run_over_another_search_space() {
     assert!(distinct.contains(&run.chosen()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn score_ranking_matches_hand_computed_correlations() {
+    // Scores 1..4 against truth 1,2,4,3: one swapped pair. Spearman = 1 - 6*2/(4*15) = 0.8;
+    // Kendall tau = (5 concordant - 1 discordant)/6 = 2/3; the top 2 by score are truth 4 and 3.
+    let scores = [1.0, 2.0, 3.0, 4.0];
+    let truth = [1.0, 2.0, 4.0, 3.0];
+    let params = [4.0, 3.0, 2.0, 1.0];
+    let r = ScoreRanking::compute("x", &scores, &truth, &params, 2).unwrap();
+    assert!((r.summary.spearman - 0.8).abs() < 1e-12, "{r:?}");
+    assert!((r.summary.kendall_tau - 2.0 / 3.0).abs() < 1e-12, "{r:?}");
+    assert!((r.summary.top_k_mean - 3.5).abs() < 1e-12, "{r:?}");
+    assert!((r.spearman_vs_params.unwrap() + 1.0).abs() < 1e-12, "{r:?}");
+    let ci = r.spearman_ci.unwrap();
+    assert!(ci.lo <= 0.8 && 0.8 <= ci.hi && ci.hi <= 1.0, "{ci:?}");
+    let md = ScoreRanking::markdown(&[r]);
+    assert!(md.contains("| x | 4 | 0.80 ["), "{md}");
+    // Constant scores have no Spearman: an error naming the score, not a NaN row.
+    let e = ScoreRanking::compute("flat", &[1.0; 4], &truth, &params, 2).unwrap_err();
+    assert!(e.to_string().contains("flat"), "{e}");
+}
