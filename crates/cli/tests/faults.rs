@@ -107,3 +107,94 @@ fn an_output_folder_that_cannot_be_made_is_named() {
     assert!(err.contains(&out.display().to_string()) && err.contains("Not a directory"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder", "nothing overwritten");
 }
+
+#[test]
+fn a_read_only_output_folder_is_named_and_a_finished_run_in_it_stays_whole() {
+    // Root ignores mode bits, so the folder is made unwritable the way root feels it: a
+    // read-only mount.
+    let Some(disk) = SmallDisk::mount("8M") else {
+        println!(
+            "skipped: a_read_only_output_folder_is_named_and_a_finished_run_in_it_stays_whole needs to mount a tmpfs (not permitted here)"
+        );
+        return;
+    };
+    let done = disk.0.path().join("done");
+    assert!(train(&done).status.success());
+    let before = results(&done);
+    let o = Command::new("mount").args(["-o", "remount,ro"]).arg(disk.0.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A new run folder there cannot be made: the error says which and why.
+    let fresh = disk.0.path().join("fresh");
+    let o = train(&fresh);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&fresh.display().to_string()) && err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Rerunning the finished run cannot rewrite its summary; it says so, and what was there is
+    // unchanged.
+    let o = train(&done);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if !o.status.success() {
+        assert!(err.contains("Read-only file system"), "{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(results(&done), before);
+    let _ = Command::new("mount").args(["-o", "remount,rw"]).arg(disk.0.path()).output();
+}
+
+/// `oneshot run` on the synthetic data with `extra` appended to a tiny config.
+fn oneshot(dir: &Path, extra: &str) -> Output {
+    let cfg = dir.join("tiny.toml");
+    let base = "[data]\nsource = \"synthetic\"\nn_train = 128\nn_val = 64\nimage_size = 8\n\
+                synthetic_images = 300\n[net]\nchannels = 4\ncells_per_stage = 1\n[pool]\nsize = 4\n";
+    std::fs::write(&cfg, format!("{base}{extra}")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["--threads", "1", "oneshot", "run", "--trainers", "spos", "--seeds", "1"])
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("run"))
+        .output()
+        .expect("sotl-nas runs")
+}
+
+#[test]
+fn a_nan_loss_mid_run_stops_with_the_step_and_candidate_and_keeps_what_was_written() {
+    // The supernet trains sanely; finetuning at lr 1e30 blows every candidate's loss up at its
+    // second step (the first update), i.e. mid-way through the run.
+    let dir = tempfile::tempdir().unwrap();
+    let o = oneshot(
+        dir.path(),
+        "[train]\nbatch_size = 32\nepochs = 1\n[finetune]\nsteps = 4\nsotl_window = 3\n\
+         val_every = 4\nmini_val_every = 2\ninherited_window = 2\nlr = 1e30\n",
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("candidate 0 (|") && err.contains("non-finite finetuning loss at step 1"),
+        "names the candidate and the step: {err}"
+    );
+    assert!(err.contains("lower the learning rate"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The trained supernet and the pool are kept; nothing was ranked.
+    let seed = dir.path().join("run/spos-seed0");
+    assert!(seed.join("supernet.ot").is_file() && dir.path().join("run/pool.json").is_file());
+    assert_eq!(std::fs::read_to_string(seed.join("results.jsonl")).unwrap(), "");
+    for f in ["ranking.json", "results.csv", "table.md"] {
+        assert!(!seed.join(f).exists() && !dir.path().join("run").join(f).exists(), "{f}");
+    }
+
+    // A diverging supernet stops at its first step with the reason, and leaves no checkpoint
+    // that would claim to be trained.
+    let dir = tempfile::tempdir().unwrap();
+    let o = oneshot(dir.path(), "[train]\nbatch_size = 32\nepochs = 1\nlr = 1e30\nlr_min = 0.0\n");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("non-finite supernet training loss at step 1"), "{err}");
+    assert!(!dir.path().join("run/spos-seed0/supernet.ot").exists());
+}

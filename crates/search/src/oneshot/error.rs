@@ -35,6 +35,16 @@ pub enum OneShotError {
         /// The parser's complaint.
         source: serde_json::Error,
     },
+    /// Finetuning one candidate of a pool failed; the results before it are kept.
+    #[error("candidate {index} ({arch}) of the pool: {source}")]
+    Candidate {
+        /// Position in the pool.
+        index: usize,
+        /// The candidate's cell.
+        arch: String,
+        /// What went wrong.
+        source: Box<OneShotError>,
+    },
     /// A checkpoint does not belong to this run or is incomplete.
     #[error("checkpoint {path} cannot be resumed: {reason}")]
     Checkpoint {

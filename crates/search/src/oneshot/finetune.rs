@@ -654,7 +654,11 @@ pub fn finetune_pool<N: PathNet + ?Sized>(
 ) -> OneShotResult<Vec<CandidateResult<ArchOf<N>>>> {
     let (mut log, mut results) = ResultsLog::open(results_path, Some(pool))?;
     for (k, arch) in pool.archs.iter().enumerate().skip(results.len()) {
-        let r = finetuner.finetune(k, arch, train, val)?;
+        let r = finetuner.finetune(k, arch, train, val).map_err(|e| OneShotError::Candidate {
+            index: k,
+            arch: arch.to_string(),
+            source: Box::new(e),
+        })?;
         log.append(&r)?;
         progress(k + 1, pool.len(), &r);
         results.push(r);
