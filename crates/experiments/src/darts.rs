@@ -181,7 +181,7 @@ fn run_seeds<S: Supernet>(
     op_plot: &dyn Fn(&SearchOutcome<GenotypeOf<S>>, &[TrajectoryPoint<GenotypeOf<S>>]) -> PanelPlot,
 ) -> Result<(Vec<SeedSummary>, Vec<SearchOutcome<GenotypeOf<S>>>)>
 where
-    GenotypeOf<S>: CellShape,
+    GenotypeOf<S>: CellShape + crate::diagram::Diagrams,
 {
     let mut summaries = Vec::new();
     let mut outcomes = Vec::new();
@@ -395,7 +395,7 @@ fn darts_op_plot(space: &DartsSpace, outcome: &SearchOutcome<DartsGenotype>) -> 
     op_panels(space.op_names(), outcome, &outcome.trajectory, caption, 7)
 }
 
-fn write_seed_outputs<G: Genotype>(
+fn write_seed_outputs<G: Genotype + crate::diagram::Diagrams>(
     dir: &RunDir,
     outcome: &SearchOutcome<G>,
     traj: &[TrajectoryPoint<G>],
@@ -448,6 +448,10 @@ fn write_seed_outputs<G: Genotype>(
         plot_lines(&dir.path(file), &plot)?;
     }
     plot_panels(&dir.path("op_weights.svg"), &op_plot)?;
+    // The final genotype's cells, as DARTS' visualize.py draws them.
+    for (file, d) in outcome.genotype.diagrams() {
+        sotl_report::plot_cell(&dir.path(file), &d)?;
+    }
     Ok(())
 }
 

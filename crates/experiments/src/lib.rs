@@ -10,6 +10,7 @@ pub mod baselines;
 pub mod darts;
 pub mod data;
 pub mod data_check;
+pub mod diagram;
 mod env;
 pub mod fourier;
 pub mod hypergrad;

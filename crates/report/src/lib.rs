@@ -5,6 +5,7 @@
 //! atomically.
 
 mod atomic;
+mod cell;
 mod csv_text;
 mod error;
 mod plot;
@@ -12,6 +13,7 @@ mod stats;
 mod table;
 
 pub use atomic::{write_atomic, write_json_atomic};
+pub use cell::{plot_cell, render_cell_svg, CellDiagram, DiagramEdge, NodeKind};
 pub use csv_text::CsvText;
 pub use error::{ReportError, Result};
 pub use plot::{

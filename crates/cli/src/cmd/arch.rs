@@ -1,4 +1,5 @@
-//! `sotl-nas arch`: facts about NAS-Bench-201 networks (parameter count, forward FLOPs).
+//! `sotl-nas arch`: facts about NAS-Bench-201 networks (parameter count, forward FLOPs) and
+//! cell diagrams of any genotype.
 
 use std::path::PathBuf;
 
@@ -20,6 +21,19 @@ pub struct ArchArgs {
 enum ArchCommand {
     /// Parameter count and forward MFLOPs per image of a standalone network or the supernet.
     Info(InfoArgs),
+    /// Cell diagrams (SVG) of a NAS-Bench-201 arch string, a DARTS genotype or a preset name
+    /// (darts-v1, darts-v2, pdarts, drnas): cell.svg, or normal.svg and reduce.svg.
+    Draw(DrawArgs),
+}
+
+/// Arguments of `arch draw`.
+#[derive(Debug, clap::Args)]
+struct DrawArgs {
+    /// The cell: '|nor_conv_3x3~0|+|...', 'Genotype(normal=[...], ...)' or a preset name.
+    genotype: String,
+    /// Folder for the SVG files.
+    #[arg(long, default_value = "cell")]
+    out: PathBuf,
 }
 
 /// Arguments of `arch info`.
@@ -54,7 +68,17 @@ struct InfoArgs {
 /// Runs `arch`.
 pub fn run(args: ArchArgs, g: &Global) -> Result<()> {
     g.apply_threads();
-    let ArchCommand::Info(a) = args.command;
+    let a = match args.command {
+        ArchCommand::Info(a) => a,
+        ArchCommand::Draw(d) => {
+            let files = sotl_experiments::diagram::draw(&d.genotype, &d.out)?;
+            if g.json {
+                return print_json(&files);
+            }
+            files.iter().for_each(|f| println!("written: {}", f.display()));
+            return Ok(());
+        }
+    };
     let mut cfg: Nb201NetConfig = load_config(a.config.as_deref())?;
     cfg.num_classes = a.classes.unwrap_or(cfg.num_classes);
     cfg.channels = a.channels.unwrap_or(cfg.channels);
