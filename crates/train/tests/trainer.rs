@@ -177,6 +177,25 @@ fn resume_refuses_other_settings_and_corrupt_files() {
 }
 
 #[test]
+fn resume_refuses_a_checkpoint_of_another_format_version() {
+    // A whole, checksummed checkpoint whose metadata says it was written by an older format:
+    // refused by name, never read as if it were the current one.
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ckpt.ot");
+    let mut a = setup(3, config(2));
+    a.trainer = std::mem::replace(&mut a.trainer, dummy()).with_checkpoint(&ck);
+    run(&mut a, Some(6)).unwrap();
+    let (tensors, mut meta) = sotl_train::load_checkpoint(&ck, Device::Cpu).unwrap();
+    assert_eq!(meta["format"], 1, "the current format");
+    meta["format"] = 0.into();
+    sotl_train::save_checkpoint(&ck, &tensors, &meta).unwrap();
+    let mut b = setup(3, config(2));
+    b.trainer = std::mem::replace(&mut b.trainer, dummy()).with_checkpoint(&ck);
+    let e = b.trainer.resume_if_present().unwrap_err().to_string();
+    assert!(e.contains("ckpt.ot") && e.contains("format 0 is not the supported 1"), "{e}");
+}
+
+#[test]
 fn nan_loss_is_an_error_naming_the_step() {
     let mut s = setup(3, config(1));
     let model = &s.model;
