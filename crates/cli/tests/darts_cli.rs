@@ -192,3 +192,120 @@ fn evaluate_trains_a_published_genotype_and_names_bad_ones() {
         evaluate(&[&args[..], &[out2.to_str().unwrap(), "--auxiliary-weight", "0"]].concat());
     assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
 }
+
+const ONESHOT_DARTS: &str = r#"
+space = "darts-s2"
+[data]
+source = "synthetic"
+synthetic_images = 200
+n_train = 64
+n_val = 32
+image_size = 8
+[darts_net]
+channels = 4
+layers = 3
+[pool]
+size = 4
+[train]
+batch_size = 32
+epochs = 1
+[finetune]
+steps = 4
+batch_size = 32
+sotl_window = 4
+val_every = 2
+mini_val_every = 2
+inherited_window = 2
+"#;
+
+#[test]
+fn oneshot_trains_and_ranks_the_darts_space_and_refuses_what_needs_nb201() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, ONESHOT_DARTS).unwrap();
+    let out = dir.path().join("run");
+    let run = || {
+        sotl_nas()
+            .args(["--json", "oneshot", "run", "--trainers", "spos,fairnas", "--seeds", "1"])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let study: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(study["table"].is_null(), "no ground truth, no correlation table");
+    let pool = std::fs::read_to_string(out.join("pool.json")).unwrap();
+    let picks = study["picks"].as_array().unwrap();
+    assert_eq!(picks.len(), 2);
+    for (p, trainer) in picks.iter().zip(["spos", "fairnas"]) {
+        assert_eq!(p["trainer"], trainer);
+        // The choice is SoTL's first pick, a DARTS genotype of the pool, in the DARTS format.
+        let choice = p["rows"][0]["top"][0]["arch"].as_str().unwrap();
+        assert!(choice.starts_with("Genotype(normal=[('"), "{choice}");
+        assert!(pool.contains(&choice.replace('\'', "\\u0027")) || pool.contains(choice));
+        let seed = out.join(format!("{trainer}-seed0"));
+        let csv = std::fs::read_to_string(seed.join("results.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 5, "header + 4 candidates: {csv}");
+        assert!(std::fs::read_to_string(seed.join("picks.md")).unwrap().contains("Choice"));
+        assert!(!seed.join("ranking.json").exists());
+    }
+    // A finished study reruns from its files: nothing is finetuned again.
+    let log = std::fs::read_to_string(out.join("spos-seed0/results.jsonl")).unwrap();
+    let again = run();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read_to_string(out.join("spos-seed0/results.jsonl")).unwrap(), log);
+    assert_eq!(again.stdout, o.stdout);
+
+    // `oneshot rank` reads the space from the supernet folder's config.json.
+    let ranked = dir.path().join("ranked");
+    let o = sotl_nas()
+        .args(["--json", "oneshot", "rank", "--supernet"])
+        .arg(out.join("fairnas-seed0/supernet.ot"))
+        .arg("--pool")
+        .arg(out.join("pool.json"))
+        .arg("--out")
+        .arg(&ranked)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The same scores as the study's own ranking: results.csv equal but for its last four
+    // columns, the timings.
+    let scores = |p: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("results.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplitn(5, ',').nth(4).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(scores(&ranked), scores(&out.join("fairnas-seed0")));
+    // An NB201 pool is not a pool of this space.
+    let nb = dir.path().join("nb201-pool.json");
+    std::fs::write(&nb, r#"{"seed":0,"archs":["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|","|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]}"#).unwrap();
+    let o = sotl_nas()
+        .args(["oneshot", "rank", "--supernet"])
+        .arg(out.join("spos-seed0/supernet.ot"))
+        .arg("--pool")
+        .arg(&nb)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("not a pool of the darts-s2 space"), "{err}");
+
+    // The ceiling ranks against NAS-Bench-201: refused here, with the way out.
+    let o = sotl_nas()
+        .args(["oneshot", "ceiling", "--space", "darts", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.path().join("ceiling"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("NAS-Bench-201 only"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

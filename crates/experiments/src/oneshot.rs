@@ -8,36 +8,119 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sotl_bench::Nb201Bench;
+use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
 use sotl_search::{
-    finetune_pool, load_supernet, rank_report, CandidateResult, FinetunePool, Finetuner,
-    Nb201PathNet, OneShotConfig, PathNet, RankMetric, ReportSettings, RunRanking, SummaryTable,
-    SupernetTrainerConfig, SupernetTraining, TrainerKind,
+    finetune_pool, load_supernet, rank_report, ArchOf, CandidateResult, FinetunePool, Finetuner,
+    OneShotConfig, PathNet, PoolPicks, RankMetric, ReportSettings, RunRanking, SpaceChoice,
+    SummaryTable, SupernetPathNet, SupernetTrainerConfig, SupernetTraining, TrainerKind,
 };
-use sotl_space::Nb201Arch;
+use sotl_space::{DartsSpace, Genotype, Nb201Arch, Nb201Space, SearchSpace};
 use tch::nn::VarStore;
 
 use crate::data::{load_splits, Splits};
 use crate::truth::{cifar10_truth, load_bench};
 use crate::{read_json, Env, RunDir};
 
-/// Builds the supernet for `cfg` and `data` (weight init seeded by `train.seed`).
-pub fn build_net(
+/// A supernet the one-shot studies run on: how a config sizes it, which space it searches and
+/// where its ground truth is. One implementation per search space; every driver below is
+/// generic over it.
+pub trait OneShotNet: Supernet + Sized {
+    /// The supernet's config for `cfg`, with classes, input channels and size from `data`.
+    fn net_config(cfg: &OneShotConfig, data: &Splits) -> Self::Config;
+
+    /// The space `cfg` names.
+    fn space_of(cfg: &OneShotConfig) -> Self::Space;
+
+    /// NAS-Bench-201 CIFAR-10 test accuracy of `g`, where a benchmark covers the space.
+    fn truth(bench: &Nb201Bench, g: &GenotypeOf<Self>) -> Option<f64>;
+}
+
+impl OneShotNet for Nb201Supernet {
+    fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::Nb201NetConfig {
+        let mut net = cfg.net;
+        net.num_classes = data.train.classes as i64;
+        let dims = data.train.images.size();
+        net.in_channels = dims[1];
+        net.image_size = dims[2];
+        net
+    }
+
+    fn space_of(_: &OneShotConfig) -> Nb201Space {
+        Nb201Space
+    }
+
+    fn truth(bench: &Nb201Bench, g: &Nb201Arch) -> Option<f64> {
+        cifar10_truth(bench, g)
+    }
+}
+
+impl OneShotNet for DartsSupernet {
+    fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::DartsNetConfig {
+        let dims = data.train.images.size();
+        cfg.darts_net.config(darts_ops(cfg), data.train.classes as i64, dims[1], dims[2])
+    }
+
+    fn space_of(cfg: &OneShotConfig) -> DartsSpace {
+        DartsSpace::new(darts_ops(cfg))
+    }
+
+    fn truth(_: &Nb201Bench, _: &sotl_space::DartsGenotype) -> Option<f64> {
+        None
+    }
+}
+
+/// The op set of a DARTS-space config (the full set for any other space).
+fn darts_ops(cfg: &OneShotConfig) -> sotl_space::DartsOpSet {
+    match cfg.space {
+        SpaceChoice::Darts(ops) => ops,
+        SpaceChoice::Nb201 => sotl_space::DartsOpSet::Full,
+    }
+}
+
+/// Runs `$body` with `$S` bound to the supernet type of `$cfg`'s space.
+macro_rules! with_supernet {
+    ($cfg:expr, $S:ident => $body:expr) => {
+        match $cfg.space {
+            SpaceChoice::Nb201 => {
+                type $S = Nb201Supernet;
+                $body
+            }
+            SpaceChoice::Darts(_) => {
+                type $S = DartsSupernet;
+                $body
+            }
+        }
+    };
+}
+
+/// Refuses a config whose space is not NAS-Bench-201, for `what` (a command that needs the
+/// benchmark's ground truth or its cells).
+pub fn require_nb201(cfg: &OneShotConfig, what: &str) -> Result<()> {
+    if cfg.space != SpaceChoice::Nb201 {
+        bail!(
+            "{what} runs on NAS-Bench-201 only, but the config's space is {}; use `sotl-nas oneshot run --space {}` to train and rank there",
+            cfg.space,
+            cfg.space
+        );
+    }
+    Ok(())
+}
+
+/// Builds the supernet `S` for `cfg` and `data` (weight init seeded by `train.seed`).
+pub fn build_net<S: OneShotNet>(
     env: &Env,
     cfg: &OneShotConfig,
     data: &Splits,
-) -> Result<(VarStore, Nb201PathNet)> {
-    let mut net_cfg = cfg.net;
-    net_cfg.num_classes = data.train.classes as i64;
-    let dims = data.train.images.size();
-    net_cfg.in_channels = dims[1];
-    net_cfg.image_size = dims[2];
+) -> Result<(VarStore, SupernetPathNet<S>)> {
+    let net_cfg = S::net_config(cfg, data);
     tch::manual_seed(sotl_train::torch_seed(
         cfg.train.seed,
         sotl_train::Stream::TrainStep,
         u64::MAX,
     ));
     let vs = VarStore::new(env.device);
-    let net = Nb201PathNet::new(&vs, &net_cfg)?;
+    let supernet = S::build(&vs.root(), &net_cfg)?;
+    let net = SupernetPathNet::from_supernet(&vs, supernet);
     Ok((vs, net))
 }
 
@@ -56,16 +139,26 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Trains (or resumes) a supernet in `out`: config.json, supernet.ot (checkpointed every 30 s
-/// and at the end). An existing config.json must match `cfg`.
+/// Trains (or resumes) a supernet of `cfg`'s space in `out`: config.json, supernet.ot
+/// (checkpointed every 30 s and at the end). An existing config.json must match `cfg`.
 pub fn train_supernet(
     env: &Env,
     cfg: &OneShotConfig,
     data: &Splits,
     out: &Path,
 ) -> Result<TrainSummary> {
+    with_supernet!(cfg, S => train_supernet_on::<S>(env, cfg, data, out))
+}
+
+/// [`train_supernet`] on the supernet `S`.
+pub fn train_supernet_on<S: OneShotNet>(
+    env: &Env,
+    cfg: &OneShotConfig,
+    data: &Splits,
+    out: &Path,
+) -> Result<TrainSummary> {
     let dir = RunDir::claim(out, cfg)?;
-    let (_vs, net) = build_net(env, cfg, data)?;
+    let (_vs, net) = build_net::<S>(env, cfg, data)?;
     let ckpt = dir.path("supernet.ot");
     let mut run = SupernetTraining::new(&net, cfg.train, data.train.len())?;
     if ckpt.exists() {
@@ -106,15 +199,25 @@ pub fn train_supernet(
     })
 }
 
-/// The pool: `explicit` if given; else `<out>/pool.json`, sampled from `pool.seed` and saved
-/// when absent.
-pub fn pool_for(cfg: &OneShotConfig, explicit: Option<&Path>, out: &Path) -> Result<FinetunePool> {
+/// The pool of `space`: `explicit` if given; else `<out>/pool.json`, sampled from `pool.seed`
+/// and saved when absent.
+pub fn pool_for<S: SearchSpace>(
+    cfg: &OneShotConfig,
+    space: &S,
+    explicit: Option<&Path>,
+    out: &Path,
+) -> Result<FinetunePool<S::Genotype>> {
+    let load = |p: &Path| {
+        FinetunePool::<S::Genotype>::load(p).with_context(|| {
+            format!("{} is not a pool of the {} space the config names", p.display(), space.name())
+        })
+    };
     if let Some(p) = explicit {
-        return Ok(FinetunePool::load(p)?);
+        return load(p);
     }
     let path = out.join("pool.json");
     if path.exists() {
-        let pool = FinetunePool::load(&path)?;
+        let pool = load(&path)?;
         if pool.seed != cfg.pool.seed || pool.len() != cfg.pool.size {
             bail!(
                 "{} holds a pool of {} (seed {}), the config asks for {} (seed {}): use another --out",
@@ -127,7 +230,7 @@ pub fn pool_for(cfg: &OneShotConfig, explicit: Option<&Path>, out: &Path) -> Res
         }
         return Ok(pool);
     }
-    let pool = FinetunePool::sample(cfg.pool.size, cfg.pool.seed)?;
+    let pool = FinetunePool::sample_from(space, cfg.pool.size, cfg.pool.seed)?;
     sotl_report::write_atomic(&path, pool.to_json().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(pool)
@@ -135,14 +238,14 @@ pub fn pool_for(cfg: &OneShotConfig, explicit: Option<&Path>, out: &Path) -> Res
 
 /// Finetunes the pool from `net`'s current weights into `<out>/results.jsonl` (resuming) and
 /// writes `results.csv`.
-pub fn rank_pool(
+pub fn rank_pool<N: PathNet + ?Sized>(
     env: &Env,
     cfg: &OneShotConfig,
-    net: &dyn PathNet<Space = sotl_space::Nb201Space>,
+    net: &N,
     data: &Splits,
-    pool: &FinetunePool,
+    pool: &FinetunePool<ArchOf<N>>,
     out: &Path,
-) -> Result<Vec<CandidateResult>> {
+) -> Result<Vec<CandidateResult<ArchOf<N>>>> {
     let mut ft = Finetuner::new(net, cfg.finetune, cfg.train.trainer.kind)?;
     let bar = env.progress(pool.len() as u64, "finetune");
     let results = finetune_pool(
@@ -166,7 +269,11 @@ pub fn rank_pool(
 }
 
 /// One row per candidate: its scores at inheritance and its SoTL, with timings.
-fn write_results_csv(results: &[CandidateResult], window: usize, path: &Path) -> Result<()> {
+fn write_results_csv<G: Genotype>(
+    results: &[CandidateResult<G>],
+    window: usize,
+    path: &Path,
+) -> Result<()> {
     use sotl_estimators::{BnStats, ValScope};
     let mut w = sotl_report::CsvText::new([
         "index",
@@ -222,14 +329,14 @@ fn settings(cfg: &OneShotConfig) -> ReportSettings {
 }
 
 /// Ranks one run's results against ground truth; writes ranking.json and its summary files.
-fn write_run_ranking(
+fn write_run_ranking<S: OneShotNet>(
     cfg: &OneShotConfig,
-    results: &[CandidateResult],
+    results: &[CandidateResult<GenotypeOf<S>>],
     bench: &Nb201Bench,
     out: &Path,
     seed: u64,
 ) -> Result<RunRanking> {
-    let truth = |a: &Nb201Arch| cifar10_truth(bench, a);
+    let truth = |a: &GenotypeOf<S>| S::truth(bench, a);
     let r = rank_report(cfg.train.trainer.kind, seed, results, &truth, &settings(cfg))?;
     sotl_report::write_json_atomic(&out.join("ranking.json"), &r)
         .context("cannot write ranking.json")?;
@@ -296,12 +403,29 @@ pub struct RankSummary {
     pub out: String,
     /// Candidates finetuned.
     pub candidates: usize,
-    /// The ranking against ground truth, when the tables are there.
+    /// The ranking against ground truth, when the space has it and the tables are there.
     pub ranking: Option<RunRanking>,
+    /// The picks by each metric (always; the only report where there is no ground truth).
+    pub picks: PoolPicks,
+}
+
+/// Writes picks.md and picks.json for one run's results into `out`.
+fn write_picks<G: Genotype>(
+    cfg: &OneShotConfig,
+    results: &[CandidateResult<G>],
+    out: &Path,
+    seed: u64,
+) -> Result<PoolPicks> {
+    let picks = PoolPicks::compute(cfg.train.trainer.kind, seed, results, &settings(cfg))?;
+    sotl_report::write_json_atomic(&out.join("picks.json"), &picks)
+        .context("cannot write picks.json")?;
+    sotl_report::write_atomic(&out.join("picks.md"), picks.to_markdown().as_bytes())
+        .context("cannot write picks.md")?;
+    Ok(picks)
 }
 
 /// Finetune-and-rank a pool from a trained supernet checkpoint; its folder's config.json gives
-/// the setup. Results go to `out` (default: the checkpoint's folder), resuming.
+/// the setup (and the space). Results go to `out` (default: the checkpoint's folder), resuming.
 pub fn rank_supernet(
     env: &Env,
     supernet: &Path,
@@ -316,37 +440,101 @@ pub fn rank_supernet(
         )
     })?;
     let out = out.map_or(dir.clone(), Path::to_path_buf);
-    let data = load_splits(env, &cfg.data)?;
-    let (_vs, net) = build_net(env, &cfg, &data)?;
-    load_supernet(&net, supernet)?;
-    let pool = pool_for(&cfg, pool, &out)?;
-    let results = rank_pool(env, &cfg, &net, &data, &pool, &out)?;
-    let ranking = match load_bench(env)? {
-        Some(b) => Some(write_run_ranking(&cfg, &results, &b, &out, 0)?),
-        None => None,
-    };
-    Ok(RankSummary { out: out.display().to_string(), candidates: results.len(), ranking })
+    with_supernet!(cfg, S => rank_supernet_on::<S>(env, &cfg, supernet, pool, &out))
 }
 
-/// The trainers x seeds one-shot study (thesis Table 4.1): for each trainer and seed, train a
-/// supernet in `<out>/<trainer>-seed<S>` and finetune-and-rank the shared pool from it; then
-/// table.md/csv, curves.svg and rankings.json in `out`. Everything resumes. Returns the summary
-/// table, or `None` when there is no ground truth to rank against.
+fn rank_supernet_on<S: OneShotNet>(
+    env: &Env,
+    cfg: &OneShotConfig,
+    supernet: &Path,
+    pool: Option<&Path>,
+    out: &Path,
+) -> Result<RankSummary> {
+    let data = load_splits(env, &cfg.data)?;
+    let (_vs, net) = build_net::<S>(env, cfg, &data)?;
+    load_supernet(&net, supernet)?;
+    let pool = pool_for(cfg, &S::space_of(cfg), pool, out)?;
+    let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
+    let picks = write_picks(cfg, &results, out, cfg.train.seed)?;
+    let ranking = match truth_bench::<S>(env, &results)? {
+        Some(b) => Some(write_run_ranking::<S>(cfg, &results, &b, out, 0)?),
+        None => None,
+    };
+    Ok(RankSummary { out: out.display().to_string(), candidates: results.len(), ranking, picks })
+}
+
+/// The NAS-Bench-201 tables when they hold ground truth for `results` (absent tables, or a
+/// space they do not cover, give `None`; corrupt tables are an error).
+fn truth_bench<S: OneShotNet>(
+    env: &Env,
+    results: &[CandidateResult<GenotypeOf<S>>],
+) -> Result<Option<Nb201Bench>> {
+    let Some(bench) = load_bench(env)? else { return Ok(None) };
+    Ok(results.iter().any(|r| S::truth(&bench, &r.arch).is_some()).then_some(bench))
+}
+
+/// What the trainers x seeds study produced.
+#[derive(Debug, Serialize)]
+pub struct OneShotStudy {
+    /// The Table 4.1-layout summary, when the space has ground truth and the tables are there.
+    pub table: Option<SummaryTable>,
+    /// Every run's picks, in run order.
+    pub picks: Vec<PoolPicks>,
+}
+
+impl OneShotStudy {
+    /// The summary table if there is one, then each run's choice.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(t) = &self.table {
+            out.push_str(&t.to_markdown());
+            out.push('\n');
+        }
+        for p in &self.picks {
+            if let Some(c) = p.choice() {
+                out.push_str(&format!(
+                    "{} seed {}: lowest SoTL: candidate {}: {}\n",
+                    p.trainer.label(),
+                    p.seed,
+                    c.index,
+                    c.arch
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The trainers x seeds one-shot study (thesis Table 4.1) on `base`'s space: for each trainer
+/// and seed, train a supernet in `<out>/<trainer>-seed<S>` and finetune-and-rank the shared
+/// pool from it, writing its picks; then, where there is ground truth, table.md/csv,
+/// curves.svg and rankings.json in `out`. Everything resumes.
 pub fn run_study(
     env: &Env,
     base: &OneShotConfig,
     trainers: &[TrainerKind],
     seeds: u64,
     out: &Path,
-) -> Result<Option<SummaryTable>> {
+) -> Result<OneShotStudy> {
     if trainers.is_empty() || seeds == 0 {
         bail!("--trainers and --seeds must name at least one trainer and one seed");
     }
+    with_supernet!(base, S => run_study_on::<S>(env, base, trainers, seeds, out))
+}
+
+fn run_study_on<S: OneShotNet>(
+    env: &Env,
+    base: &OneShotConfig,
+    trainers: &[TrainerKind],
+    seeds: u64,
+    out: &Path,
+) -> Result<OneShotStudy> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let data = load_splits(env, &base.data)?;
-    let pool = pool_for(base, None, out)?;
-    let bench = load_bench(env)?;
+    let pool = pool_for(base, &S::space_of(base), None, out)?;
+    let mut bench = None;
     let mut runs = Vec::new();
+    let mut picks = Vec::new();
     for &kind in trainers {
         for s in 0..seeds {
             let mut cfg = *base;
@@ -354,25 +542,31 @@ pub fn run_study(
             cfg.train.seed = base.train.seed + s;
             let dir = out.join(format!("{kind}-seed{}", cfg.train.seed));
             tracing::info!("== {} seed {} -> {}", kind.label(), cfg.train.seed, dir.display());
-            train_supernet(env, &cfg, &data, &dir)?;
-            let (_vs, net) = build_net(env, &cfg, &data)?;
+            train_supernet_on::<S>(env, &cfg, &data, &dir)?;
+            let (_vs, net) = build_net::<S>(env, &cfg, &data)?;
             load_supernet(&net, &dir.join("supernet.ot"))?;
             let results = rank_pool(env, &cfg, &net, &data, &pool, &dir)?;
+            picks.push(write_picks(&cfg, &results, &dir, cfg.train.seed)?);
+            if runs.is_empty() && bench.is_none() {
+                bench = truth_bench::<S>(env, &results)?;
+            }
             if let Some(b) = &bench {
-                runs.push(write_run_ranking(&cfg, &results, b, &dir, cfg.train.seed)?);
+                runs.push(write_run_ranking::<S>(&cfg, &results, b, &dir, cfg.train.seed)?);
             }
         }
     }
+    sotl_report::write_json_atomic(&out.join("picks.json"), &picks)?;
     if bench.is_none() {
         tracing::warn!(
-            "no NAS-Bench-201 table: results are in {}, no correlations computed",
+            "no ground truth for the {} space here: results and picks are in {}, no correlations computed",
+            base.space,
             out.display()
         );
-        return Ok(None);
+        return Ok(OneShotStudy { table: None, picks });
     }
     let table = write_summary(&runs, out)?;
     sotl_report::write_json_atomic(&out.join("rankings.json"), &runs)?;
-    Ok(Some(table))
+    Ok(OneShotStudy { table: Some(table), picks })
 }
 
 /// Settings of the proxy-ceiling check ([`proxy_ceiling`]).
@@ -432,9 +626,10 @@ pub fn proxy_ceiling(
         bail!("the ceiling check needs at least one training epoch (--standalone-epochs)");
     }
     cfg.validate()?;
+    require_nb201(cfg, "the proxy ceiling (it ranks against NAS-Bench-201)")?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let data = load_splits(env, &cfg.data)?;
-    let pool = pool_for(cfg, None, out)?;
+    let pool = pool_for(cfg, &Nb201Space, None, out)?;
     let n = match settings.candidates {
         0 => pool.len(),
         c => c.min(pool.len()),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sotl_nn::Nb201NetConfig;
+use sotl_nn::{Nb201NetConfig, Nb201Supernet};
 use sotl_search::{
     evolve, finetune_pool, load_supernet, rank_by, CandidateResult, DartsConfig, DartsMethod,
     DartsRunConfig, DataConfig, DataSource, FinetuneConfig, FinetunePool, Finetuner,
@@ -16,7 +16,7 @@ use sotl_search::{
 
 use crate::darts::{run_darts_on, search_checkpoint, DartsStudy};
 use crate::data::load_splits;
-use crate::oneshot::{build_net, pool_for, rank_pool, train_supernet};
+use crate::oneshot::{build_net, pool_for, rank_pool, require_nb201, train_supernet};
 use crate::truth::{cifar10_truth, load_bench};
 use crate::Env;
 
@@ -813,15 +813,16 @@ fn one_shot_search(
             cfg.train.trainer.kind
         );
     }
+    require_nb201(cfg, "search")?;
     let data = load_splits(env, &cfg.data)?;
     train_supernet(env, cfg, &data, out)?;
-    let (_vs, net) = build_net(env, cfg, &data)?;
+    let (_vs, net) = build_net::<Nb201Supernet>(env, cfg, &data)?;
     load_supernet(&net, &out.join("supernet.ot"))?;
     let window = cfg.finetune.sotl_window;
     // Candidates with their SoTL score (higher = lower SoTL), best first.
     let (ranked, results, budget): (Vec<(CandidateResult, f64)>, usize, String) = match method {
         SearchMethod::Pool => {
-            let pool = pool_for(cfg, None, out)?;
+            let pool = pool_for(cfg, &sotl_space::Nb201Space, None, out)?;
             let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
             (by_sotl(&results, window)?, results.len(), format!("pool of {}", cfg.pool.size))
         }

@@ -43,6 +43,29 @@ pub trait SearchSpace {
     ///
     /// Errors on a wrong length or a NaN weight.
     fn discretize(&self, weights: &[f64]) -> Result<Self::Genotype>;
+
+    /// FairNAS' strict-fairness path set (Chu et al. 2019): as many paths as ops, together using
+    /// every op exactly once on every edge they use, each path marginally uniform.
+    ///
+    /// The default suits spaces where every relaxed edge carries exactly one op (NAS-Bench-201):
+    /// each edge draws its own permutation of the ops, and path `i` takes the `i`-th op of each,
+    /// discretized from one-hot rows. Spaces that also choose a topology override it.
+    fn fair_paths<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Self::Genotype> {
+        use rand::seq::SliceRandom;
+        let (edges, ops) = self.relaxation_shape();
+        let mut one_hot = vec![vec![0.0f64; edges * ops]; ops];
+        for edge in 0..edges {
+            let mut perm: Vec<usize> = (0..ops).collect();
+            perm.shuffle(rng);
+            for (path, op) in one_hot.iter_mut().zip(perm) {
+                path[edge * ops + op] = 1.0;
+            }
+        }
+        one_hot
+            .iter()
+            .map(|w| self.discretize(w).expect("a one-hot row per edge discretizes to its op"))
+            .collect()
+    }
 }
 
 /// Checks relaxation weights for `space`'s [`SearchSpace::discretize`]: `edges x ops` of them

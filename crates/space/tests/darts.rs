@@ -239,6 +239,37 @@ fn sampling_and_neighbours_stay_in_the_space() {
     assert_eq!(a, b);
 }
 
+#[test]
+fn fair_paths_share_a_topology_and_use_every_op_once_per_entry() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for set in DartsOpSet::ALL {
+        let s = DartsSpace::new(set);
+        let mut ops = set.cell_ops();
+        ops.sort();
+        let mut topologies = std::collections::HashSet::new();
+        for _ in 0..30 {
+            let paths = s.fair_paths(&mut rng);
+            assert_eq!(paths.len(), ops.len(), "{set}: one path per op other than none");
+            for cell in 0..2 {
+                let cells: Vec<&DartsCell> =
+                    paths.iter().map(|p| if cell == 0 { &p.normal } else { &p.reduce }).collect();
+                let inputs: Vec<usize> = cells[0].edges.iter().map(|e| e.1).collect();
+                for c in &cells {
+                    assert_eq!(c.edges.iter().map(|e| e.1).collect::<Vec<_>>(), inputs);
+                }
+                for k in 0..8 {
+                    let mut seen: Vec<DartsOp> = cells.iter().map(|c| c.edges[k].0).collect();
+                    seen.sort();
+                    assert_eq!(seen, ops, "{set}: entry {k} of cell {cell}");
+                }
+                topologies.insert(inputs);
+            }
+        }
+        // The topology is drawn afresh each step (60 cells drawn from 180 topologies).
+        assert!(topologies.len() > 10, "{set}: {} topologies", topologies.len());
+    }
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_never_panics(s in ".{0,300}") {

@@ -65,7 +65,8 @@ pub struct DartsArgs {
     pub layers: Option<usize>,
 }
 
-fn parse_space(s: &str) -> Result<SpaceChoice, String> {
+/// Parses a `--space` value (shared by `darts` and `oneshot`).
+pub(crate) fn parse_space(s: &str) -> Result<SpaceChoice, String> {
     s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 

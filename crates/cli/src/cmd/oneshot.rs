@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use sotl_experiments::data::load_splits;
 use sotl_experiments::oneshot;
-use sotl_search::{OneShotConfig, SupernetTrainerConfig, TrainerKind};
+use sotl_search::{OneShotConfig, SpaceChoice, SupernetTrainerConfig, TrainerKind};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -61,12 +61,18 @@ pub struct ConfigArgs {
     /// Validation images kept (`data.n_val`, 0 = all).
     #[arg(long)]
     pub n_val: Option<usize>,
-    /// Supernet channels C (`net.channels`).
+    /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4 (`space`).
+    #[arg(long, value_parser = super::darts::parse_space)]
+    pub space: Option<SpaceChoice>,
+    /// Supernet channels C (`net.channels`, or `darts_net.channels` in the DARTS space).
     #[arg(long)]
     pub channels: Option<i64>,
-    /// Cells per stage N (`net.cells_per_stage`).
+    /// Cells per stage N (`net.cells_per_stage`, NAS-Bench-201).
     #[arg(long)]
     pub cells: Option<usize>,
+    /// Cells of the DARTS-space supernet (`darts_net.layers`).
+    #[arg(long)]
+    pub layers: Option<usize>,
 }
 
 impl ConfigArgs {
@@ -102,11 +108,20 @@ impl ConfigArgs {
         if let Some(v) = self.n_val {
             c.data.n_val = v;
         }
+        if let Some(v) = self.space {
+            c.space = v;
+        }
         if let Some(v) = self.channels {
-            c.net.channels = v;
+            match c.space {
+                SpaceChoice::Nb201 => c.net.channels = v,
+                SpaceChoice::Darts(_) => c.darts_net.channels = v,
+            }
         }
         if let Some(v) = self.cells {
             c.net.cells_per_stage = v;
+        }
+        if let Some(v) = self.layers {
+            c.darts_net.layers = v;
         }
         c.validate()?;
         Ok(c)
@@ -196,14 +211,17 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
         }
         OneshotCommand::Run(a) => {
             let base = a.cfg.resolve(None)?;
-            let Some(table) = oneshot::run_study(&env, &base, &a.trainers, a.seeds, &a.out)? else {
-                return Ok(());
-            };
+            let study = oneshot::run_study(&env, &base, &a.trainers, a.seeds, &a.out)?;
             if g.json {
-                return print_json(&table);
+                return print_json(&study);
             }
-            println!("{}", table.to_markdown());
-            println!("written: {}/table.md, table.csv, curves.svg, rankings.json", a.out.display());
+            print!("{}", study.to_text());
+            let tables = if study.table.is_some() {
+                "table.md, table.csv, curves.svg, rankings.json, "
+            } else {
+                ""
+            };
+            println!("written: {}/{tables}picks.json; per run picks.md", a.out.display());
             Ok(())
         }
         OneshotCommand::Ceiling(a) => {

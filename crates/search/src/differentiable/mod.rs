@@ -20,7 +20,7 @@ pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsamp
 pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
 pub use relaxation::{top_k_mask, DrnasRegularizer, Relaxation};
-pub use run::{run_or_resume, search_batches, DartsRunConfig, SpaceChoice};
+pub use run::{run_or_resume, search_batches, DartsRunConfig};
 pub use search::{
     DartsSearch, EpochReport, Nb201DartsSearch, SearchOutcome, SearchSplits, StepProgress,
 };

@@ -3,9 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 use sotl_data::{Dataset, Normalization, Split};
+use sotl_nn::darts::DartsNetSize;
 use sotl_nn::Nb201NetConfig;
 use sotl_train::DeviceImages;
 use tch::Device;
+
+use crate::SpaceChoice;
 
 use super::{EvolutionConfig, FinetuneConfig, OneShotError, OneShotResult, SupernetTrainConfig};
 
@@ -113,8 +116,13 @@ impl Default for ReportConfig {
 pub struct OneShotConfig {
     /// Data.
     pub data: DataConfig,
+    /// The search space (`nb201`, or the DARTS space `darts` / `darts-s2` / `-s3` / `-s4`).
+    pub space: SpaceChoice,
     /// The NAS-Bench-201 supernet's shape (C, N); classes and image size are set from the data.
     pub net: Nb201NetConfig,
+    /// The DARTS-space supernet's size (C, layers), when `space` is a DARTS space; classes and
+    /// image size are set from the data, the op set from `space`.
+    pub darts_net: DartsNetSize,
     /// Supernet training.
     pub train: SupernetTrainConfig,
     /// The candidate pool.
@@ -142,6 +150,7 @@ impl OneShotConfig {
             ));
         }
         self.net.validate()?;
+        self.darts_net.validate()?;
         if self.pool.size < 2 {
             return Err(OneShotError::config(
                 "pool.size",

@@ -33,8 +33,8 @@ pub use nb201::{Nb201PathNet, SupernetPathNet};
 pub use path_net::{ArchOf, PathNet};
 pub use pool::FinetunePool;
 pub use ranking::{
-    ground_truth, rank_by, rank_report, Curve, Phase, RankMetric, ReportSettings, RowResult,
-    RunRanking, ScoreRanking, SummaryCell, SummaryTable, TableRow,
+    ground_truth, rank_by, rank_report, Curve, Phase, Pick, PickRow, PoolPicks, RankMetric,
+    ReportSettings, RowResult, RunRanking, ScoreRanking, SummaryCell, SummaryTable, TableRow,
 };
 pub use sampling::{fairnas_paths, uniform_path, uniform_paths};
 pub use sgd::path_sgd;

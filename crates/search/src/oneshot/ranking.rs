@@ -667,3 +667,134 @@ pub fn rank_by<G>(
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(order)
 }
+
+/// One candidate a metric picks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pick {
+    /// Position in the pool.
+    pub index: usize,
+    /// The genotype, in the space's string form.
+    pub arch: String,
+    /// The metric's score (higher ranks first: losses, SoTL and sizes as the metric defines).
+    pub score: f64,
+}
+
+/// One metric's picks from a pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PickRow {
+    /// The metric and when it is read.
+    pub row: TableRow,
+    /// The best `k` candidates, best first (ties in pool order); empty when undefined.
+    pub top: Vec<Pick>,
+    /// Spearman correlation of this metric's scores with SoTL's (the first row): how far the
+    /// two agree over the whole pool, which needs no ground truth.
+    pub spearman_with_sotl: Option<f64>,
+    /// Why the row is empty.
+    pub note: Option<String>,
+}
+
+/// A run's picks where there is no ground truth to rank against (the DARTS space; NAS-Bench-201
+/// without its tables): the best candidates of the pool by each metric of the standard table,
+/// and how far each metric agrees with SoTL. SoTL's first pick is the run's choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolPicks {
+    /// The supernet trainer.
+    pub trainer: TrainerKind,
+    /// The supernet seed.
+    pub seed: u64,
+    /// Candidates ranked.
+    pub candidates: usize,
+    /// The standard rows ([`TableRow::standard`]), SoTL first.
+    pub rows: Vec<PickRow>,
+}
+
+impl PoolPicks {
+    /// The picks of `results` by every standard row, the top `settings.k` of each.
+    pub fn compute<G: Genotype>(
+        trainer: TrainerKind,
+        seed: u64,
+        results: &[CandidateResult<G>],
+        settings: &ReportSettings,
+    ) -> OneShotResult<Self> {
+        if results.is_empty() {
+            return Err(OneShotError::Report("no candidates to pick from".into()));
+        }
+        let window = settings.sotl_window;
+        let rows = TableRow::standard(window, settings.steps);
+        let sotl = rows[0].scores(results, window)?;
+        let rows = rows
+            .into_iter()
+            .map(|row| match row.scores(results, window) {
+                Ok(scores) => {
+                    let mut order: Vec<usize> = (0..scores.len()).collect();
+                    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+                    let top = order
+                        .iter()
+                        .take(settings.k.max(1))
+                        .map(|&i| Pick {
+                            index: results[i].index,
+                            arch: results[i].arch.to_string(),
+                            score: scores[i],
+                        })
+                        .collect();
+                    PickRow {
+                        row,
+                        top,
+                        spearman_with_sotl: spearman(&scores, &sotl).ok().filter(|r| r.is_finite()),
+                        note: None,
+                    }
+                }
+                Err(e) => PickRow {
+                    row,
+                    top: Vec::new(),
+                    spearman_with_sotl: None,
+                    note: Some(e.to_string()),
+                },
+            })
+            .collect();
+        Ok(PoolPicks { trainer, seed, candidates: results.len(), rows })
+    }
+
+    /// The run's choice: SoTL's best candidate.
+    pub fn choice(&self) -> Option<&Pick> {
+        self.rows.first().and_then(|r| r.top.first())
+    }
+
+    /// A Markdown summary: the choice, then per metric its agreement with SoTL and its first
+    /// pick.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "{} seed {}: {} candidates ranked without ground truth.\n\n",
+            self.trainer.label(),
+            self.seed,
+            self.candidates
+        );
+        if let Some(c) = self.choice() {
+            out.push_str(&format!("Choice (lowest SoTL): candidate {}: {}\n\n", c.index, c.arch));
+        }
+        out.push_str("| Metric | Spearman with SoTL | Best candidate | Score | Next best |\n");
+        out.push_str("|---|---|---|---|---|\n");
+        for r in &self.rows {
+            let agree = r.spearman_with_sotl.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+            match r.top.first() {
+                Some(best) => {
+                    let next: Vec<String> =
+                        r.top.iter().skip(1).take(4).map(|p| p.index.to_string()).collect();
+                    out.push_str(&format!(
+                        "| {} | {agree} | {} | {:.4} | {} |\n",
+                        r.row.label(),
+                        best.index,
+                        best.score,
+                        next.join(", ")
+                    ));
+                }
+                None => out.push_str(&format!(
+                    "| {} | n/a | - | - | {} |\n",
+                    r.row.label(),
+                    r.note.as_deref().unwrap_or("")
+                )),
+            }
+        }
+        out
+    }
+}

@@ -1,7 +1,6 @@
 //! Path sampling for single-path one-shot training: uniform paths, FairNAS' strictly fair path
 //! sets, and independent multi-path draws.
 
-use rand::seq::SliceRandom;
 use rand::Rng;
 use sotl_space::SearchSpace;
 
@@ -20,32 +19,17 @@ pub fn uniform_paths<S: SearchSpace, R: Rng + ?Sized>(
     (0..k).map(|_| uniform_path(space, rng)).collect()
 }
 
-/// FairNAS' strict-fairness path set (Chu et al. 2019): as many paths as ops, together using
-/// every operation exactly once on every edge.
-///
-/// Each edge (row of the space's relaxation) draws its own uniform permutation of the ops; path
-/// `i` takes the `i`-th op of each edge's permutation, built by discretizing one-hot rows. Every
-/// path is therefore marginally uniform, as in SPOS, while every op is trained exactly once per
-/// step.
+/// FairNAS' strict-fairness path set (Chu et al. 2019): the space's
+/// [`SearchSpace::fair_paths`], as many paths as ops, together using every op exactly once on
+/// every edge they use.
 pub fn fairnas_paths<S: SearchSpace, R: Rng + ?Sized>(space: &S, rng: &mut R) -> Vec<S::Genotype> {
-    let (edges, ops) = space.relaxation_shape();
-    let mut one_hot = vec![vec![0.0f64; edges * ops]; ops];
-    for edge in 0..edges {
-        let mut perm: Vec<usize> = (0..ops).collect();
-        perm.shuffle(rng);
-        for (path, op) in one_hot.iter_mut().zip(perm) {
-            path[edge * ops + op] = 1.0;
-        }
-    }
-    one_hot
-        .iter()
-        .map(|w| space.discretize(w).expect("a one-hot row per edge discretizes to its op"))
-        .collect()
+    space.fair_paths(rng)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::seq::SliceRandom;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use sotl_space::nb201::NB201_EDGES;

@@ -1208,3 +1208,70 @@ fn score_ranking_matches_hand_computed_correlations() {
     let e = ScoreRanking::compute("flat", &[1.0; 4], &truth, &params, 2).unwrap_err();
     assert!(e.to_string().contains("flat"), "{e}");
 }
+
+#[test]
+fn pool_picks_rank_by_hand_computed_scores_without_ground_truth() {
+    use sotl_estimators::StepRecord;
+    // Four candidates, two finetuning steps each. SoTL over the window of 2:
+    //   c0: 1.0 + 0.5 = 1.5, c1: 0.8 + 0.4 = 1.2, c2: 2.0 + 1.0 = 3.0, c3: 0.3 + 0.6 = 0.9,
+    // so SoTL (lowest first) picks 3, 1, 0, 2. Parameter counts 30, 20, 10, 40 rank 3, 0, 1, 2:
+    // rank differences against SoTL's (0, 1, 1, 0) give Spearman 1 - 6 * 2 / (4 * 15) = 0.8.
+    let losses = [[1.0, 0.5], [0.8, 0.4], [2.0, 1.0], [0.3, 0.6]];
+    let params = [30u64, 20, 10, 40];
+    let arch = |i: usize| Nb201Arch::new([Nb201Op::ALL[i]; sotl_space::nb201::NB201_EDGES]);
+    let results: Vec<CandidateResult> = (0..4)
+        .map(|i| CandidateResult {
+            index: i,
+            arch: arch(i),
+            param_count: params[i],
+            finetune: sotl_estimators::TrainingRecord {
+                steps: losses[i]
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &l)| StepRecord {
+                        step: s,
+                        epoch: 0,
+                        train_loss: l,
+                        train_acc: None,
+                        grad_sum: None,
+                        grad_l1: None,
+                        grad_acc_l1: None,
+                    })
+                    .collect(),
+                vals: Vec::new(),
+                steps_per_epoch: 2,
+                param_count: Some(params[i]),
+            },
+            inherited: sotl_estimators::TrainingRecord {
+                param_count: Some(params[i]),
+                ..Default::default()
+            },
+            timing: CandidateTiming::default(),
+        })
+        .collect();
+    let settings = ReportSettings { sotl_window: 2, steps: 2, k: 3, curve_every: 1 };
+    let picks = PoolPicks::compute(TrainerKind::Spos, 4, &results, &settings).unwrap();
+    let sotl = &picks.rows[0];
+    assert_eq!(sotl.row, TableRow { metric: RankMetric::Sotl, phase: Phase::Finetuned(2) });
+    assert_eq!(sotl.top.iter().map(|p| p.index).collect::<Vec<_>>(), [3, 1, 0]);
+    assert!((sotl.top[0].score + 0.9).abs() < 1e-12, "SoTL is negated: {}", sotl.top[0].score);
+    assert!((sotl.spearman_with_sotl.unwrap() - 1.0).abs() < 1e-12);
+    assert_eq!(picks.choice().unwrap().arch, arch(3).to_string());
+    let p = picks.rows.iter().find(|r| r.row.metric == RankMetric::Params).unwrap();
+    assert_eq!(p.top.iter().map(|p| p.index).collect::<Vec<_>>(), [3, 0, 1]);
+    assert!((p.spearman_with_sotl.unwrap() - 0.8).abs() < 1e-12, "{:?}", p.spearman_with_sotl);
+    // TLMini after 2 steps reads the last losses 0.5, 0.4, 1.0, 0.6: picks 1, 0, 3.
+    let tl = picks
+        .rows
+        .iter()
+        .find(|r| r.row == TableRow { metric: RankMetric::TlMini, phase: Phase::Finetuned(2) })
+        .unwrap();
+    assert_eq!(tl.top.iter().map(|p| p.index).collect::<Vec<_>>(), [1, 0, 3]);
+    // Validation rows had no evaluations: empty, with the reason, never a made-up pick.
+    let v = picks.rows.iter().find(|r| matches!(r.row.metric, RankMetric::ValAcc(_))).unwrap();
+    assert!(v.top.is_empty() && v.note.is_some(), "{v:?}");
+    let md = picks.to_markdown();
+    assert!(md.contains("Choice (lowest SoTL): candidate 3"), "{md}");
+    assert!(md.contains("| Params | 0.80 | 3 |"), "{md}");
+    assert!(PoolPicks::compute::<Nb201Arch>(TrainerKind::Spos, 0, &[], &settings).is_err());
+}

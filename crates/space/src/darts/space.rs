@@ -41,6 +41,25 @@ impl DartsSpace {
         DartsCell { edges, concat: (2..DARTS_STEPS + 2).collect() }
     }
 
+    /// FairNAS on one cell: `paths` copies of `topology`, entry `k` of path `p` taking the
+    /// `p`-th op of entry `k`'s own permutation of `ops`.
+    fn fair_cells<R: Rng + ?Sized>(
+        topology: &DartsCell,
+        ops: &[DartsOp],
+        rng: &mut R,
+    ) -> Vec<DartsCell> {
+        use rand::seq::SliceRandom;
+        let mut cells = vec![topology.clone(); ops.len()];
+        for k in 0..topology.edges.len() {
+            let mut perm = ops.to_vec();
+            perm.shuffle(rng);
+            for (cell, op) in cells.iter_mut().zip(perm) {
+                cell.edges[k].0 = op;
+            }
+        }
+        cells
+    }
+
     /// Every cell one change away from `c`: one entry's op swapped for another op of the set,
     /// or one entry's input moved to a state its node does not already read.
     fn cell_neighbours(&self, c: &DartsCell) -> Vec<DartsCell> {
@@ -162,6 +181,22 @@ impl SearchSpace for DartsSpace {
         let mut seen = std::collections::HashSet::new();
         out.retain(|n| n != g && seen.insert(n.clone()));
         out
+    }
+
+    /// FairNAS where a path is a topology as well as ops: one topology is drawn uniformly (as
+    /// [`SearchSpace::sample`] draws it) and shared by the step's paths, and each of its entries
+    /// permutes the ops other than `none`. So the step trains every op exactly once on every
+    /// edge it uses, the paths are as many as those ops, and each is marginally uniform.
+    fn fair_paths<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<DartsGenotype> {
+        let ops = self.ops.cell_ops();
+        let topology = self.sample(rng);
+        let normal = Self::fair_cells(&topology.normal, &ops, rng);
+        let reduce = Self::fair_cells(&topology.reduce, &ops, rng);
+        normal
+            .into_iter()
+            .zip(reduce)
+            .map(|(normal, reduce)| DartsGenotype { normal, reduce })
+            .collect()
     }
 
     fn discretize(&self, weights: &[f64]) -> Result<DartsGenotype> {
