@@ -309,3 +309,30 @@ fn oneshot_trains_and_ranks_the_darts_space_and_refuses_what_needs_nb201() {
     assert!(!o.status.success() && err.contains("NAS-Bench-201 only"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_pdarts_config_holds_the_reference_schedule_and_pdarts_needs_the_darts_space() {
+    let cfg: sotl_search::DartsRunConfig =
+        toml::from_str(include_str!("../../../configs/pdarts.toml")).expect("configs/pdarts.toml");
+    cfg.validate().unwrap();
+    // chenxin061/pdarts train_search.py (b880e87) with its README's flags for CIFAR-10.
+    let (s, p) = (&cfg.search, &cfg.pdarts);
+    assert_eq!((cfg.darts_net.channels, cfg.darts_net.layers), (16, 5));
+    assert_eq!(p.add_layers, [0, 6, 12]);
+    assert_eq!(p.keep_ops, [5, 3]);
+    assert_eq!(p.skip_dropout, [0.1, 0.4, 0.7]);
+    assert_eq!((s.epochs, s.arch_warmup_epochs, s.batch_size), (25, 10, 96));
+    assert_eq!((s.w_lr, s.w_lr_min, s.w_weight_decay), (0.025, 0.0, 3e-4));
+    assert_eq!((s.arch_lr, s.arch_beta1, s.arch_weight_decay), (6e-4, 0.5, 1e-3));
+    assert_eq!((s.grad_clip, s.arch_grad_clip, p.max_skips), (5.0, 5.0, 2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = sotl_nas()
+        .args(["darts", "--method", "pdarts", "--space", "nb201", "--out"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("use --space darts"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -11,8 +11,8 @@ use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
 use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
 use sotl_report::{plot_lines, plot_panels, summarize, LinePlot, PanelPlot, Series, Table};
 use sotl_search::{
-    run_or_resume, search_batches, DartsMethod, DartsRunConfig, SearchOutcome, SearchSplits,
-    SpaceChoice,
+    run_or_resume, run_pdarts, search_batches, DartsMethod, DartsRunConfig, EpochReport,
+    SearchOutcome, SearchSplits, SpaceChoice, StepProgress,
 };
 use sotl_space::{
     CellShape, DartsGenotype, DartsOpSet, DartsSpace, Genotype, Nb201Space, SearchSpace,
@@ -125,6 +125,7 @@ pub fn run_darts_on(
             && old.darts_net == new.darts_net
             && old.net == new.net
             && old.data == new.data
+            && old.pdarts == new.pdarts
             && old.seed_base == new.seed_base
     })?;
     if let SpaceChoice::Darts(ops) = cfg.space {
@@ -170,7 +171,7 @@ pub fn run_darts_on(
 /// finished seed is read back, the others searched (resuming from their checkpoints); `truth`
 /// fills ground truth into each trajectory point (reports only), `op_plot` draws the op weights.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn run_seeds<S: Supernet>(
+fn run_seeds<S: SeedSearch>(
     env: &Env,
     cfg: &DartsRunConfig,
     data: &crate::data::Splits,
@@ -193,7 +194,7 @@ where
             let outcome: SearchOutcome<GenotypeOf<S>> = if final_path.exists() {
                 read_json(&final_path)?
             } else {
-                search_one::<S>(env, cfg, net, data, method, seed, &seed_dir)?
+                S::search_seed(env, cfg, net, data, method, seed, &seed_dir)?
             };
             let mut traj = outcome.trajectory.clone();
             traj.iter_mut().for_each(truth);
@@ -213,19 +214,112 @@ fn write_tables(dir: &RunDir, table: &Table, summaries: &[SeedSummary]) -> Resul
     dir.write_json("summary.json", summaries)
 }
 
-/// One search over the supernet `S`, resumed from its checkpoint when there is one.
-fn search_one<S: Supernet>(
+/// How one seed of a method searches over the supernet `Self`.
+trait SeedSearch: Supernet + Sized
+where
+    GenotypeOf<Self>: CellShape,
+{
+    /// Runs (or resumes) the search of `method` with `seed` in `dir`.
+    fn search_seed(
+        env: &Env,
+        cfg: &DartsRunConfig,
+        net: &Self::Config,
+        data: &crate::data::Splits,
+        method: DartsMethod,
+        seed: u64,
+        dir: &RunDir,
+    ) -> Result<SearchOutcome<GenotypeOf<Self>>>;
+}
+
+impl SeedSearch for Nb201Supernet {
+    fn search_seed(
+        env: &Env,
+        cfg: &DartsRunConfig,
+        net: &sotl_nn::Nb201NetConfig,
+        data: &crate::data::Splits,
+        method: DartsMethod,
+        seed: u64,
+        dir: &RunDir,
+    ) -> Result<SearchOutcome<sotl_space::Nb201Arch>> {
+        search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
+            let ckpt = dir.path("search.ckpt");
+            let mut on_epoch = |rep: &_| on_epoch(None, rep);
+            run_or_resume::<Self>(
+                method,
+                &cfg.search,
+                net,
+                seed,
+                env.device,
+                splits,
+                Some(&ckpt),
+                &mut on_epoch,
+                progress,
+            )
+        })
+    }
+}
+
+impl SeedSearch for DartsSupernet {
+    /// PDARTS' methods run their progressive stages (`stage<i>.ckpt`), the others one search.
+    fn search_seed(
+        env: &Env,
+        cfg: &DartsRunConfig,
+        net: &sotl_nn::DartsNetConfig,
+        data: &crate::data::Splits,
+        method: DartsMethod,
+        seed: u64,
+        dir: &RunDir,
+    ) -> Result<SearchOutcome<DartsGenotype>> {
+        search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
+            if method.is_progressive() {
+                let mut on_epoch = |stage, rep: &_| on_epoch(Some(stage), rep);
+                return run_pdarts(
+                    method,
+                    &cfg.search,
+                    &cfg.pdarts,
+                    net,
+                    seed,
+                    env.device,
+                    splits,
+                    Some(dir.root()),
+                    &mut on_epoch,
+                    progress,
+                );
+            }
+            let ckpt = dir.path("search.ckpt");
+            let mut on_epoch = |rep: &_| on_epoch(None, rep);
+            run_or_resume::<Self>(
+                method,
+                &cfg.search,
+                net,
+                seed,
+                env.device,
+                splits,
+                Some(&ckpt),
+                &mut on_epoch,
+                progress,
+            )
+        })
+    }
+}
+
+/// The per-epoch callback of a search: `(stage of a progressive search, report)`.
+type OnEpoch<'a, G> = dyn FnMut(Option<usize>, &EpochReport<G>) + 'a;
+
+/// One search with its batches, logging and progress bar; `run` searches (resuming from its
+/// checkpoints) given the splits and the callbacks.
+fn search_one<G: Genotype + CellShape>(
     env: &Env,
     cfg: &DartsRunConfig,
-    net: &S::Config,
     data: &crate::data::Splits,
     method: DartsMethod,
     seed: u64,
-    dir: &RunDir,
-) -> Result<SearchOutcome<GenotypeOf<S>>>
-where
-    GenotypeOf<S>: CellShape,
-{
+    run: impl FnOnce(
+        &mut SearchSplits<'_>,
+        &mut OnEpoch<'_, G>,
+        &mut dyn FnMut(StepProgress),
+    ) -> sotl_search::DartsResult<SearchOutcome<G>>,
+) -> Result<SearchOutcome<G>> {
     let mut train = search_batches(&data.train, cfg.search.batch_size, seed)?;
     let mut val = search_batches(&data.val, cfg.search.batch_size, seed ^ 0x5eed)?;
     let val_opt: Option<&mut dyn sotl_train::BatchSource> =
@@ -234,38 +328,31 @@ where
     let bar = env.progress(0, &format!("{method} seed {seed}"));
     let epochs = cfg.search.epochs;
     let threshold = cfg.search.skip_collapse_threshold;
-    let outcome = run_or_resume::<S>(
-        method,
-        &cfg.search,
-        net,
-        seed,
-        env.device,
-        &mut splits,
-        Some(&dir.path("search.ckpt")),
-        &mut |rep| {
-            let p = &rep.point;
-            tracing::info!(
-                "{method} seed {seed} epoch {}/{epochs}: {} skips={} depth={} train_loss={:.4}{}",
-                p.epoch,
-                p.genotype,
-                p.skip_connections,
-                p.depth,
-                p.train_loss,
-                p.eigenvalue.map(|e| format!(" eig={e:.4}")).unwrap_or_default()
+    let mut on_epoch = |stage: Option<usize>, rep: &EpochReport<G>| {
+        let p = &rep.point;
+        let stage = stage.map(|s| format!(" stage {}", s + 1)).unwrap_or_default();
+        tracing::info!(
+            "{method} seed {seed}{stage} epoch {}/{epochs}: {} skips={} depth={} train_loss={:.4}{}",
+            p.epoch,
+            p.genotype,
+            p.skip_connections,
+            p.depth,
+            p.train_loss,
+            p.eigenvalue.map(|e| format!(" eig={e:.4}")).unwrap_or_default()
+        );
+        if let Some(w) = &rep.collapse {
+            tracing::warn!(
+                "{method} seed {seed}{stage} epoch {}: {w} (threshold {threshold})",
+                p.epoch
             );
-            if let Some(w) = &rep.collapse {
-                tracing::warn!(
-                    "{method} seed {seed} epoch {}: {w} (threshold {threshold})",
-                    p.epoch
-                );
-            }
-        },
-        &mut |s| {
-            bar.set_length(s.total as u64);
-            bar.set_position(s.done as u64);
-            bar.set_message(format!("epoch {}", s.epoch + 1));
-        },
-    )?;
+        }
+    };
+    let mut progress = |s: StepProgress| {
+        bar.set_length(s.total as u64);
+        bar.set_position(s.done as u64);
+        bar.set_message(format!("epoch {}", s.epoch + 1));
+    };
+    let outcome = run(&mut splits, &mut on_epoch, &mut progress)?;
     bar.finish();
     Ok(outcome)
 }

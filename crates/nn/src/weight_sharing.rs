@@ -86,6 +86,14 @@ pub trait Supernet {
     /// Variable-store names of [`Supernet::weights`], in the same order.
     fn weight_names(&self) -> &[String];
 
+    /// Which relaxation entries (row-major, the space's relaxation shape) can carry weight:
+    /// soft mixes may skip the others' computation, as their weight is always 0 (ops pruned
+    /// by a progressive search). `None` = every entry. The default ignores the hint.
+    fn set_active_ops(&self, active: Option<&[bool]>) -> crate::Result<()> {
+        let _ = active;
+        Ok(())
+    }
+
     /// Indices into [`Supernet::weights`] of the weights a single-path forward of `arch` uses.
     fn path_weight_indices(&self, arch: &GenotypeOf<Self>) -> Vec<usize>;
 

@@ -254,3 +254,43 @@ fn drop_path_acts_in_train_mode_only() {
     assert!(!run(true, 0.5).allclose(&run(true, 0.5), 1e-3, 1e-3, false), "drop path draws masks");
     assert!(run(false, 0.5).allclose(&run(false, 0.0), 1e-6, 1e-6, false), "eval mode never drops");
 }
+
+#[test]
+fn pruned_ops_are_skipped_and_skip_dropout_touches_only_identity_skips() {
+    tch::manual_seed(3);
+    let vs = VarStore::new(Device::Cpu);
+    let net = DartsSupernet::new(&vs.root(), &cfg(4, 4)).unwrap();
+    let x = Tensor::rand([2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    // Soft weights with columns 2 (avg_pool) and 5 (sep_conv_5x5) pruned to 0 on every edge.
+    tch::manual_seed(4);
+    let mut w = Tensor::rand([28, 8], (Kind::Float, Device::Cpu));
+    let keep: Vec<bool> = (0..28 * 8).map(|i| i % 8 != 2 && i % 8 != 5).collect();
+    let mask =
+        Tensor::from_slice(&keep.iter().map(|&k| f32::from(u8::from(k))).collect::<Vec<_>>())
+            .view([28, 8]);
+    w = &w * &mask;
+    let all = net.forward_mix(&x, &EdgeMix::Soft(w.shallow_clone()), false);
+    net.set_active_ops(Some(&keep)).unwrap();
+    let skipped = net.forward_mix(&x, &EdgeMix::Soft(w.shallow_clone()), false);
+    assert!(
+        all.allclose(&skipped, 1e-6, 1e-6, false),
+        "skipping zero-weight ops changed the output"
+    );
+    assert!(net.set_active_ops(Some(&keep[..10])).is_err());
+    net.set_active_ops(None).unwrap();
+
+    // Skip dropout: evaluation ignores it; a training pass with weight on skip_connect (column
+    // 3) changes; with no weight on skip_connect, the dropped skips contribute nothing anyway.
+    net.set_skip_dropout(0.5).unwrap();
+    let eval = net.forward_mix(&x, &EdgeMix::Soft(w.shallow_clone()), false);
+    assert!(eval.allclose(&all, 1e-6, 1e-6, false));
+    let train = |w: &Tensor, p: f64| {
+        net.set_skip_dropout(p).unwrap();
+        tch::manual_seed(9);
+        net.forward_mix(&x, &EdgeMix::Soft(w.shallow_clone()), true)
+    };
+    assert!(!train(&w, 0.5).allclose(&train(&w, 0.0), 1e-4, 1e-4, false));
+    let no_skip = &w * Tensor::from_slice(&[1f32, 1., 1., 0., 1., 1., 1., 1.]).view([1, 8]);
+    assert!(train(&no_skip, 0.5).allclose(&train(&no_skip, 0.0), 1e-6, 1e-6, false));
+    assert!(net.set_skip_dropout(1.0).is_err() && net.set_skip_dropout(-0.1).is_err());
+}

@@ -100,3 +100,138 @@ fn run_configs_name_darts_space_settings_that_cannot_apply() {
     assert_eq!("darts-s3".parse::<SpaceChoice>().unwrap().to_string(), "darts-s3");
     assert!("darts-full".parse::<SpaceChoice>().is_err());
 }
+
+/// The 0/1 op mask a stage checkpoint holds, as rows of kept column indices.
+fn kept(
+    ck: &std::path::Path,
+    method: DartsMethod,
+    cfg: &DartsConfig,
+    n: &DartsNetConfig,
+) -> Vec<Vec<usize>> {
+    let s = DartsSearch::<DartsSupernet>::resume(ck, method, cfg, n, 3, Device::Cpu, Kind::Float)
+        .unwrap();
+    let m = s.op_mask().expect("a later stage starts from the kept ops");
+    let flat = Vec::<f64>::try_from(m.reshape([-1])).unwrap();
+    flat.chunks(8).map(|r| (0..8).filter(|&k| r[k] > 0.0).collect()).collect()
+}
+
+#[test]
+fn pdarts_prunes_between_deepening_stages_and_resumes() {
+    use sotl_search::{run_pdarts, PdartsConfig};
+    tch::set_num_threads(1);
+    let cfg = DartsConfig {
+        epochs: 2,
+        batch_size: 4,
+        unroll_steps: 2,
+        eigen_every: 0,
+        arch_warmup_epochs: 1,
+        arch_grad_clip: 5.0,
+        ..DartsConfig::default()
+    };
+    let pd = PdartsConfig {
+        add_layers: vec![0, 1, 2],
+        keep_ops: vec![5, 3],
+        skip_dropout: vec![0.1, 0.4, 0.7],
+        max_skips: 1,
+    };
+    let base = net(DartsOpSet::Full);
+    let dir = tempfile::tempdir().unwrap();
+    for method in [DartsMethod::Pdarts, DartsMethod::SotlPdarts] {
+        let d = dir.path().join(method.name());
+        std::fs::create_dir_all(&d).unwrap();
+        let run = || {
+            let (mut tr, mut va) = (source(1, 16), source(2, 8));
+            let mut data = SearchSplits { train: &mut tr, val: Some(&mut va) };
+            let mut stages = Vec::new();
+            let out = run_pdarts(
+                method,
+                &cfg,
+                &pd,
+                &base,
+                3,
+                Device::Cpu,
+                &mut data,
+                Some(&d),
+                &mut |stage, _| stages.push(stage),
+                &mut |_| {},
+            )
+            .unwrap();
+            (out, stages)
+        };
+        let (out, stages) = run();
+        assert_eq!(stages, [0, 0, 1, 1, 2, 2], "{method}: two epochs per stage");
+        assert_eq!(
+            out.trajectory.iter().map(|p| p.epoch).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6],
+            "{method}: epochs numbered across stages"
+        );
+        // Stage 2 (4 cells) keeps 5 ops per edge, stage 3 (5 cells) 3 of those 5.
+        let n2 = DartsNetConfig { layers: 4, ..base };
+        let n3 = DartsNetConfig { layers: 5, ..base };
+        let k2 = kept(&d.join("stage1.ckpt"), method, &cfg, &n2);
+        let k3 = kept(&d.join("stage2.ckpt"), method, &cfg, &n3);
+        assert_eq!(k2.len(), 28);
+        for (a, b) in k2.iter().zip(&k3) {
+            assert_eq!((a.len(), b.len()), (5, 3), "{method}");
+            assert!(b.iter().all(|k| a.contains(k)), "{method}: stage 3 keeps ops of stage 2");
+        }
+        // The final cell uses kept ops only, and at most one skip in the normal cell.
+        let g = &out.genotype;
+        let ops = DartsOpSet::Full.ops();
+        for (cell, row0) in [(&g.normal, 0), (&g.reduce, 14)] {
+            for (k, &(op, j)) in cell.edges.iter().enumerate() {
+                let row = row0 + sotl_space::darts::darts_edge_index(k / 2, j);
+                let col = ops.iter().position(|&o| o == op).unwrap();
+                assert!(k3[row].contains(&col), "{method}: {op} on row {row} was pruned: {g}");
+            }
+        }
+        assert!(g.normal.count(DartsOp::SkipConnect) <= 1, "{method}: {g}");
+        // Finished stages are read back: the same outcome without training again.
+        let (again, stages) = run();
+        assert!(stages.is_empty(), "{method}: nothing to train");
+        assert_eq!(again.genotype, out.genotype);
+        // A lost last stage retrains to the same genotype: dropout and all draws are seeded.
+        std::fs::remove_file(d.join("stage2.ckpt")).unwrap();
+        let (redo, stages) = run();
+        assert_eq!(stages, [2, 2]);
+        assert_eq!(redo.genotype, out.genotype, "{method}");
+    }
+}
+
+#[test]
+fn arch_grad_clip_bounds_the_alpha_gradient() {
+    tch::set_num_threads(1);
+    // Adam's step is about lr * g / (|g| + 1e-8): a gradient clipped to a norm of 1e-12 moves
+    // alpha by about 1e-4 of the unclipped step.
+    let moved = |clip: f64| {
+        let cfg = DartsConfig {
+            epochs: 1,
+            batch_size: 4,
+            eigen_every: 0,
+            arch_grad_clip: clip,
+            // Adam adds the decay after clipping; without it the step is the gradient's alone.
+            arch_weight_decay: 0.0,
+            ..DartsConfig::default()
+        };
+        let n = net(DartsOpSet::S2);
+        let (mut tr, mut va) = (source(1, 16), source(2, 8));
+        let mut data = SearchSplits { train: &mut tr, val: Some(&mut va) };
+        let mut s = DartsSearch::<DartsSupernet>::new(
+            DartsMethod::Darts1,
+            &cfg,
+            &n,
+            5,
+            Device::Cpu,
+            Kind::Float,
+        )
+        .unwrap();
+        let before = s.alpha().copy();
+        s.run_epoch(&mut data, &mut |_| {}).unwrap();
+        (s.alpha() - before).abs().max().double_value(&[])
+    };
+    let (free, clipped) = (moved(0.0), moved(1e-12));
+    assert!(free > 1e-4, "{free}");
+    assert!(clipped < free * 1e-2, "clipped {clipped} vs free {free}");
+    let bad = DartsConfig { arch_grad_clip: -1.0, ..DartsConfig::default() };
+    assert!(bad.validate().unwrap_err().to_string().contains("arch_grad_clip"));
+}

@@ -1,5 +1,6 @@
 //! `sotl-nas darts`: differentiable NAS (DARTS, SoTL-DARTS, SoVL-DARTS, exact SoTL
-//! hypergradients, DrNAS, SoTL-DrNAS) on NAS-Bench-201 or the DARTS space, several seeds, a
+//! hypergradients, DrNAS, SoTL-DrNAS, PDARTS, SoTL-PDARTS) on NAS-Bench-201 or the DARTS
+//! space, several seeds, a
 //! summary table. Flags to config; the study is `sotl_experiments::darts::run_darts`.
 
 use std::path::PathBuf;
@@ -13,7 +14,8 @@ use crate::common::{load_config, print_json, Global};
 /// Arguments of `darts`.
 #[derive(Debug, clap::Args)]
 pub struct DartsArgs {
-    /// Methods, comma-separated: darts1, darts2, sotl, sovl, sotl-exact, drnas, sotl-drnas.
+    /// Methods, comma-separated: darts1, darts2, sotl, sovl, sotl-exact, drnas, sotl-drnas;
+    /// pdarts and sotl-pdarts on the DARTS space (`[pdarts]`).
     #[arg(long, value_delimiter = ',', value_parser = parse_method)]
     pub method: Vec<DartsMethod>,
     /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4 (Zela et al.'s restricted
@@ -26,16 +28,20 @@ pub struct DartsArgs {
     /// First seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// TOML config (`methods`, `seeds`, `[search]`, `[net]`, `[data]`); flags override it.
+    /// TOML config (`methods`, `seeds`, `space`, `[search]`, `[net]`, `[darts_net]`,
+    /// `[pdarts]`, `[data]`); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Run folder: config.json, per-seed checkpoints, trajectories, plots, table. Rerunning with
     /// the same folder resumes.
     #[arg(long, default_value = "darts-runs")]
     pub out: PathBuf,
-    /// Search epochs.
+    /// Search epochs (per stage for PDARTS).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Epochs at the start (of each PDARTS stage) that train the weights only.
+    #[arg(long)]
+    pub arch_warmup_epochs: Option<usize>,
     /// T, the SoTL / SoVL window.
     #[arg(long, visible_alias = "t")]
     pub unroll_steps: Option<usize>,
@@ -85,6 +91,7 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     override_with(&mut cfg.seeds, args.seeds);
     override_with(&mut cfg.seed_base, args.seed);
     override_with(&mut cfg.search.epochs, args.epochs);
+    override_with(&mut cfg.search.arch_warmup_epochs, args.arch_warmup_epochs);
     override_with(&mut cfg.search.unroll_steps, args.unroll_steps);
     override_with(&mut cfg.search.batch_size, args.batch_size);
     override_with(&mut cfg.search.eigen_every, args.eigen_every);

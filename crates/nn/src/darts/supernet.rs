@@ -44,6 +44,10 @@ pub struct DartsSupernet {
     stem_bn: Bn,
     cells: Vec<SearchCell>,
     fc: (usize, usize),
+    /// PDARTS' dropout on the identity skip connections of soft mixes (0 = off).
+    skip_dropout: std::cell::Cell<f64>,
+    /// Per relaxation entry (row-major), whether the op can carry weight; `None` = all can.
+    active: std::cell::RefCell<Option<Vec<bool>>>,
 }
 
 impl DartsSupernet {
@@ -97,7 +101,25 @@ impl DartsSupernet {
             stem_bn,
             cells,
             fc,
+            skip_dropout: std::cell::Cell::new(0.0),
+            active: std::cell::RefCell::new(None),
         })
+    }
+
+    /// PDARTS' dropout on skip connections (Chen et al. 2019): in train-mode soft mixes, the
+    /// output of every identity skip connection (stride 1; strided skips are FactorizedReduce)
+    /// is dropped elementwise with probability `p` before its op weight applies. 0 turns it
+    /// off; single paths are never affected.
+    pub fn set_skip_dropout(&self, p: f64) -> Result<()> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(NnError::InvalidConfig {
+                field: "skip_dropout",
+                value: p.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
+        self.skip_dropout.set(p);
+        Ok(())
     }
 
     /// The config the supernet was built with.
@@ -185,6 +207,8 @@ impl DartsSupernet {
             vec![cell.pre0.forward(params, s0, train), cell.pre1.forward(params, s1, train)];
         let row0 = if cell.reduction { DARTS_CELL_EDGES } else { 0 };
         let set = self.cfg.ops.ops();
+        let active = self.active.borrow();
+        let p_skip = if train { self.skip_dropout.get() } else { 0.0 };
         for node in 0..DARTS_STEPS {
             let s = match mix {
                 Prepared::Soft(w) => {
@@ -192,11 +216,18 @@ impl DartsSupernet {
                     for (j, state) in states.iter().enumerate().take(node + 2) {
                         let e = darts_edge_index(node, j);
                         for (k, op) in cell.edges[e].iter().enumerate() {
-                            // The zero op adds nothing (and has zero gradient for its weight).
-                            if set[k] == DartsOp::None {
+                            // The zero op adds nothing (and has zero gradient for its weight);
+                            // a pruned op's weight is exactly 0.
+                            let pruned =
+                                active.as_ref().is_some_and(|a| !a[(row0 + e) * set.len() + k]);
+                            if set[k] == DartsOp::None || pruned {
                                 continue;
                             }
-                            let y = op.forward(params, state, train) * &w[row0 + e][k];
+                            let mut y = op.forward(params, state, train);
+                            if p_skip > 0.0 && op.is_identity() {
+                                y = y.dropout(p_skip, true);
+                            }
+                            let y = y * &w[row0 + e][k];
                             acc = Some(match acc {
                                 Some(a) => a + y,
                                 None => y,
@@ -304,6 +335,20 @@ impl Supernet for DartsSupernet {
 
     fn weight_names(&self) -> &[String] {
         &self.names
+    }
+
+    fn set_active_ops(&self, active: Option<&[bool]>) -> Result<()> {
+        let n = 2 * DARTS_CELL_EDGES * self.cfg.ops.ops().len();
+        if let Some(a) = active {
+            if a.len() != n {
+                return Err(NnError::BadMix(format!(
+                    "active-op mask of {} entries, the relaxation has {n}",
+                    a.len()
+                )));
+            }
+        }
+        *self.active.borrow_mut() = active.map(<[bool]>::to_vec);
+        Ok(())
     }
 
     fn path_weight_indices(&self, g: &DartsGenotype) -> Vec<usize> {

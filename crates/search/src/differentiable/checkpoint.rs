@@ -150,6 +150,9 @@ where
         s.w_opt.load_state(w_st).map_err(|e| ck(e.to_string()))?;
         s.a_opt.load_state(a_st).map_err(|e| ck(e.to_string()))?;
         s.op_mask = op_mask;
+        if s.method.relaxation() != super::Relaxation::Dirichlet {
+            s.sync_active_ops().map_err(|e| ck(e.to_string()))?;
+        }
         s.epoch = meta.epoch;
         s.rng_step = meta.rng_step;
         s.trajectory = meta.trajectory;

@@ -34,6 +34,9 @@ pub struct DartsConfig {
     pub w_weight_decay: f64,
     /// Global gradient-norm clip of the weights (0 disables).
     pub grad_clip: f64,
+    /// Global gradient-norm clip of alpha's gradient before each alpha step (0 disables, as
+    /// DARTS; PDARTS clips at 5 as it does the weights).
+    pub arch_grad_clip: f64,
     /// Adam learning rate of alpha.
     pub arch_lr: f64,
     /// Adam beta1 of alpha.
@@ -102,6 +105,7 @@ impl Default for DartsConfig {
             w_nesterov: false,
             w_weight_decay: 3e-4,
             grad_clip: 5.0,
+            arch_grad_clip: 0.0,
             arch_lr: 3e-4,
             arch_beta1: 0.5,
             arch_beta2: 0.999,
@@ -148,6 +152,12 @@ impl DartsConfig {
         }
         if !rate(self.grad_clip) {
             return bad("grad_clip", format!("must be >= 0 (0 disables), got {}", self.grad_clip));
+        }
+        if !rate(self.arch_grad_clip) {
+            return bad(
+                "arch_grad_clip",
+                format!("must be >= 0 (0 disables), got {}", self.arch_grad_clip),
+            );
         }
         if !(self.alpha_init_std.is_finite() && self.alpha_init_std >= 0.0) {
             return bad("alpha_init_std", format!("must be >= 0, got {}", self.alpha_init_std));

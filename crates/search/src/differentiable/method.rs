@@ -29,6 +29,12 @@ pub enum DartsMethod {
     Drnas,
     /// SoTL-DrNAS: the SoTL-DARTS update rule on DrNAS' Dirichlet relaxation.
     SotlDrnas,
+    /// PDARTS (Chen et al. 2019): first-order DARTS in progressive stages that deepen the
+    /// network and prune each edge's weakest ops, with dropout on skip connections and at most
+    /// `max_skips` skips in the final normal cell (the DARTS space; `[pdarts]`).
+    Pdarts,
+    /// SoTL-PDARTS: PDARTS' stages with the SoTL-DARTS update rule.
+    SotlPdarts,
 }
 
 /// How alpha is updated within an epoch.
@@ -52,7 +58,7 @@ pub enum UpdateRule {
 
 impl DartsMethod {
     /// Every method, in table order.
-    pub const ALL: [DartsMethod; 7] = [
+    pub const ALL: [DartsMethod; 9] = [
         DartsMethod::Darts1,
         DartsMethod::Darts2,
         DartsMethod::Sotl,
@@ -60,6 +66,8 @@ impl DartsMethod {
         DartsMethod::SotlExact,
         DartsMethod::Drnas,
         DartsMethod::SotlDrnas,
+        DartsMethod::Pdarts,
+        DartsMethod::SotlPdarts,
     ];
 
     /// The command-line name (`darts1`, `sotl-exact`, ...).
@@ -72,6 +80,8 @@ impl DartsMethod {
             DartsMethod::SotlExact => "sotl-exact",
             DartsMethod::Drnas => "drnas",
             DartsMethod::SotlDrnas => "sotl-drnas",
+            DartsMethod::Pdarts => "pdarts",
+            DartsMethod::SotlPdarts => "sotl-pdarts",
         }
     }
 
@@ -85,15 +95,21 @@ impl DartsMethod {
             DartsMethod::SotlExact => "SoTL-DARTS (exact hypergradient)",
             DartsMethod::Drnas => "DrNAS",
             DartsMethod::SotlDrnas => "SoTL-DrNAS",
+            DartsMethod::Pdarts => "PDARTS",
+            DartsMethod::SotlPdarts => "SoTL-PDARTS",
         }
     }
 
     /// The alpha update rule.
     pub const fn update_rule(self) -> UpdateRule {
         match self {
-            DartsMethod::Darts1 | DartsMethod::Drnas => UpdateRule::FirstOrder,
+            DartsMethod::Darts1 | DartsMethod::Drnas | DartsMethod::Pdarts => {
+                UpdateRule::FirstOrder
+            }
             DartsMethod::Darts2 => UpdateRule::SecondOrder,
-            DartsMethod::Sotl | DartsMethod::SotlDrnas => UpdateRule::SotlApprox,
+            DartsMethod::Sotl | DartsMethod::SotlDrnas | DartsMethod::SotlPdarts => {
+                UpdateRule::SotlApprox
+            }
             DartsMethod::SotlExact => UpdateRule::SotlExact,
             DartsMethod::Sovl => UpdateRule::SovlAccumulate,
         }
@@ -105,6 +121,11 @@ impl DartsMethod {
             DartsMethod::Drnas | DartsMethod::SotlDrnas => Relaxation::Dirichlet,
             _ => Relaxation::Softmax,
         }
+    }
+
+    /// Whether the method runs in PDARTS' progressive stages (the DARTS space only).
+    pub const fn is_progressive(self) -> bool {
+        matches!(self, DartsMethod::Pdarts | DartsMethod::SotlPdarts)
     }
 
     /// Whether the method reads the validation split at all (SoTL variants train on the training

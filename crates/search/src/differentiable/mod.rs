@@ -11,6 +11,7 @@ mod config;
 mod dirichlet;
 mod error;
 mod method;
+mod pdarts;
 mod relaxation;
 mod run;
 mod search;
@@ -19,6 +20,7 @@ pub use config::DartsConfig;
 pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsample};
 pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
+pub use pdarts::{pdarts_genotype, pdarts_keep, run_pdarts, PdartsConfig};
 pub use relaxation::{top_k_mask, DrnasRegularizer, Relaxation};
 pub use run::{run_or_resume, search_batches, DartsRunConfig};
 pub use search::{

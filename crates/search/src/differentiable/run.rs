@@ -11,7 +11,8 @@ use sotl_train::{DeviceImages, TensorBatches};
 use tch::{Device, Kind};
 
 use super::{
-    DartsConfig, DartsMethod, DartsSearch, EpochReport, SearchOutcome, SearchSplits, StepProgress,
+    DartsConfig, DartsMethod, DartsSearch, EpochReport, PdartsConfig, SearchOutcome, SearchSplits,
+    StepProgress,
 };
 use crate::{DartsError, DartsResult, DataConfig, SpaceChoice};
 
@@ -37,6 +38,8 @@ pub struct DartsRunConfig {
     pub darts_net: DartsNetSize,
     /// The data: source, subset sizes, image size, split seed.
     pub data: DataConfig,
+    /// PDARTS' progressive stages (methods `pdarts` and `sotl-pdarts`).
+    pub pdarts: PdartsConfig,
 }
 
 impl Default for DartsRunConfig {
@@ -50,6 +53,7 @@ impl Default for DartsRunConfig {
             net: Nb201NetConfig::default(),
             darts_net: DartsNetSize::default(),
             data: DataConfig::default(),
+            pdarts: PdartsConfig::default(),
         }
     }
 }
@@ -69,6 +73,19 @@ impl DartsRunConfig {
         self.search.validate()?;
         self.net.validate()?;
         self.darts_net.validate()?;
+        if let Some(m) = self.methods.iter().find(|m| m.is_progressive()) {
+            match self.space {
+                SpaceChoice::Darts(ops) => self.pdarts.validate(ops)?,
+                SpaceChoice::Nb201 => {
+                    return Err(DartsError::Config {
+                        field: "methods",
+                        reason: format!(
+                            "{m} runs progressive stages of the DARTS search network; use --space darts"
+                        ),
+                    })
+                }
+            }
+        }
         let dirichlet_methods =
             self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
         if let (SpaceChoice::Darts(o), true) = (self.space, dirichlet_methods) {

@@ -431,6 +431,15 @@ where
         if g.defined() {
             let n = g.abs().max().double_value(&[]);
             self.check("architecture gradient", step, n)?;
+            let clip = self.cfg.arch_grad_clip;
+            if clip > 0.0 {
+                // torch's clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1.
+                let norm = g.norm().double_value(&[]);
+                let coef = clip / (norm + 1e-6);
+                if coef < 1.0 {
+                    let _ = tch::no_grad(|| g.shallow_clone().g_mul_scalar_(coef));
+                }
+            }
         }
         self.a_opt.step()?;
         self.a_opt.zero_grad();
@@ -538,9 +547,60 @@ where
         Ok(())
     }
 
-    /// The mask of DrNAS' progressive pruning, once the second stage has begun.
+    /// The op mask in force: DrNAS' progressive pruning once its second stage has begun, or
+    /// a progressive search's (PDARTS) ops kept from earlier stages.
     pub fn op_mask(&self) -> Option<&Tensor> {
         self.op_mask.as_ref()
+    }
+
+    /// Restricts every edge to the ops `mask` keeps (alpha's shape, 1 = kept, 0 = pruned;
+    /// `None` = all ops): pruned ops get weight 0 in every mix and the supernet skips them.
+    /// What a progressive search (PDARTS) carries from one stage to the next. Refused for
+    /// DrNAS, whose own progressive schedule owns the mask.
+    pub fn set_op_mask(&mut self, mask: Option<&Tensor>) -> DartsResult<()> {
+        if self.method.relaxation() == Relaxation::Dirichlet {
+            return Err(DartsError::Config {
+                field: "op_mask",
+                reason: format!("{} prunes ops on its own schedule", self.method),
+            });
+        }
+        if let Some(m) = mask {
+            if m.size() != self.alpha.size() {
+                return Err(DartsError::Config {
+                    field: "op_mask",
+                    reason: format!("shape {:?}, alpha has {:?}", m.size(), self.alpha.size()),
+                });
+            }
+            let keep = Vec::<f64>::try_from(
+                m.to_kind(Kind::Double).to_device(Device::Cpu).sum_dim_intlist(
+                    -1,
+                    false,
+                    Kind::Double,
+                ),
+            )
+            .unwrap_or_default();
+            if keep.iter().any(|&k| k < 1.0) {
+                return Err(DartsError::Config {
+                    field: "op_mask",
+                    reason: "every edge must keep at least one op".into(),
+                });
+            }
+        }
+        self.op_mask = mask.map(|m| m.to_kind(self.kind).to_device(self.device));
+        self.sync_active_ops()
+    }
+
+    /// Tells the supernet which ops the mask keeps, so soft mixes skip the pruned ones.
+    pub(super) fn sync_active_ops(&self) -> DartsResult<()> {
+        let active = self.op_mask.as_ref().map(|m| {
+            Vec::<f64>::try_from(m.to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1]))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v > 0.0)
+                .collect::<Vec<bool>>()
+        });
+        self.supernet.set_active_ops(active.as_deref())?;
+        Ok(())
     }
 
     /// Weight step `i` of `n` on the training split with alpha fixed, its loss recorded and
