@@ -7,9 +7,9 @@ use tch::{Device, Kind, Tensor};
 use crate::{time_steps, BenchInputs, PerfConfig, Result, RowStats};
 
 /// A split of one fixed batch: every epoch is that batch, so one `run_epoch` is one step.
-struct OneBatch {
-    inputs: Tensor,
-    targets: Tensor,
+pub(crate) struct OneBatch {
+    pub(crate) inputs: Tensor,
+    pub(crate) targets: Tensor,
 }
 
 impl BatchSource for OneBatch {

@@ -9,6 +9,7 @@
 
 mod config;
 mod darts;
+mod darts_space;
 mod data_row;
 mod error;
 mod inputs;
@@ -22,6 +23,9 @@ mod stats;
 
 pub use config::{PerfConfig, REFERENCE_FIXED_ARCH_SEED0};
 pub use darts::{darts_config, darts_row};
+pub use darts_space::{
+    darts_space_row, darts_space_table, DartsSpaceReport, DartsStepBench, DartsStepRow,
+};
 pub use data_row::data_row;
 pub use error::{PerfError, Result};
 pub use inputs::{cross_entropy, BenchInputs};
@@ -31,4 +35,4 @@ pub use row::BenchRow;
 pub use run::{model_info, resolve_fixed_arch, run_nb201, spos_archs, PerfEvent};
 pub use single_path::{single_path_eval_row, single_path_train_row, SUPERNET_SGD};
 pub use standalone::{standalone_rows, StandaloneStats};
-pub use stats::{median, time_steps, ProcUsage, RowStats};
+pub use stats::{median, time_steps, ProcUsage, RowStats, Rss};

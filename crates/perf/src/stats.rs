@@ -36,6 +36,18 @@ pub struct RowStats {
     pub timed_minflt: Option<u64>,
     /// Wall seconds of the whole row, warm-up included.
     pub wall_s: f64,
+    /// Resident memory (MiB) before the row's first (warm-up) step: model, data, optimizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_before_mib: Option<f64>,
+    /// Peak resident memory (MiB) over the row's steps, warm-up included (the process'
+    /// lifetime peak where the kernel refuses to reset it; see `peak_reset`). Peak minus
+    /// `rss_before_mib` is a step's working memory, when the row runs first in its process
+    /// (the allocator keeps memory an earlier row freed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<f64>,
+    /// Whether the peak was reset before the first step (else it covers the whole process).
+    #[serde(default)]
+    pub peak_reset: bool,
     /// The cells replayed, warm-up ones first (`spos` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampled_archs: Option<Vec<Nb201Arch>>,
@@ -67,6 +79,9 @@ impl RowStats {
             timed_sys_s: None,
             timed_minflt: None,
             wall_s: 0.0,
+            rss_before_mib: None,
+            peak_rss_mib: None,
+            peak_reset: false,
             sampled_archs: None,
         }
     }
@@ -119,14 +134,47 @@ impl ProcUsage {
     }
 }
 
+/// Resident memory of this process, from `/proc/self/status` (Linux only).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rss {
+    /// Current resident set (`VmRSS`), MiB.
+    pub current_mib: f64,
+    /// Peak resident set since start or the last reset (`VmHWM`), MiB.
+    pub peak_mib: f64,
+}
+
+impl Rss {
+    /// The current values, `None` where `/proc` is unavailable.
+    pub fn now() -> Option<Rss> {
+        Self::parse(&std::fs::read_to_string("/proc/self/status").ok()?)
+    }
+
+    /// Parses the `VmRSS` and `VmHWM` lines (kB) of a `/proc/<pid>/status` text.
+    pub fn parse(status: &str) -> Option<Rss> {
+        let kb = |key: &str| -> Option<f64> {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line[key.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok()
+        };
+        Some(Rss { current_mib: kb("VmRSS:")? / 1024.0, peak_mib: kb("VmHWM:")? / 1024.0 })
+    }
+
+    /// Resets the peak to the current resident set (`5` into `/proc/self/clear_refs`, Linux
+    /// 4.0+); `false` where the kernel does not allow it.
+    pub fn reset_peak() -> bool {
+        std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    }
+}
+
 /// Runs `step(i)` for `i` in `0..warmup + steps`, timing the last `steps` calls, and summarizes
-/// them with CPU usage over the timed part.
+/// them with CPU usage over the timed part and peak resident memory over all.
 pub fn time_steps(
     warmup: usize,
     steps: usize,
     imgs_per_step: usize,
     mut step: impl FnMut(usize) -> Result<()>,
 ) -> Result<RowStats> {
+    let peak_reset = Rss::reset_peak();
+    let rss_before = Rss::now();
     let start = Instant::now();
     for i in 0..warmup {
         step(i)?;
@@ -139,7 +187,11 @@ pub fn time_steps(
         times.push(t0.elapsed().as_secs_f64());
     }
     let after = ProcUsage::now();
+    let rss_after = Rss::now();
     let mut stats = RowStats::from_seconds(&times, imgs_per_step);
+    stats.rss_before_mib = rss_before.map(|r| r.current_mib);
+    stats.peak_rss_mib = rss_after.map(|r| r.peak_mib);
+    stats.peak_reset = peak_reset;
     if let (Some(a), Some(b)) = (before, after) {
         stats.timed_user_s = Some(((b.user_s - a.user_s) * 1e3).round() / 1e3);
         stats.timed_sys_s = Some(((b.sys_s - a.sys_s) * 1e3).round() / 1e3);
@@ -152,6 +204,26 @@ pub fn time_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_parses_status_lines_and_the_peak_resets() {
+        let status =
+            "Name:\tsotl-nas\nVmPeak:\t  999999 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(Rss::parse(status), Some(Rss { current_mib: 10.0, peak_mib: 20.0 }));
+        assert_eq!(Rss::parse("VmRSS: 1 kB\n"), None);
+        // 64 MiB touched then freed raises the peak; a reset brings it back near the current.
+        if Rss::reset_peak() {
+            let base = Rss::now().unwrap();
+            let big = vec![1u8; 64 << 20];
+            std::hint::black_box(&big);
+            drop(big);
+            let raised = Rss::now().unwrap();
+            assert!(raised.peak_mib >= base.current_mib + 60.0, "{base:?} {raised:?}");
+            assert!(Rss::reset_peak());
+            let after = Rss::now().unwrap();
+            assert!(after.peak_mib < raised.peak_mib - 30.0, "{raised:?} {after:?}");
+        }
+    }
 
     #[test]
     fn summary_matches_hand_computed_values() {

@@ -235,3 +235,69 @@ fn arch_grad_clip_bounds_the_alpha_gradient() {
     let bad = DartsConfig { arch_grad_clip: -1.0, ..DartsConfig::default() };
     assert!(bad.validate().unwrap_err().to_string().contains("arch_grad_clip"));
 }
+
+#[test]
+fn accumulation_over_copies_of_a_micro_batch_equals_a_step_on_it() {
+    // A minibatch made of two copies of the same four images, run as two micro-batches, has
+    // the gradient of those four images alone (each micro-batch sees the same batch-norm
+    // statistics), so both searches must take identical steps.
+    tch::set_num_threads(1);
+    tch::manual_seed(21);
+    let x = Tensor::randn([16, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let y = Tensor::randint(3, [16], (Kind::Int64, Device::Cpu));
+    let doubled = |t: &Tensor| {
+        let parts: Vec<Tensor> = t.chunk(4, 0).into_iter().flat_map(|c| [c.copy(), c]).collect();
+        Tensor::cat(&parts, 0)
+    };
+    let n = net(DartsOpSet::S2);
+    for method in [DartsMethod::Darts1, DartsMethod::Sotl] {
+        let run = |x: &Tensor, y: &Tensor, batch_size: usize, accumulate: usize| {
+            let cfg = DartsConfig {
+                epochs: 1,
+                batch_size,
+                accumulate,
+                unroll_steps: 2,
+                eigen_every: 0,
+                ..DartsConfig::default()
+            };
+            let mut tr = TensorBatches::new(x.copy(), y.copy(), batch_size).unwrap();
+            let mut va = TensorBatches::new(x.copy(), y.copy(), batch_size).unwrap();
+            let mut data = SearchSplits { train: &mut tr, val: Some(&mut va) };
+            let mut s =
+                DartsSearch::<DartsSupernet>::new(method, &cfg, &n, 7, Device::Cpu, Kind::Float)
+                    .unwrap();
+            let rep = s.run_epoch(&mut data, &mut |_| {}).unwrap();
+            (s.alpha().copy(), s.supernet().weights(), rep.point.train_loss)
+        };
+        let (a1, w1, l1) = run(&x, &y, 4, 1);
+        let (a2, w2, l2) = run(&doubled(&x), &doubled(&y), 8, 2);
+        assert!(a1.allclose(&a2, 1e-5, 1e-6, false), "{method}: alpha {a1} vs {a2}");
+        for (p, q) in w1.iter().zip(&w2) {
+            assert!(p.allclose(q, 1e-4, 1e-5, false), "{method}: weights differ");
+        }
+        assert!((l1 - l2).abs() < 1e-5, "{method}: {l1} vs {l2}");
+        // On distinct images the micro-batches' statistics differ from the whole minibatch's:
+        // accumulation is in force, not silently ignored.
+        let (a3, _, _) = run(&x, &y, 8, 1);
+        let (a4, _, _) = run(&x, &y, 8, 2);
+        assert!(!a3.allclose(&a4, 1e-6, 1e-7, false), "{method}: accumulate = 2 changed nothing");
+    }
+    // Methods that differentiate through a whole step refuse it.
+    let cfg = DartsConfig { accumulate: 2, batch_size: 4, ..DartsConfig::default() };
+    let e = DartsSearch::<DartsSupernet>::new(
+        DartsMethod::Darts2,
+        &cfg,
+        &n,
+        7,
+        Device::Cpu,
+        Kind::Float,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("accumulate"), "{e}");
+    let e = DartsConfig { accumulate: 5, batch_size: 4, ..DartsConfig::default() }
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("accumulate"), "{e}");
+}

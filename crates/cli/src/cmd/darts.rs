@@ -48,6 +48,9 @@ pub struct DartsArgs {
     /// Minibatch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Micro-batches per minibatch, gradients summed (`search.accumulate`; 1 = off).
+    #[arg(long)]
+    pub accumulate: Option<usize>,
     /// Measure the alpha-Hessian eigenvalue every this many epochs (0: never).
     #[arg(long)]
     pub eigen_every: Option<usize>,
@@ -94,6 +97,7 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     override_with(&mut cfg.search.arch_warmup_epochs, args.arch_warmup_epochs);
     override_with(&mut cfg.search.unroll_steps, args.unroll_steps);
     override_with(&mut cfg.search.batch_size, args.batch_size);
+    override_with(&mut cfg.search.accumulate, args.accumulate);
     override_with(&mut cfg.search.eigen_every, args.eigen_every);
     override_with(&mut cfg.data.n_train, args.n_train);
     override_with(&mut cfg.data.n_val, args.n_val);

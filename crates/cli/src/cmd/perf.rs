@@ -24,6 +24,50 @@ enum PerfCommand {
     /// NAS-Bench-201 step timings: darts, spos, finetune, eval, standalone_train, standalone_eval,
     /// data (CPU; global --threads sets libtorch's threads, default 2).
     Nb201(Nb201PerfArgs),
+    /// One search step on the DARTS-space search network: seconds and peak resident memory per
+    /// layers x method x accumulation (CPU). Memory is exact for the first combination of a
+    /// process (the allocator keeps what earlier ones freed): scripts/darts-memory runs each
+    /// in its own.
+    DartsSpace(DartsSpaceArgs),
+}
+
+/// Flags of `perf darts-space`.
+#[derive(Debug, clap::Args)]
+struct DartsSpaceArgs {
+    /// Cells of the search network, comma-separated (8: DARTS' search; 20: its evaluation depth).
+    #[arg(long, value_delimiter = ',', default_value = "8")]
+    layers: Vec<usize>,
+    /// Methods, comma-separated (darts1, darts2, sotl, ...).
+    #[arg(long, value_delimiter = ',', default_value = "darts1", value_parser = parse_method)]
+    method: Vec<sotl_search::DartsMethod>,
+    /// Micro-batches per minibatch, comma-separated (1 = off).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    accumulate: Vec<usize>,
+    /// Channels C.
+    #[arg(long, default_value_t = 16)]
+    channels: i64,
+    /// Images per batch.
+    #[arg(long = "batch-size", visible_alias = "batch", default_value_t = 64)]
+    batch: usize,
+    /// Image side.
+    #[arg(long, default_value_t = 32)]
+    image_size: i64,
+    /// Timed steps per combination.
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Seed of the weights and batches.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the JSON report here (atomically).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+fn parse_method(s: &str) -> Result<sotl_search::DartsMethod, String> {
+    s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 
 /// Flags of `perf nb201`; each overrides the config key of the same meaning.
@@ -76,7 +120,43 @@ struct Nb201PerfArgs {
 pub fn run(args: PerfArgs, g: &Global) -> Result<()> {
     match args.cmd {
         PerfCommand::Nb201(a) => nb201(a, g),
+        PerfCommand::DartsSpace(a) => darts_space(a, g),
     }
+}
+
+fn darts_space(a: DartsSpaceArgs, g: &Global) -> Result<()> {
+    if g.device != "cpu" {
+        bail!("perf darts-space measures the CPU only; drop --device {}", g.device);
+    }
+    g.apply_threads();
+    let base = sotl_perf::DartsStepBench {
+        channels: a.channels,
+        batch: a.batch,
+        image_size: a.image_size,
+        warmup: a.warmup,
+        steps: a.steps,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let report =
+        sotl_perf::darts_space_table(&base, &a.layers, &a.method, &a.accumulate, &mut |r| {
+            tracing::info!(
+                "layers {} {} accumulate {}: {:.2} s/step",
+                r.bench.layers,
+                r.bench.method,
+                r.bench.accumulate,
+                r.stats.median_ms / 1e3
+            )
+        })?;
+    if let Some(p) = &a.output {
+        sotl_report::write_json_atomic(p, &report)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if g.json {
+        return print_json(&report);
+    }
+    print!("{}", report.to_text());
+    Ok(())
 }
 
 fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {

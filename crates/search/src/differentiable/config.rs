@@ -22,6 +22,12 @@ pub struct DartsConfig {
     pub epochs: usize,
     /// Minibatch size of both splits.
     pub batch_size: usize,
+    /// Gradient accumulation: each minibatch runs as this many micro-batches whose gradients
+    /// (of the weights and of alpha) are summed, weighted by their share, before one step. It
+    /// divides activation memory by about this much at the same minibatch; batch norms then
+    /// see micro-batch statistics. 1 = off. Not with second-order DARTS or the exact SoTL
+    /// hypergradient, which differentiate through a whole step.
+    pub accumulate: usize,
     /// Peak learning rate of the weights.
     pub w_lr: f64,
     /// Floor of the weights' cosine schedule.
@@ -99,6 +105,7 @@ impl Default for DartsConfig {
         Self {
             epochs: 50,
             batch_size: 64,
+            accumulate: 1,
             w_lr: 0.025,
             w_lr_min: 0.001,
             w_momentum: 0.9,
@@ -140,6 +147,15 @@ impl DartsConfig {
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
+        }
+        if self.accumulate == 0 || self.accumulate > self.batch_size {
+            return bad(
+                "accumulate",
+                format!(
+                    "{} micro-batches per minibatch of {}; use 1 (off) to batch_size",
+                    self.accumulate, self.batch_size
+                ),
+            );
         }
         if !rate(self.w_lr) || !rate(self.w_lr_min) || self.w_lr_min > self.w_lr {
             return bad(

@@ -123,6 +123,12 @@ impl DartsMethod {
         }
     }
 
+    /// Whether its steps can run as micro-batches (`accumulate`): not when it differentiates
+    /// through a whole weight step (second order, the exact SoTL hypergradient).
+    pub const fn can_accumulate(self) -> bool {
+        !matches!(self.update_rule(), UpdateRule::SecondOrder | UpdateRule::SotlExact)
+    }
+
     /// Whether the method runs in PDARTS' progressive stages (the DARTS space only).
     pub const fn is_progressive(self) -> bool {
         matches!(self, DartsMethod::Pdarts | DartsMethod::SotlPdarts)

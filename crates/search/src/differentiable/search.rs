@@ -136,6 +136,14 @@ where
         kind: Kind,
     ) -> DartsResult<Self> {
         cfg.validate()?;
+        if cfg.accumulate > 1 && !method.can_accumulate() {
+            return Err(DartsError::Config {
+                field: "accumulate",
+                reason: format!(
+                    "{method} differentiates through a whole weight step, which micro-batches cannot split; use accumulate = 1"
+                ),
+            });
+        }
         if !matches!(kind, Kind::Float | Kind::Double) {
             return Err(DartsError::Config {
                 field: "kind",
@@ -360,10 +368,24 @@ where
     ) -> DartsResult<f64> {
         self.reseed();
         self.w_opt.zero_grad();
-        let loss = self.loss_on(batch, alpha_grad);
-        let value = self.check("training loss", step, loss.double_value(&[]))?;
         let clip = (self.cfg.grad_clip > 0.0).then_some(self.cfg.grad_clip);
-        optimizer_step(&mut self.w_opt, Gradients::Backward(&loss), clip, |_| Ok(()))?;
+        if self.cfg.accumulate <= 1 {
+            let loss = self.loss_on(batch, alpha_grad);
+            let value = self.check("training loss", step, loss.double_value(&[]))?;
+            optimizer_step(&mut self.w_opt, Gradients::Backward(&loss), clip, |_| Ok(()))?;
+            return Ok(value);
+        }
+        // Micro-batches: each loss weighted by its share of the minibatch, so the summed
+        // gradients (and the reported loss) are the minibatch mean's.
+        let mut value = 0.0;
+        for (part, share) in micro_batches(batch, self.cfg.accumulate) {
+            let loss = self.loss_on(&part, alpha_grad) * share;
+            value += loss.double_value(&[]);
+            loss.f_backward()?;
+        }
+        let value = self.check("training loss", step, value)?;
+        let grads = self.w_opt.group().grads();
+        optimizer_step(&mut self.w_opt, Gradients::Given(grads), clip, |_| Ok(()))?;
         Ok(value)
     }
 
@@ -398,6 +420,17 @@ where
     /// `alpha.grad()` without touching the weights' gradients.
     fn accumulate_arch_grad(&mut self, batch: &Batch, step: usize) -> DartsResult<f64> {
         self.reseed();
+        if self.cfg.accumulate > 1 {
+            let mut value = 0.0;
+            for (part, share) in micro_batches(batch, self.cfg.accumulate) {
+                let loss = self.loss_on(&part, AlphaGrad::Live) * share;
+                value += loss.double_value(&[]);
+                let g = grads(&loss, &[&self.alpha], false)?.remove(0);
+                self.accumulate_alpha_grad(&g);
+            }
+            self.accumulate_regularizer_grad()?;
+            return self.check("validation loss", step, value);
+        }
         let mut loss = self.loss_on(batch, AlphaGrad::Live);
         let value = self.check("validation loss", step, loss.double_value(&[]))?;
         if let Some(r) = self.method.relaxation().regularizer(
@@ -836,4 +869,19 @@ where
         let est = hessian_dominant_eigenvalue(&loss, &a, &self.cfg.power_iteration)?;
         Ok(est.eigenvalue)
     }
+}
+
+/// `batch` split into at most `k` consecutive micro-batches, each with its share of the rows.
+fn micro_batches(batch: &Batch, k: usize) -> Vec<(Batch, f64)> {
+    let n = batch.inputs.size()[0] as f64;
+    batch
+        .inputs
+        .chunk(k as i64, 0)
+        .into_iter()
+        .zip(batch.targets.chunk(k as i64, 0))
+        .map(|(inputs, targets)| {
+            let share = inputs.size()[0] as f64 / n;
+            (Batch { inputs, targets }, share)
+        })
+        .collect()
 }
