@@ -336,3 +336,18 @@ fn the_pdarts_config_holds_the_reference_schedule_and_pdarts_needs_the_darts_spa
     assert!(!o.status.success() && err.contains("use --space darts"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_sotl_darts_20_config_searches_twenty_layers_on_every_training_image() {
+    let mut cfg: sotl_search::DartsRunConfig =
+        toml::from_str(include_str!("../../../configs/sotl-darts-20.toml")).expect("parses");
+    cfg.validate().unwrap();
+    assert_eq!((cfg.darts_net.layers, cfg.darts_net.channels), (20, 16));
+    assert_eq!((cfg.search.batch_size, cfg.search.unroll_steps), (64, 100));
+    assert!(cfg.data.train_on_all && cfg.methods == [sotl_search::DartsMethod::Sotl]);
+    // DARTS-20 reads validation batches: refused on every image, accepted on the halves.
+    cfg.methods = vec![sotl_search::DartsMethod::Darts1];
+    assert!(cfg.validate().unwrap_err().to_string().contains("reads validation images"));
+    cfg.data.train_on_all = false;
+    cfg.validate().unwrap();
+}

@@ -197,6 +197,7 @@ impl Default for DartsBudget {
             image_size: 16,
             split_seed: 0,
             synthetic_images: 4_000,
+            train_on_all: false,
         };
         DartsBudget {
             search,

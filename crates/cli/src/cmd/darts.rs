@@ -63,6 +63,12 @@ pub struct DartsArgs {
     /// Image side after down-sizing (0: native 32).
     #[arg(long)]
     pub image_size: Option<i64>,
+    /// Train on the whole training set (`data.train_on_all = true`; SoTL methods only).
+    #[arg(long, conflicts_with = "train_on_halves")]
+    pub train_on_all: bool,
+    /// Train on the train half only (`data.train_on_all = false`).
+    #[arg(long)]
+    pub train_on_halves: bool,
     /// Supernet channels C (of `[net]`, or of `[darts_net]` in the DARTS space).
     #[arg(long)]
     pub channels: Option<i64>,
@@ -102,6 +108,9 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     override_with(&mut cfg.data.n_train, args.n_train);
     override_with(&mut cfg.data.n_val, args.n_val);
     override_with(&mut cfg.data.image_size, args.image_size);
+    if args.train_on_all || args.train_on_halves {
+        cfg.data.train_on_all = args.train_on_all;
+    }
     override_with(&mut cfg.space, args.space);
     match cfg.space {
         SpaceChoice::Nb201 => override_with(&mut cfg.net.channels, args.channels),

@@ -73,6 +73,22 @@ impl DartsRunConfig {
         self.search.validate()?;
         self.net.validate()?;
         self.darts_net.validate()?;
+        if self.data.train_on_all {
+            if let Some(m) = self.methods.iter().find(|m| m.uses_validation()) {
+                return Err(DartsError::Config {
+                    field: "data.train_on_all",
+                    reason: format!(
+                        "{m} reads validation images, which train_on_all also trains on; use it with SoTL methods only"
+                    ),
+                });
+            }
+            if self.data.n_train > 0 {
+                return Err(DartsError::Config {
+                    field: "data.train_on_all",
+                    reason: "trains on every image, so n_train must be 0".into(),
+                });
+            }
+        }
         if let Some(m) = self.methods.iter().find(|m| m.is_progressive()) {
             match self.space {
                 SpaceChoice::Darts(ops) => self.pdarts.validate(ops)?,

@@ -40,6 +40,10 @@ pub struct DataConfig {
     pub split_seed: u64,
     /// Images of the synthetic dataset (train part; its halves become train and valid).
     pub synthetic_images: usize,
+    /// Train on the whole training set (both halves), as SoTL-DARTS-20 does; the valid half
+    /// is then part of the training images, so only methods that never read validation data
+    /// may use it. Needs `n_train = 0`.
+    pub train_on_all: bool,
 }
 
 impl Default for DataConfig {
@@ -51,6 +55,7 @@ impl Default for DataConfig {
             image_size: 0,
             split_seed: 0,
             synthetic_images: 10_000,
+            train_on_all: false,
         }
     }
 }
@@ -160,6 +165,12 @@ impl OneShotConfig {
         if self.report.top_k == 0 || self.report.curve_every == 0 {
             return Err(OneShotError::config("report", "top_k and curve_every must be at least 1"));
         }
+        if self.data.train_on_all {
+            return Err(OneShotError::config(
+                "data.train_on_all",
+                "one-shot ranking evaluates on the valid half, which must not be trained on",
+            ));
+        }
         if self.data.image_size < 0 || (self.data.image_size > 0 && self.data.image_size % 4 != 0) {
             return Err(OneShotError::config(
                 "data.image_size",
@@ -191,7 +202,18 @@ pub fn prepare_data(
         let nv = if cfg.n_val > 0 { cfg.n_val } else { split.valid.len() };
         split = split.subset(&labels, nt, nv, cfg.split_seed).map_err(derr)?;
     }
-    let train = full_train.subset(&split.train, "/train-half").map_err(derr)?;
+    let train = if cfg.train_on_all {
+        if cfg.n_train > 0 {
+            return Err(OneShotError::config(
+                "data.train_on_all",
+                "trains on every image, so n_train must be 0",
+            ));
+        }
+        let all: Vec<i64> = (0..labels.len() as i64).collect();
+        full_train.subset(&all, "/all").map_err(derr)?
+    } else {
+        full_train.subset(&split.train, "/train-half").map_err(derr)?
+    };
     let val = full_train.subset(&split.valid, "/valid-half").map_err(derr)?;
     let stats = Normalization::from_data(&train);
     let size = (cfg.image_size > 0).then_some(cfg.image_size);

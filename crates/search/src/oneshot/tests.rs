@@ -1275,3 +1275,31 @@ fn pool_picks_rank_by_hand_computed_scores_without_ground_truth() {
     assert!(md.contains("| Params | 0.80 | 3 |"), "{md}");
     assert!(PoolPicks::compute::<Nb201Arch>(TrainerKind::Spos, 0, &[], &settings).is_err());
 }
+
+#[test]
+fn train_on_all_trains_on_both_halves_and_only_with_methods_that_never_validate() {
+    let (full, _) =
+        synthetic(&SyntheticConfig { n_train: 100, n_test: 8, size: 8, noise: 0.5, seed: 2 })
+            .unwrap();
+    let halves = DataConfig { source: DataSource::Synthetic, ..DataConfig::default() };
+    let (tr, va) = prepare_data(&full, &halves, Device::Cpu).unwrap();
+    assert_eq!((tr.len(), va.len()), (50, 50));
+    let all = DataConfig { train_on_all: true, ..halves };
+    let (tr, va) = prepare_data(&full, &all, Device::Cpu).unwrap();
+    assert_eq!((tr.len(), va.len()), (100, 50), "every image trains; the valid half stays");
+    let e = prepare_data(&full, &DataConfig { n_train: 10, ..all }, Device::Cpu).unwrap_err();
+    assert!(e.to_string().contains("n_train must be 0"), "{e}");
+    // One-shot ranking evaluates on the valid half: refused.
+    let cfg = OneShotConfig { data: all, ..OneShotConfig::default() };
+    assert!(cfg.validate().unwrap_err().to_string().contains("train_on_all"));
+    // A darts run: SoTL never reads validation data, DARTS does.
+    let mut run = crate::DartsRunConfig {
+        methods: vec![crate::DartsMethod::Sotl],
+        data: all,
+        ..crate::DartsRunConfig::default()
+    };
+    run.validate().unwrap();
+    run.methods.push(crate::DartsMethod::Darts1);
+    let e = run.validate().unwrap_err().to_string();
+    assert!(e.contains("darts1 reads validation images"), "{e}");
+}
