@@ -25,6 +25,9 @@ use crate::{read_json, Env, RunDir};
 /// where its ground truth is. One implementation per search space; every driver below is
 /// generic over it.
 pub trait OneShotNet: Supernet + Sized {
+    /// Whether a benchmark table holds ground truth for this space (else none is loaded).
+    const HAS_TRUTH: bool;
+
     /// The supernet's config for `cfg`, with classes, input channels and size from `data`.
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> Self::Config;
 
@@ -36,6 +39,8 @@ pub trait OneShotNet: Supernet + Sized {
 }
 
 impl OneShotNet for Nb201Supernet {
+    const HAS_TRUTH: bool = true;
+
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::Nb201NetConfig {
         let mut net = cfg.net;
         net.num_classes = data.train.classes as i64;
@@ -55,6 +60,8 @@ impl OneShotNet for Nb201Supernet {
 }
 
 impl OneShotNet for DartsSupernet {
+    const HAS_TRUTH: bool = false;
+
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::DartsNetConfig {
         let dims = data.train.images.size();
         cfg.darts_net.config(darts_ops(cfg), data.train.classes as i64, dims[1], dims[2])
@@ -457,7 +464,7 @@ fn rank_supernet_on<S: OneShotNet>(
     let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
     let picks = write_picks(cfg, &results, out, cfg.train.seed)?;
     let ranking = match truth_bench::<S>(env, &results)? {
-        Some(b) => Some(write_run_ranking::<S>(cfg, &results, &b, out, 0)?),
+        Some(b) => Some(write_run_ranking::<S>(cfg, &results, &b, out, cfg.train.seed)?),
         None => None,
     };
     Ok(RankSummary { out: out.display().to_string(), candidates: results.len(), ranking, picks })
@@ -469,6 +476,9 @@ fn truth_bench<S: OneShotNet>(
     env: &Env,
     results: &[CandidateResult<GenotypeOf<S>>],
 ) -> Result<Option<Nb201Bench>> {
+    if !S::HAS_TRUTH {
+        return Ok(None);
+    }
     let Some(bench) = load_bench(env)? else { return Ok(None) };
     Ok(results.iter().any(|r| S::truth(&bench, &r.arch).is_some()).then_some(bench))
 }

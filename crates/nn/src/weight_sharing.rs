@@ -94,6 +94,22 @@ pub trait Supernet {
         Ok(())
     }
 
+    /// PDARTS' dropout on the identity skip connections of train-mode soft mixes, rate `p`
+    /// (0 = off). The default supernet has none and refuses a positive rate.
+    fn set_skip_dropout(&self, p: f64) -> crate::Result<()> {
+        if p == 0.0 {
+            return Ok(());
+        }
+        Err(crate::NnError::BadMix(format!(
+            "skip-connection dropout {p}: this supernet has none (the DARTS search network has)"
+        )))
+    }
+
+    /// The skip-connection dropout rate in force (0 = off).
+    fn skip_dropout(&self) -> f64 {
+        0.0
+    }
+
     /// Indices into [`Supernet::weights`] of the weights a single-path forward of `arch` uses.
     fn path_weight_indices(&self, arch: &GenotypeOf<Self>) -> Vec<usize>;
 

@@ -184,6 +184,14 @@ pub fn darts_space_table(
             reason: "name at least one layer count, method and accumulation".into(),
         });
     }
+    if let Some(m) = methods.iter().find(|m| m.is_progressive()) {
+        return Err(PerfError::Config {
+            field: "method",
+            reason: format!(
+                "{m} runs stages of darts1 / sotl steps; time those (its stage-3 network: --layers 17)"
+            ),
+        });
+    }
     let mut rows = Vec::new();
     for &l in layers {
         for &method in methods {

@@ -46,7 +46,7 @@ pub struct RowStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_mib: Option<f64>,
     /// Whether the peak was reset before the first step (else it covers the whole process).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub peak_reset: bool,
     /// The cells replayed, warm-up ones first (`spos` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,17 +211,18 @@ mod tests {
             "Name:\tsotl-nas\nVmPeak:\t  999999 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
         assert_eq!(Rss::parse(status), Some(Rss { current_mib: 10.0, peak_mib: 20.0 }));
         assert_eq!(Rss::parse("VmRSS: 1 kB\n"), None);
-        // 64 MiB touched then freed raises the peak; a reset brings it back near the current.
+        // 512 MiB touched then freed raises the peak; a reset brings it back near the current
+        // (margins wide enough for what tests running beside this one allocate).
         if Rss::reset_peak() {
             let base = Rss::now().unwrap();
-            let big = vec![1u8; 64 << 20];
+            let big = vec![1u8; 512 << 20];
             std::hint::black_box(&big);
             drop(big);
             let raised = Rss::now().unwrap();
-            assert!(raised.peak_mib >= base.current_mib + 60.0, "{base:?} {raised:?}");
+            assert!(raised.peak_mib >= base.current_mib + 500.0, "{base:?} {raised:?}");
             assert!(Rss::reset_peak());
             let after = Rss::now().unwrap();
-            assert!(after.peak_mib < raised.peak_mib - 30.0, "{raised:?} {after:?}");
+            assert!(after.peak_mib < raised.peak_mib - 256.0, "{raised:?} {after:?}");
         }
     }
 

@@ -85,7 +85,8 @@ pub(crate) fn parse_space(s: &str) -> Result<SpaceChoice, String> {
     s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 
-fn parse_method(s: &str) -> Result<DartsMethod, String> {
+/// Parses a `--method` value (shared by `darts` and `perf darts-space`).
+pub(crate) fn parse_method(s: &str) -> Result<DartsMethod, String> {
     s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 

@@ -38,7 +38,7 @@ struct DartsSpaceArgs {
     #[arg(long, value_delimiter = ',', default_value = "8")]
     layers: Vec<usize>,
     /// Methods, comma-separated (darts1, darts2, sotl, ...).
-    #[arg(long, value_delimiter = ',', default_value = "darts1", value_parser = parse_method)]
+    #[arg(long, value_delimiter = ',', default_value = "darts1", value_parser = super::darts::parse_method)]
     method: Vec<sotl_search::DartsMethod>,
     /// Micro-batches per minibatch, comma-separated (1 = off).
     #[arg(long, value_delimiter = ',', default_value = "1")]
@@ -64,10 +64,6 @@ struct DartsSpaceArgs {
     /// Also write the JSON report here (atomically).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-}
-
-fn parse_method(s: &str) -> Result<sotl_search::DartsMethod, String> {
-    s.parse().map_err(|e: sotl_search::DartsError| e.to_string())
 }
 
 /// Flags of `perf nb201`; each overrides the config key of the same meaning.

@@ -106,22 +106,6 @@ impl DartsSupernet {
         })
     }
 
-    /// PDARTS' dropout on skip connections (Chen et al. 2019): in train-mode soft mixes, the
-    /// output of every identity skip connection (stride 1; strided skips are FactorizedReduce)
-    /// is dropped elementwise with probability `p` before its op weight applies. 0 turns it
-    /// off; single paths are never affected.
-    pub fn set_skip_dropout(&self, p: f64) -> Result<()> {
-        if !(0.0..1.0).contains(&p) {
-            return Err(NnError::InvalidConfig {
-                field: "skip_dropout",
-                value: p.to_string(),
-                reason: "must be in [0, 1)",
-            });
-        }
-        self.skip_dropout.set(p);
-        Ok(())
-    }
-
     /// The config the supernet was built with.
     pub fn config(&self) -> &DartsNetConfig {
         &self.cfg
@@ -335,6 +319,26 @@ impl Supernet for DartsSupernet {
 
     fn weight_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// PDARTS' dropout on skip connections (Chen et al. 2019): in train-mode soft mixes, the
+    /// output of every identity skip connection (stride 1; strided skips are FactorizedReduce)
+    /// is dropped elementwise with probability `p` before its op weight applies. 0 turns it
+    /// off; single paths are never affected.
+    fn set_skip_dropout(&self, p: f64) -> Result<()> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(NnError::InvalidConfig {
+                field: "skip_dropout",
+                value: p.to_string(),
+                reason: "must be in [0, 1)",
+            });
+        }
+        self.skip_dropout.set(p);
+        Ok(())
+    }
+
+    fn skip_dropout(&self) -> f64 {
+        self.skip_dropout.get()
     }
 
     fn set_active_ops(&self, active: Option<&[bool]>) -> Result<()> {

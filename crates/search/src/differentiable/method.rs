@@ -124,9 +124,12 @@ impl DartsMethod {
     }
 
     /// Whether its steps can run as micro-batches (`accumulate`): not when it differentiates
-    /// through a whole weight step (second order, the exact SoTL hypergradient).
+    /// through a whole weight step (second order, the exact SoTL hypergradient), nor with a
+    /// Dirichlet relaxation, whose every forward pass draws a new sample (micro-batches would
+    /// see different architectures).
     pub const fn can_accumulate(self) -> bool {
         !matches!(self.update_rule(), UpdateRule::SecondOrder | UpdateRule::SotlExact)
+            && !matches!(self.relaxation(), Relaxation::Dirichlet)
     }
 
     /// Whether the method runs in PDARTS' progressive stages (the DARTS space only).

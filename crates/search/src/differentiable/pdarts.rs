@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sotl_nn::{DartsNetConfig, DartsSupernet};
+use sotl_nn::{DartsNetConfig, DartsSupernet, Supernet};
 use sotl_space::darts::darts_edge_index;
 use sotl_space::{DartsGenotype, DartsOp, DartsOpSet, DartsSpace, SearchSpace};
 use tch::{Device, Kind, Tensor};
@@ -27,9 +27,9 @@ pub struct PdartsConfig {
     /// Ops each edge keeps entering each stage after the first, by the previous stage's
     /// softmax weights (PDARTS: 5, then 3, of the 8).
     pub keep_ops: Vec<usize>,
-    /// Dropout rate on skip connections at the start of each stage (PDARTS' CIFAR-10 run: 0.1,
-    /// 0.4, 0.7). It decays linearly to 0 over the warm-up epochs' share of the stage, then
-    /// as `rate * exp(-0.2 (epoch - warm-up))`, as the reference code schedules it.
+    /// Dropout rate `d` on skip connections per stage (PDARTS' CIFAR-10 run: 0.1, 0.4, 0.7).
+    /// As the reference schedules it, epoch `e` of `E` runs at `d (E - e - 1) / E` during the
+    /// `W` warm-up epochs, then at `d exp(-0.2 (e - W))`.
     pub skip_dropout: Vec<f64>,
     /// Skip connections allowed in the final normal cell (PDARTS: 2).
     pub max_skips: usize,
@@ -47,8 +47,8 @@ impl Default for PdartsConfig {
 }
 
 impl PdartsConfig {
-    /// Checks the schedule against the op set it prunes.
-    pub fn validate(&self, ops: DartsOpSet) -> DartsResult<()> {
+    /// Checks the schedule against the op set it prunes and the first stage's `layers`.
+    pub fn validate(&self, ops: DartsOpSet, layers: usize) -> DartsResult<()> {
         let bad = |field: &'static str, reason: String| Err(DartsError::Config { field, reason });
         let stages = self.add_layers.len();
         if stages == 0 {
@@ -64,17 +64,32 @@ impl PdartsConfig {
                 ),
             );
         }
+        for &add in &self.add_layers {
+            match layers.checked_add(add) {
+                Some(l) if l <= 200 => {}
+                _ => {
+                    return bad(
+                        "pdarts.add_layers",
+                        format!(
+                            "{:?} on {layers} layers exceeds the search network's 200 cells",
+                            self.add_layers
+                        ),
+                    )
+                }
+            }
+        }
         if let Some(p) = self.skip_dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
             return bad("pdarts.skip_dropout", format!("{p} is not in [0, 1)"));
         }
         let mut have = ops.ops().len();
         for &k in &self.keep_ops {
-            // Two, so an op other than `none` always survives.
-            if k < 2 || k >= have {
+            // Three, so an op other than `none` survives on every edge even when the final
+            // normal cell's skip restriction removes skip_connect there.
+            if k < 3 || k >= have {
                 return bad(
                     "pdarts.keep_ops",
                     format!(
-                        "{:?}: each stage must keep from 2 to fewer than the {have} ops the previous one had ({} has {})",
+                        "{:?}: each stage must keep from 3 to fewer than the {have} ops the previous one had ({} has {})",
                         self.keep_ops,
                         ops,
                         ops.ops().len()
@@ -180,7 +195,7 @@ pub fn run_pdarts(
             reason: format!("{method} is not a progressive method (pdarts, sotl-pdarts)"),
         });
     }
-    pd.validate(net.ops)?;
+    pd.validate(net.ops, net.layers)?;
     let stages = pd.add_layers.len();
     let mut mask: Option<Vec<f64>> = None;
     let mut trajectory = Vec::new();
@@ -308,21 +323,31 @@ mod tests {
     #[test]
     fn schedules_that_cannot_run_are_refused() {
         let ok = PdartsConfig::default();
-        assert!(ok.validate(DartsOpSet::Full).is_ok());
-        let e = ok.validate(DartsOpSet::S2).unwrap_err().to_string();
+        assert!(ok.validate(DartsOpSet::Full, 5).is_ok());
+        let e = ok.validate(DartsOpSet::S2, 5).unwrap_err().to_string();
         assert!(e.contains("keep_ops"), "{e}");
         let e = PdartsConfig { skip_dropout: vec![0.1], ..ok.clone() }
-            .validate(DartsOpSet::Full)
+            .validate(DartsOpSet::Full, 5)
             .unwrap_err()
             .to_string();
         assert!(e.contains("3 stage(s)"), "{e}");
         let e = PdartsConfig { keep_ops: vec![5, 5], ..ok.clone() }
-            .validate(DartsOpSet::Full)
+            .validate(DartsOpSet::Full, 5)
             .unwrap_err()
             .to_string();
         assert!(e.contains("fewer than the 5"), "{e}");
+        let e = PdartsConfig { keep_ops: vec![5, 2], ..ok.clone() }
+            .validate(DartsOpSet::Full, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("from 3"), "{e}");
+        let e = PdartsConfig { add_layers: vec![0, 6, usize::MAX], ..ok.clone() }
+            .validate(DartsOpSet::Full, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("200 cells"), "{e}");
         let e = PdartsConfig { skip_dropout: vec![0.1, 1.0, 0.2], ..ok }
-            .validate(DartsOpSet::Full)
+            .validate(DartsOpSet::Full, 5)
             .unwrap_err()
             .to_string();
         assert!(e.contains("[0, 1)"), "{e}");

@@ -73,6 +73,16 @@ impl DartsRunConfig {
         self.search.validate()?;
         self.net.validate()?;
         self.darts_net.validate()?;
+        if self.search.accumulate > 1 {
+            if let Some(m) = self.methods.iter().find(|m| !m.can_accumulate()) {
+                return Err(DartsError::Config {
+                    field: "search.accumulate",
+                    reason: format!(
+                        "{m} cannot split a step into micro-batches (it differentiates through a whole step, or draws an architecture per forward pass); use accumulate = 1"
+                    ),
+                });
+            }
+        }
         if self.data.train_on_all {
             if let Some(m) = self.methods.iter().find(|m| m.uses_validation()) {
                 return Err(DartsError::Config {
@@ -91,7 +101,7 @@ impl DartsRunConfig {
         }
         if let Some(m) = self.methods.iter().find(|m| m.is_progressive()) {
             match self.space {
-                SpaceChoice::Darts(ops) => self.pdarts.validate(ops)?,
+                SpaceChoice::Darts(ops) => self.pdarts.validate(ops, self.darts_net.layers)?,
                 SpaceChoice::Nb201 => {
                     return Err(DartsError::Config {
                         field: "methods",

@@ -126,7 +126,9 @@ where
 {
     /// A fresh search: supernet weights and alpha initialized from `seed`, after validating the
     /// configs. `kind` is the float kind of weights and alpha (`Kind::Float` normally;
-    /// `Kind::Double` for gradient checks).
+    /// `Kind::Double` for gradient checks). The progressive methods (PDARTS) run their stages
+    /// through [`crate::run_pdarts`]; a search built here runs one stage of them, whose update
+    /// is first-order DARTS or SoTL-DARTS.
     pub fn new(
         method: DartsMethod,
         cfg: &DartsConfig,
@@ -140,7 +142,7 @@ where
             return Err(DartsError::Config {
                 field: "accumulate",
                 reason: format!(
-                    "{method} differentiates through a whole weight step, which micro-batches cannot split; use accumulate = 1"
+                    "{method} cannot split a step into micro-batches (it differentiates through a whole step, or draws an architecture per forward pass); use accumulate = 1"
                 ),
             });
         }
@@ -369,14 +371,8 @@ where
         self.reseed();
         self.w_opt.zero_grad();
         let clip = (self.cfg.grad_clip > 0.0).then_some(self.cfg.grad_clip);
-        if self.cfg.accumulate <= 1 {
-            let loss = self.loss_on(batch, alpha_grad);
-            let value = self.check("training loss", step, loss.double_value(&[]))?;
-            optimizer_step(&mut self.w_opt, Gradients::Backward(&loss), clip, |_| Ok(()))?;
-            return Ok(value);
-        }
-        // Micro-batches: each loss weighted by its share of the minibatch, so the summed
-        // gradients (and the reported loss) are the minibatch mean's.
+        // Micro-batches (one without accumulation), each loss weighted by its share of the
+        // minibatch, so the summed gradients (and the reported loss) are the minibatch mean's.
         let mut value = 0.0;
         for (part, share) in micro_batches(batch, self.cfg.accumulate) {
             let loss = self.loss_on(&part, alpha_grad) * share;
@@ -420,29 +416,15 @@ where
     /// `alpha.grad()` without touching the weights' gradients.
     fn accumulate_arch_grad(&mut self, batch: &Batch, step: usize) -> DartsResult<f64> {
         self.reseed();
-        if self.cfg.accumulate > 1 {
-            let mut value = 0.0;
-            for (part, share) in micro_batches(batch, self.cfg.accumulate) {
-                let loss = self.loss_on(&part, AlphaGrad::Live) * share;
-                value += loss.double_value(&[]);
-                let g = grads(&loss, &[&self.alpha], false)?.remove(0);
-                self.accumulate_alpha_grad(&g);
-            }
-            self.accumulate_regularizer_grad()?;
-            return self.check("validation loss", step, value);
+        let mut value = 0.0;
+        for (part, share) in micro_batches(batch, self.cfg.accumulate) {
+            let loss = self.loss_on(&part, AlphaGrad::Live) * share;
+            value += loss.double_value(&[]);
+            let g = grads(&loss, &[&self.alpha], false)?.remove(0);
+            self.accumulate_alpha_grad(&g);
         }
-        let mut loss = self.loss_on(batch, AlphaGrad::Live);
-        let value = self.check("validation loss", step, loss.double_value(&[]))?;
-        if let Some(r) = self.method.relaxation().regularizer(
-            &self.alpha,
-            self.cfg.drnas_reg,
-            self.cfg.drnas_kl_scale,
-        ) {
-            loss += r;
-        }
-        let g = grads(&loss, &[&self.alpha], false)?.remove(0);
-        self.accumulate_alpha_grad(&g);
-        Ok(value)
+        self.accumulate_regularizer_grad()?;
+        self.check("validation loss", step, value)
     }
 
     /// Adds the gradient of the relaxation's regularizer (DrNAS' KL, when configured) to
@@ -464,14 +446,8 @@ where
         if g.defined() {
             let n = g.abs().max().double_value(&[]);
             self.check("architecture gradient", step, n)?;
-            let clip = self.cfg.arch_grad_clip;
-            if clip > 0.0 {
-                // torch's clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1.
-                let norm = g.norm().double_value(&[]);
-                let coef = clip / (norm + 1e-6);
-                if coef < 1.0 {
-                    let _ = tch::no_grad(|| g.shallow_clone().g_mul_scalar_(coef));
-                }
+            if self.cfg.arch_grad_clip > 0.0 {
+                sotl_train::clip_grad_norm(self.a_opt.group(), self.cfg.arch_grad_clip);
             }
         }
         self.a_opt.step()?;
@@ -604,19 +580,16 @@ where
                     reason: format!("shape {:?}, alpha has {:?}", m.size(), self.alpha.size()),
                 });
             }
-            let keep = Vec::<f64>::try_from(
-                m.to_kind(Kind::Double).to_device(Device::Cpu).sum_dim_intlist(
-                    -1,
-                    false,
-                    Kind::Double,
-                ),
-            )
-            .unwrap_or_default();
-            if keep.iter().any(|&k| k < 1.0) {
-                return Err(DartsError::Config {
-                    field: "op_mask",
-                    reason: "every edge must keep at least one op".into(),
-                });
+            let bad = |reason: String| DartsError::Config { field: "op_mask", reason };
+            let flat =
+                Vec::<f64>::try_from(m.to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1]))
+                    .map_err(|e| bad(format!("unreadable: {e}")))?;
+            if flat.iter().any(|&v| v != 0.0 && v != 1.0) {
+                return Err(bad("entries must be 0 (pruned) or 1 (kept)".into()));
+            }
+            let ops = self.alpha.size()[1] as usize;
+            if flat.chunks(ops).any(|row| row.iter().all(|&v| v == 0.0)) {
+                return Err(bad("every edge must keep at least one op".into()));
             }
         }
         self.op_mask = mask.map(|m| m.to_kind(self.kind).to_device(self.device));
@@ -855,6 +828,9 @@ where
             .collect::<Result<_, _>>()?;
         let a = self.alpha.detach().copy().set_requires_grad(true);
         let relax = self.method.relaxation();
+        // The diagnostic is of the loss surface, not of a random dropout mask.
+        let dropout = self.supernet.skip_dropout();
+        self.supernet.set_skip_dropout(0.0)?;
         let mut loss: Option<Tensor> = None;
         for b in &batches {
             let mix = EdgeMix::Soft(relax.expected_weights(&a, self.op_mask.as_ref()));
@@ -866,13 +842,19 @@ where
             });
         }
         let loss = loss.expect("at least one batch");
-        let est = hessian_dominant_eigenvalue(&loss, &a, &self.cfg.power_iteration)?;
-        Ok(est.eigenvalue)
+        let est = hessian_dominant_eigenvalue(&loss, &a, &self.cfg.power_iteration);
+        self.supernet.set_skip_dropout(dropout)?;
+        Ok(est?.eigenvalue)
     }
 }
 
 /// `batch` split into at most `k` consecutive micro-batches, each with its share of the rows.
 fn micro_batches(batch: &Batch, k: usize) -> Vec<(Batch, f64)> {
+    if k <= 1 {
+        let whole =
+            Batch { inputs: batch.inputs.shallow_clone(), targets: batch.targets.shallow_clone() };
+        return vec![(whole, 1.0)];
+    }
     let n = batch.inputs.size()[0] as f64;
     batch
         .inputs
