@@ -2,12 +2,14 @@
 //!
 //! Sits at the bottom of the workspace: `sotl-bench` keys its tables by these arch strings,
 //! `sotl-nn` builds networks from them, and `sotl-search` samples and mutates them. Each space
-//! lives in its own folder (`nb201/`, `darts/`; NAS-Bench-1shot1 later) and plugs into the
+//! lives in its own module (`nb201/`, `darts/`, `nb101`, `nb1shot1`) and plugs into the
 //! [`SearchSpace`] and [`Genotype`] traits.
 
 pub mod darts;
 mod error;
 mod genotype;
+pub mod nb101;
+pub mod nb1shot1;
 pub mod nb201;
 mod search_space;
 
