@@ -112,6 +112,18 @@ pub enum BenchError {
     /// A search configuration value out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A record of a TFRecord file that is truncated or corrupt.
+    #[error("{}: record {record} (byte {offset}): {reason}; the file is truncated or corrupt, download it again", path.display())]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index of the record.
+        record: u64,
+        /// Byte offset where the record starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Result alias for this crate.

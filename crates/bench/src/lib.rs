@@ -1,4 +1,5 @@
-//! Tabular NAS ground truth (NAS-Bench-201) and query-based baselines. Pure: no tensors.
+//! Tabular NAS ground truth (NAS-Bench-201; NAS-Bench-101 from its official TFRecord file) and
+//! query-based baselines. Pure: no tensors.
 //!
 //! Sits on `sotl-space`: tables are keyed by [`sotl_space::Nb201Arch`] and NAS-Bench-201 index.
 //! [`Nb201Bench`] loads the two CSV tables of `shared/benchmarks/nb201/` (schemas in
@@ -10,12 +11,14 @@
 mod axes;
 mod error;
 mod evolution;
+pub mod nb101;
 mod nb201;
 mod objective;
 mod random_search;
 mod runs;
 mod table;
 mod tabular;
+pub mod tfrecord;
 
 pub use axes::{Nb201Dataset, Nb201Metric, Nb201Table};
 pub use error::{BenchError, Result};
