@@ -133,9 +133,11 @@ mod tests {
     fn crc32c_and_its_mask_match_known_values() {
         // CRC-32C check value (RFC 3720 / the Castagnoli catalogue): "123456789" -> 0xe3069283.
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
-        // The mask by hand: rotate right 15, add 0xa282ead8 (mod 2^32).
-        let c: u32 = 0xe306_9283;
-        let by_hand = ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8);
+        // The mask by hand: the low 15 bits move to the top, the rest down; plus 0xa282ead8
+        // (mod 2^32).
+        let c: u64 = 0xe306_9283;
+        let by_hand = ((c >> 15) + ((c & 0x7fff) << 17) + 0xa282_ead8) % (1 << 32);
+        let by_hand = by_hand as u32;
         assert_eq!(masked_crc32c(b"123456789"), by_hand);
     }
 
