@@ -133,10 +133,8 @@ fn model_metrics(buf: &[u8]) -> std::result::Result<(u64, Vec<Nb101Eval>), Strin
     Ok((params, evals))
 }
 
-/// Decodes one record's bytes.
-pub fn parse_record(data: &[u8]) -> std::result::Result<Nb101Record, String> {
-    let (hash, epochs, adjacency, ops, metrics): (String, u32, String, String, String) =
-        serde_json::from_slice(data).map_err(|e| format!("not a NAS-Bench-101 row: {e}"))?;
+/// The cell of a row: adjacency digits row by row, ops from `input` to `output`.
+fn parse_cell(adjacency: &str, ops: &str) -> std::result::Result<Nb101Spec, String> {
     let n = (adjacency.len() as f64).sqrt() as usize;
     if n * n != adjacency.len() || n < 2 {
         return Err(format!("adjacency of {} digits is not a square matrix", adjacency.len()));
@@ -158,7 +156,14 @@ pub fn parse_record(data: &[u8]) -> std::result::Result<Nb101Record, String> {
         .iter()
         .map(|s| s.parse::<Nb101Op>().map_err(|e| e.to_string()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let spec = Nb101Spec::new(&matrix, &interior).map_err(|e| e.to_string())?;
+    Nb101Spec::new(&matrix, &interior).map_err(|e| e.to_string())
+}
+
+/// Decodes one record's bytes.
+pub fn parse_record(data: &[u8]) -> std::result::Result<Nb101Record, String> {
+    let (hash, epochs, adjacency, ops, metrics): (String, u32, String, String, String) =
+        serde_json::from_slice(data).map_err(|e| format!("not a NAS-Bench-101 row: {e}"))?;
+    let spec = parse_cell(&adjacency, &ops)?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(metrics.as_bytes())
         .map_err(|e| format!("metrics are not base64: {e}"))?;
@@ -231,4 +236,206 @@ impl Nb101Table {
         let e = self.entries.get(&spec.hash()?)?;
         e.runs.get(&epochs)?.get(repeat).map(|(_, f)| f)
     }
+}
+
+/// The columns of the table's CSV form, one row per run.
+const CSV_COLUMNS: [&str; 14] = [
+    "hash",
+    "epochs",
+    "repeat",
+    "trainable_parameters",
+    "adjacency",
+    "ops",
+    "halfway_training_time",
+    "halfway_train_accuracy",
+    "halfway_validation_accuracy",
+    "halfway_test_accuracy",
+    "final_training_time",
+    "final_train_accuracy",
+    "final_validation_accuracy",
+    "final_test_accuracy",
+];
+
+/// What [`convert_tfrecord`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Nb101Conversion {
+    /// Cells (distinct hashes).
+    pub cells: usize,
+    /// Runs (records).
+    pub runs: usize,
+    /// Epoch budgets present.
+    pub epochs: Vec<u32>,
+}
+
+/// Reads the official TFRecord file `src` (checking every key against its cell's hash when
+/// `verify`) and writes the table's CSV to `out`: the one conversion a user runs once.
+pub fn convert_tfrecord(src: &Path, out: &Path, verify: bool) -> Result<Nb101Conversion> {
+    let table = Nb101Table::from_tfrecord(src, verify)?;
+    table.write_csv(out)?;
+    let mut epochs: Vec<u32> =
+        table.entries.values().flat_map(|e| e.runs.keys().copied()).collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    Ok(Nb101Conversion { cells: table.entries.len(), runs: table.runs(), epochs })
+}
+
+impl Nb101Table {
+    /// Runs in the table.
+    pub fn runs(&self) -> usize {
+        self.entries.values().flat_map(|e| e.runs.values()).map(Vec::len).sum()
+    }
+
+    /// Writes the CSV form (one row per run; floats in their shortest exact form), through a
+    /// temporary file renamed into place, so a half-written table never exists under `path`.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let io = |err| BenchError::Io { path: path.to_path_buf(), err };
+        let tmp = path.with_extension("csv.partial");
+        let mut w = csv::Writer::from_path(&tmp).map_err(|e| io(std::io::Error::other(e)))?;
+        w.write_record(CSV_COLUMNS).map_err(|e| io(std::io::Error::other(e)))?;
+        for (hash, e) in &self.entries {
+            let adjacency: String =
+                e.spec.matrix.iter().flatten().map(|&b| if b { '1' } else { '0' }).collect();
+            let ops: Vec<&str> = e.spec.ops.iter().map(|o| o.name()).collect();
+            for (epochs, runs) in &e.runs {
+                for (k, (h, f)) in runs.iter().enumerate() {
+                    let row = [
+                        hash.clone(),
+                        epochs.to_string(),
+                        k.to_string(),
+                        e.trainable_parameters.to_string(),
+                        adjacency.clone(),
+                        ops.join(","),
+                        h.training_time.to_string(),
+                        h.train_accuracy.to_string(),
+                        h.validation_accuracy.to_string(),
+                        h.test_accuracy.to_string(),
+                        f.training_time.to_string(),
+                        f.train_accuracy.to_string(),
+                        f.validation_accuracy.to_string(),
+                        f.test_accuracy.to_string(),
+                    ];
+                    w.write_record(&row).map_err(|e| io(std::io::Error::other(e)))?;
+                }
+            }
+        }
+        w.flush().map_err(io)?;
+        drop(w);
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads the CSV form [`Nb101Table::write_csv`] writes; an error names the line.
+    pub fn read_csv(path: &Path) -> Result<Nb101Table> {
+        let file = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+        let f = std::fs::File::open(path)
+            .map_err(|err| BenchError::Io { path: path.to_path_buf(), err })?;
+        let mut r = csv::Reader::from_reader(std::io::BufReader::new(f));
+        let header: Vec<String> = r
+            .headers()
+            .map_err(|e| BenchError::Row { file: file.clone(), line: 1, reason: e.to_string() })?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if let Some(missing) = CSV_COLUMNS.iter().find(|c| !header.iter().any(|h| h == *c)) {
+            return Err(BenchError::Header {
+                file,
+                found: header,
+                missing: missing.to_string(),
+                expected: CSV_COLUMNS.iter().map(|c| c.to_string()).collect(),
+            });
+        }
+        let col = |name: &str| header.iter().position(|h| h == name).expect("checked above");
+        let idx: Vec<usize> = CSV_COLUMNS.iter().map(|c| col(c)).collect();
+        let mut table = Nb101Table::default();
+        for (i, rec) in r.records().enumerate() {
+            let line = i as u64 + 2;
+            let bad = |reason: String| BenchError::Row { file: file.clone(), line, reason };
+            let rec = rec.map_err(|e| bad(e.to_string()))?;
+            let get = |k: usize| rec.get(idx[k]).unwrap_or("");
+            let num = |k: usize| -> Result<f64> {
+                get(k).parse::<f64>().map_err(|e| bad(format!("{}: {e}", CSV_COLUMNS[k])))
+            };
+            // The cell goes through the record parser's checks (square 0/1 matrix, known ops).
+            let ops = match get(5) {
+                "" => "input,output".to_string(),
+                interior => format!("input,{interior},output"),
+            };
+            let spec = parse_cell(get(4), &ops).map_err(bad)?;
+            let epochs: u32 = get(1).parse().map_err(|e| bad(format!("epochs: {e}")))?;
+            let params: u64 =
+                get(3).parse().map_err(|e| bad(format!("trainable_parameters: {e}")))?;
+            let eval = |k: usize| -> Result<Nb101Eval> {
+                Ok(Nb101Eval {
+                    training_time: num(k)?,
+                    train_accuracy: num(k + 1)?,
+                    validation_accuracy: num(k + 2)?,
+                    test_accuracy: num(k + 3)?,
+                })
+            };
+            let run = (eval(6)?, eval(10)?);
+            let e = table.entries.entry(get(0).to_string()).or_insert_with(|| Nb101Entry {
+                spec,
+                trainable_parameters: params,
+                runs: BTreeMap::new(),
+            });
+            e.runs.entry(epochs).or_default().push(run);
+        }
+        Ok(table)
+    }
+}
+
+/// What [`query_csv`] finds for a cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Nb101Answer {
+    /// The cell's graph hash.
+    pub hash: String,
+    /// Trainable parameters.
+    pub trainable_parameters: u64,
+    /// The epoch budget asked for.
+    pub epochs: u32,
+    /// Every run's final evaluation at that budget, in file order.
+    pub runs: Vec<Nb101Eval>,
+    /// Mean final test accuracy over the runs.
+    pub mean_test_accuracy: f64,
+}
+
+/// Looks up the cell given by its adjacency digits (row by row) and interior ops
+/// (comma-separated, e.g. `conv3x3-bn-relu,maxpool3x3`) at `epochs` in the CSV table `table`;
+/// any isomorphic form of a cell finds it.
+pub fn query_csv(table: &Path, adjacency: &str, ops: &str, epochs: u32) -> Result<Nb101Answer> {
+    let full = match ops.trim() {
+        "" => "input,output".to_string(),
+        o => format!("input,{o},output"),
+    };
+    let spec =
+        parse_cell(adjacency, &full).map_err(|e| BenchError::Config(format!("the cell: {e}")))?;
+    let hash = spec.hash().ok_or_else(|| {
+        BenchError::Config("the cell's output cannot be reached from its input".into())
+    })?;
+    let t = Nb101Table::read_csv(table)?;
+    let e = t.entries.get(&hash).ok_or_else(|| BenchError::UnknownArch {
+        arch: format!("{adjacency} [{ops}] (hash {hash})"),
+        table: table.display().to_string(),
+    })?;
+    let runs: Vec<Nb101Eval> = e
+        .runs
+        .get(&epochs)
+        .ok_or_else(|| {
+            BenchError::Config(format!(
+                "no runs at {epochs} epochs; the table has {:?}",
+                e.runs.keys().collect::<Vec<_>>()
+            ))
+        })?
+        .iter()
+        .map(|(_, f)| *f)
+        .collect();
+    let mean = runs.iter().map(|r| r.test_accuracy).sum::<f64>() / runs.len().max(1) as f64;
+    Ok(Nb101Answer {
+        hash,
+        trainable_parameters: e.trainable_parameters,
+        epochs,
+        runs,
+        mean_test_accuracy: mean,
+    })
 }

@@ -144,3 +144,41 @@ fn a_file_streams_into_the_table_and_damage_names_the_record() {
     let e = Nb101Table::from_tfrecord(&path, true).unwrap_err().to_string();
     assert!(e.contains("nasbench_only108.tfrecord: record 3"), "{e}");
 }
+
+#[test]
+fn the_conversion_writes_a_table_that_reads_back_exactly() {
+    use sotl_bench::nb101::convert_tfrecord;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("nasbench_full.tfrecord");
+    let mut file = Vec::new();
+    for (epochs, rep) in [(108, 0), (108, 1), (4, 0)] {
+        let last = [
+            FINAL[0] / (1 + rep) as f64,
+            1.0,
+            0.9376001358032227 - rep as f64 / 7.0,
+            0.9311898946762085,
+        ];
+        write_record(&mut file, &row(HASH, epochs, ADJ, OPS, &metrics(2_694_282, last))).unwrap();
+    }
+    write_record(
+        &mut file,
+        &row("043721b9c7fe8c5fad811d47d83132ec", 108, "0100", "input,output", &metrics(10, FINAL)),
+    )
+    .unwrap();
+    std::fs::write(&src, &file).unwrap();
+    let out = dir.path().join("nb101.csv");
+    let c = convert_tfrecord(&src, &out, true).unwrap();
+    assert_eq!((c.cells, c.runs, c.epochs.clone()), (2, 4, vec![4, 108]));
+    let read = Nb101Table::read_csv(&out).unwrap();
+    assert_eq!(read, Nb101Table::from_tfrecord(&src, true).unwrap(), "floats round-trip exactly");
+    assert!(!dir.path().join("nb101.csv.partial").exists());
+    // A damaged table names its line.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let broken = text.replacen("0.9311898946762085", "0.93x", 1);
+    std::fs::write(&out, broken).unwrap();
+    let e = Nb101Table::read_csv(&out).unwrap_err().to_string();
+    assert!(e.contains("nb101.csv, line") && e.contains("test_accuracy"), "{e}");
+    std::fs::write(&out, "hash,epochs\n").unwrap();
+    let e = Nb101Table::read_csv(&out).unwrap_err().to_string();
+    assert!(e.contains("lacks column \"repeat\""), "{e}");
+}

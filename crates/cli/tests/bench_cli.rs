@@ -132,3 +132,68 @@ fn a_missing_table_names_the_path_looked_for() {
         "{err}"
     );
 }
+
+#[test]
+fn nb101_converts_the_official_file_and_answers_queries() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    // One run of input -> conv1x1 -> output (hash d1269d91..., published for this cell): a
+    // ModelMetrics with three evaluations, the last with test accuracy 0.875 (field 5), and
+    // 10 parameters (field 2).
+    let mut m = vec![0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x09, 0x29];
+    m.extend(0.875f64.to_le_bytes());
+    m.extend([0x10, 0x0a]);
+    let row = serde_json::to_vec(&(
+        "d1269d9156ddc027c40473008192958a",
+        108,
+        "010001000",
+        "input,conv1x1-bn-relu,output",
+        base64::engine::general_purpose::STANDARD.encode(&m),
+    ))
+    .unwrap();
+    let mut file = Vec::new();
+    sotl_bench::tfrecord::write_record(&mut file, &row).unwrap();
+    let src = dir.path().join("nasbench_only108.tfrecord");
+    std::fs::write(&src, &file).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run sotl-nas")
+    };
+    let o =
+        run(&["--json", "bench", "nb101", "convert", "--tfrecord", "nasbench_only108.tfrecord"]);
+    let c = stdout_json(&o);
+    assert_eq!((c["cells"].as_u64(), c["runs"].as_u64()), (Some(1), Some(1)));
+    let o = run(&[
+        "--json",
+        "bench",
+        "nb101",
+        "query",
+        "--adjacency",
+        "010001000",
+        "--ops",
+        "conv1x1-bn-relu",
+    ]);
+    let a = stdout_json(&o);
+    assert_eq!(a["trainable_parameters"], 10);
+    assert_eq!(a["mean_test_accuracy"], 0.875);
+    // A cell the table lacks, and a cut file, are errors that say what and where.
+    let o = run(&["bench", "nb101", "query", "--adjacency", "0100"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is not in the"), "{err}");
+    std::fs::write(&src, &file[..file.len() - 2]).unwrap();
+    let o = run(&[
+        "bench",
+        "nb101",
+        "convert",
+        "--tfrecord",
+        "nasbench_only108.tfrecord",
+        "--out",
+        "t.csv",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("record 0") && err.contains("truncated"), "{err}");
+    assert!(!dir.path().join("t.csv").exists());
+}

@@ -1,4 +1,5 @@
-//! `sotl-nas bench nb201 ...`: NAS-Bench-201 ground-truth queries and query-based baselines.
+//! `sotl-nas bench nb201 ...`: NAS-Bench-201 ground-truth queries and query-based baselines;
+//! `sotl-nas bench nb101 ...`: NAS-Bench-101's official file converted once, then queried.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,43 @@ enum BenchCommand {
     Nb201 {
         #[command(subcommand)]
         cmd: Nb201Command,
+    },
+    /// NAS-Bench-101 from its official TFRecord file.
+    Nb101 {
+        #[command(subcommand)]
+        cmd: Nb101Command,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Nb101Command {
+    /// Convert nasbench_only108.tfrecord (or nasbench_full.tfrecord) into the CSV table the
+    /// queries read, checking every record's hash against its cell.
+    Convert {
+        /// The official file.
+        #[arg(long, value_name = "FILE")]
+        tfrecord: PathBuf,
+        /// The table to write.
+        #[arg(long, value_name = "FILE", default_value = "nb101.csv")]
+        out: PathBuf,
+        /// Skip the hash check (faster; a misread file then goes unnoticed).
+        #[arg(long)]
+        no_verify: bool,
+    },
+    /// Every run of one cell at an epoch budget (any isomorphic form of the cell finds it).
+    Query {
+        /// The table `convert` wrote.
+        #[arg(long, value_name = "FILE", default_value = "nb101.csv")]
+        table: PathBuf,
+        /// Adjacency digits row by row, e.g. 0110001000010... (7x7 = 49 digits, or fewer).
+        #[arg(long)]
+        adjacency: String,
+        /// Interior ops, comma-separated: conv3x3-bn-relu, conv1x1-bn-relu, maxpool3x3.
+        #[arg(long, default_value = "")]
+        ops: String,
+        /// Epoch budget: 4, 12, 36 or 108.
+        #[arg(long, default_value_t = 108)]
+        epochs: u32,
     },
 }
 
@@ -96,7 +134,10 @@ struct ReaArgs {
 
 /// Runs `bench`.
 pub fn run(args: BenchArgs, g: &Global) -> Result<()> {
-    let BenchCommand::Nb201 { cmd } = args.bench;
+    let cmd = match args.bench {
+        BenchCommand::Nb201 { cmd } => cmd,
+        BenchCommand::Nb101 { cmd } => return nb101(cmd, g),
+    };
     match cmd {
         Nb201Command::Query(a) => query(a, g),
         Nb201Command::Rs(a) => {
@@ -176,4 +217,38 @@ where
     }
     print!("{}", o.to_text());
     Ok(())
+}
+
+fn nb101(cmd: Nb101Command, g: &Global) -> Result<()> {
+    match cmd {
+        Nb101Command::Convert { tfrecord, out, no_verify } => {
+            let c = sotl_bench::nb101::convert_tfrecord(&tfrecord, &out, !no_verify)?;
+            if g.json {
+                return print_json(&c);
+            }
+            println!(
+                "{} cells, {} runs at {:?} epochs -> {}",
+                c.cells,
+                c.runs,
+                c.epochs,
+                out.display()
+            );
+            Ok(())
+        }
+        Nb101Command::Query { table, adjacency, ops, epochs } => {
+            let a = sotl_bench::nb101::query_csv(&table, &adjacency, &ops, epochs)?;
+            if g.json {
+                return print_json(&a);
+            }
+            println!("hash {}  params {}  {} epochs", a.hash, a.trainable_parameters, a.epochs);
+            for (k, r) in a.runs.iter().enumerate() {
+                println!(
+                    "run {k}: train {:.4}  valid {:.4}  test {:.4}  ({:.1} s)",
+                    r.train_accuracy, r.validation_accuracy, r.test_accuracy, r.training_time
+                );
+            }
+            println!("mean test accuracy {:.4}", a.mean_test_accuracy);
+            Ok(())
+        }
+    }
 }
