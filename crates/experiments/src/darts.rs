@@ -242,19 +242,7 @@ impl SeedSearch for Nb201Supernet {
         dir: &RunDir,
     ) -> Result<SearchOutcome<sotl_space::Nb201Arch>> {
         search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
-            let ckpt = dir.path("search.ckpt");
-            let mut on_epoch = |rep: &_| on_epoch(None, rep);
-            run_or_resume::<Self>(
-                method,
-                &cfg.search,
-                net,
-                seed,
-                env.device,
-                splits,
-                Some(&ckpt),
-                &mut on_epoch,
-                progress,
-            )
+            one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
         })
     }
 }
@@ -286,21 +274,39 @@ impl SeedSearch for DartsSupernet {
                     progress,
                 );
             }
-            let ckpt = dir.path("search.ckpt");
-            let mut on_epoch = |rep: &_| on_epoch(None, rep);
-            run_or_resume::<Self>(
-                method,
-                &cfg.search,
-                net,
-                seed,
-                env.device,
-                splits,
-                Some(&ckpt),
-                &mut on_epoch,
-                progress,
-            )
+            one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
         })
     }
+}
+
+/// One (non-progressive) search of `method` with `seed`, resumed from `dir/search.ckpt`.
+#[allow(clippy::too_many_arguments)]
+fn one_search<S: Supernet>(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    net: &S::Config,
+    method: DartsMethod,
+    seed: u64,
+    dir: &RunDir,
+    splits: &mut SearchSplits<'_>,
+    on_epoch: &mut OnEpoch<'_, GenotypeOf<S>>,
+    progress: &mut dyn FnMut(StepProgress),
+) -> sotl_search::DartsResult<SearchOutcome<GenotypeOf<S>>>
+where
+    GenotypeOf<S>: CellShape,
+{
+    let mut on_epoch = |rep: &_| on_epoch(None, rep);
+    run_or_resume::<S>(
+        method,
+        &cfg.search,
+        net,
+        seed,
+        env.device,
+        splits,
+        Some(&dir.path("search.ckpt")),
+        &mut on_epoch,
+        progress,
+    )
 }
 
 /// The per-epoch callback of a search: `(stage of a progressive search, report)`.

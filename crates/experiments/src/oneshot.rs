@@ -458,16 +458,31 @@ fn rank_supernet_on<S: OneShotNet>(
     out: &Path,
 ) -> Result<RankSummary> {
     let data = load_splits(env, &cfg.data)?;
-    let (_vs, net) = build_net::<S>(env, cfg, &data)?;
-    load_supernet(&net, supernet)?;
     let pool = pool_for(cfg, &S::space_of(cfg), pool, out)?;
-    let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
-    let picks = write_picks(cfg, &results, out, cfg.train.seed)?;
+    let (results, picks) = rank_checkpoint::<S>(env, cfg, &data, supernet, &pool, out)?;
     let ranking = match truth_bench::<S>(env, &results)? {
         Some(b) => Some(write_run_ranking::<S>(cfg, &results, &b, out, cfg.train.seed)?),
         None => None,
     };
     Ok(RankSummary { out: out.display().to_string(), candidates: results.len(), ranking, picks })
+}
+
+/// Finetunes-and-ranks `pool` from the supernet checkpoint `ckpt` into `out` (resuming) and
+/// writes the picks.
+#[allow(clippy::type_complexity)]
+fn rank_checkpoint<S: OneShotNet>(
+    env: &Env,
+    cfg: &OneShotConfig,
+    data: &Splits,
+    ckpt: &Path,
+    pool: &FinetunePool<GenotypeOf<S>>,
+    out: &Path,
+) -> Result<(Vec<CandidateResult<GenotypeOf<S>>>, PoolPicks)> {
+    let (_vs, net) = build_net::<S>(env, cfg, data)?;
+    load_supernet(&net, ckpt)?;
+    let results = rank_pool(env, cfg, &net, data, pool, out)?;
+    let picks = write_picks(cfg, &results, out, cfg.train.seed)?;
+    Ok((results, picks))
 }
 
 /// The NAS-Bench-201 tables when they hold ground truth for `results` (absent tables, or a
@@ -553,10 +568,9 @@ fn run_study_on<S: OneShotNet>(
             let dir = out.join(format!("{kind}-seed{}", cfg.train.seed));
             tracing::info!("== {} seed {} -> {}", kind.label(), cfg.train.seed, dir.display());
             train_supernet_on::<S>(env, &cfg, &data, &dir)?;
-            let (_vs, net) = build_net::<S>(env, &cfg, &data)?;
-            load_supernet(&net, &dir.join("supernet.ot"))?;
-            let results = rank_pool(env, &cfg, &net, &data, &pool, &dir)?;
-            picks.push(write_picks(&cfg, &results, &dir, cfg.train.seed)?);
+            let ckpt = dir.join("supernet.ot");
+            let (results, p) = rank_checkpoint::<S>(env, &cfg, &data, &ckpt, &pool, &dir)?;
+            picks.push(p);
             if runs.is_empty() && bench.is_none() {
                 bench = truth_bench::<S>(env, &results)?;
             }

@@ -144,15 +144,7 @@ fn darts_space(a: DartsSpaceArgs, g: &Global) -> Result<()> {
                 r.stats.median_ms / 1e3
             )
         })?;
-    if let Some(p) = &a.output {
-        sotl_report::write_json_atomic(p, &report)
-            .with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    if g.json {
-        return print_json(&report);
-    }
-    print!("{}", report.to_text());
-    Ok(())
+    finish(&report, a.output.as_deref(), g, report.to_text())
 }
 
 fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
@@ -209,14 +201,24 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
-    if let Some(p) = &a.output {
-        sotl_report::write_json_atomic(p, &report)
+    finish(&report, a.output.as_deref(), g, report.to_text())
+}
+
+/// Writes `report` to `output` when asked, then prints it as JSON or as `text`.
+fn finish<T: serde::Serialize>(
+    report: &T,
+    output: Option<&std::path::Path>,
+    g: &Global,
+    text: String,
+) -> Result<()> {
+    if let Some(p) = output {
+        sotl_report::write_json_atomic(p, report)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     if g.json {
-        return print_json(&report);
+        return print_json(report);
     }
-    print!("{}", report.to_text());
+    print!("{text}");
     Ok(())
 }
 
