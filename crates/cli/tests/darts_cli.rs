@@ -351,3 +351,25 @@ fn the_sotl_darts_20_config_searches_twenty_layers_on_every_training_image() {
     cfg.data.train_on_all = false;
     cfg.validate().unwrap();
 }
+
+#[test]
+fn size_flags_of_the_other_space_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cmd, args, says) in [
+        (&["oneshot", "train"][..], &["--space", "darts", "--cells", "2"][..], "use --layers"),
+        (&["oneshot", "train"][..], &["--layers", "5"][..], "use --cells"),
+        (&["darts"][..], &["--space", "darts-s2", "--cells", "2"][..], "use --layers"),
+        (&["darts"][..], &["--layers", "5"][..], "use --cells"),
+    ] {
+        let o = sotl_nas()
+            .args(cmd)
+            .args(args)
+            .arg("--out")
+            .arg(dir.path().join("run"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(says), "{err}");
+        assert!(!dir.path().join("run").exists(), "nothing claimed before the refusal");
+    }
+}

@@ -117,6 +117,16 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
         SpaceChoice::Nb201 => override_with(&mut cfg.net.channels, args.channels),
         SpaceChoice::Darts(_) => override_with(&mut cfg.darts_net.channels, args.channels),
     }
+    match (cfg.space, args.cells, args.layers) {
+        (SpaceChoice::Darts(_), Some(_), _) => anyhow::bail!(
+            "--cells sizes the NAS-Bench-201 supernet, but the space is {}; use --layers",
+            cfg.space
+        ),
+        (SpaceChoice::Nb201, _, Some(_)) => anyhow::bail!(
+            "--layers sizes the DARTS-space search network, but the space is nb201; use --cells (or --space darts)"
+        ),
+        _ => {}
+    }
     override_with(&mut cfg.net.cells_per_stage, args.cells);
     override_with(&mut cfg.darts_net.layers, args.layers);
     let study = run_darts(&env, &cfg, &args.out)?;

@@ -117,6 +117,16 @@ impl ConfigArgs {
                 SpaceChoice::Darts(_) => c.darts_net.channels = v,
             }
         }
+        match (c.space, self.cells, self.layers) {
+            (SpaceChoice::Darts(_), Some(_), _) => anyhow::bail!(
+                "--cells sizes the NAS-Bench-201 supernet, but the space is {}; use --layers",
+                c.space
+            ),
+            (SpaceChoice::Nb201, _, Some(_)) => anyhow::bail!(
+                "--layers sizes the DARTS-space supernet, but the space is nb201; use --cells (or --space darts)"
+            ),
+            _ => {}
+        }
         if let Some(v) = self.cells {
             c.net.cells_per_stage = v;
         }
