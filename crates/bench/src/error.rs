@@ -112,6 +112,25 @@ pub enum BenchError {
     /// A search configuration value out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A NAS-Bench-101 file (the official TFRecord or the converted table) that cannot be
+    /// opened, read or written.
+    #[error("{}: {err}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        err: std::io::Error,
+    },
+    /// A line of the converted NAS-Bench-101 table that is malformed.
+    #[error("{file}, line {line}: {reason}; convert the official file again with `sotl-nas bench nb101 convert`")]
+    Nb101Table {
+        /// File name.
+        file: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// A record of a TFRecord file that is truncated or corrupt.
     #[error("{}: record {record} (byte {offset}): {reason}; the file is truncated or corrupt, download it again", path.display())]
     Record {

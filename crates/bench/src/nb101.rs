@@ -288,7 +288,7 @@ impl Nb101Table {
     /// Writes the CSV form (one row per run; floats in their shortest exact form), through a
     /// temporary file renamed into place, so a half-written table never exists under `path`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let io = |err| BenchError::Io { path: path.to_path_buf(), err };
+        let io = |err| BenchError::File { path: path.to_path_buf(), err };
         let tmp = path.with_extension("csv.partial");
         let mut w = csv::Writer::from_path(&tmp).map_err(|e| io(std::io::Error::other(e)))?;
         w.write_record(CSV_COLUMNS).map_err(|e| io(std::io::Error::other(e)))?;
@@ -329,20 +329,25 @@ impl Nb101Table {
             .file_name()
             .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
         let f = std::fs::File::open(path)
-            .map_err(|err| BenchError::Io { path: path.to_path_buf(), err })?;
+            .map_err(|err| BenchError::File { path: path.to_path_buf(), err })?;
         let mut r = csv::Reader::from_reader(std::io::BufReader::new(f));
         let header: Vec<String> = r
             .headers()
-            .map_err(|e| BenchError::Row { file: file.clone(), line: 1, reason: e.to_string() })?
+            .map_err(|e| BenchError::Nb101Table {
+                file: file.clone(),
+                line: 1,
+                reason: e.to_string(),
+            })?
             .iter()
             .map(str::to_string)
             .collect();
         if let Some(missing) = CSV_COLUMNS.iter().find(|c| !header.iter().any(|h| h == *c)) {
-            return Err(BenchError::Header {
+            return Err(BenchError::Nb101Table {
                 file,
-                found: header,
-                missing: missing.to_string(),
-                expected: CSV_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                line: 1,
+                reason: format!(
+                    "header {header:?} lacks column \"{missing}\" (expected {CSV_COLUMNS:?})"
+                ),
             });
         }
         let col = |name: &str| header.iter().position(|h| h == name).expect("checked above");
@@ -350,7 +355,7 @@ impl Nb101Table {
         let mut table = Nb101Table::default();
         for (i, rec) in r.records().enumerate() {
             let line = i as u64 + 2;
-            let bad = |reason: String| BenchError::Row { file: file.clone(), line, reason };
+            let bad = |reason: String| BenchError::Nb101Table { file: file.clone(), line, reason };
             let rec = rec.map_err(|e| bad(e.to_string()))?;
             let get = |k: usize| rec.get(idx[k]).unwrap_or("");
             let num = |k: usize| -> Result<f64> {

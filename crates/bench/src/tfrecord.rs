@@ -37,7 +37,7 @@ impl TfRecordReader<std::io::BufReader<std::fs::File>> {
     /// Opens `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let f = std::fs::File::open(path)
-            .map_err(|err| BenchError::Io { path: path.to_path_buf(), err })?;
+            .map_err(|err| BenchError::File { path: path.to_path_buf(), err })?;
         Ok(Self::new(std::io::BufReader::new(f), path))
     }
 }
