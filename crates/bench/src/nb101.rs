@@ -230,6 +230,15 @@ impl Nb101Table {
         Ok(table)
     }
 
+    /// Mean final test accuracy (fraction) over the runs at `epochs` of the cell `spec`.
+    pub fn mean_test_accuracy(&self, spec: &Nb101Spec, epochs: u32) -> Option<f64> {
+        let runs = self.entries.get(&spec.hash()?)?.runs.get(&epochs)?;
+        if runs.is_empty() {
+            return None;
+        }
+        Some(runs.iter().map(|(_, f)| f.test_accuracy).sum::<f64>() / runs.len() as f64)
+    }
+
     /// The final evaluation of run `repeat` at `epochs` of the cell `spec` (looked up by its
     /// hash, so any isomorphic form finds it).
     pub fn query(&self, spec: &Nb101Spec, epochs: u32, repeat: usize) -> Option<&Nb101Eval> {

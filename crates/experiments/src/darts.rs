@@ -1,6 +1,6 @@
 //! The differentiable study: methods x seeds of DARTS-family searches on NAS-Bench-201 (with
-//! ground truth, the Table 4.6-layout summary) or the DARTS space, with per-seed trajectories
-//! and plots.
+//! ground truth, the Table 4.6-layout summary), the DARTS space or a NAS-Bench-1shot1 space,
+//! with per-seed trajectories and plots.
 
 use std::path::Path;
 
@@ -8,18 +8,19 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sotl_bench::{Nb201Bench, Nb201Dataset};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
-use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
+use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, OneShot1Supernet, Supernet};
 use sotl_report::{plot_lines, plot_panels, summarize, LinePlot, PanelPlot, Series, Table};
 use sotl_search::{
     run_or_resume, run_pdarts, search_batches, DartsMethod, DartsRunConfig, EpochReport,
     SearchOutcome, SearchSplits, SpaceChoice, StepProgress,
 };
 use sotl_space::{
-    CellShape, DartsGenotype, DartsOpSet, DartsSpace, Genotype, Nb201Space, SearchSpace,
+    CellShape, DartsGenotype, DartsOpSet, DartsSpace, Genotype, Nb201Space, OneShot1Cell,
+    OneShot1Space, SearchSpace,
 };
 
 use crate::data::load_splits;
-use crate::truth::{load_bench, nb201_test};
+use crate::truth::{load_bench, load_nb101, nb101_test, nb201_test};
 use crate::{read_json, Env, RunDir};
 
 /// One finished seed, for the summary.
@@ -123,13 +124,16 @@ pub fn run_darts_on(
         old.search == new.search
             && old.space == new.space
             && old.darts_net == new.darts_net
+            && old.nb1shot1_net == new.nb1shot1_net
             && old.net == new.net
             && old.data == new.data
             && old.pdarts == new.pdarts
             && old.seed_base == new.seed_base
     })?;
-    if let SpaceChoice::Darts(ops) = cfg.space {
-        return run_darts_space(env, cfg, data, &dir, ops);
+    match cfg.space {
+        SpaceChoice::Darts(ops) => return run_darts_space(env, cfg, data, &dir, ops),
+        SpaceChoice::OneShot1(space) => return run_oneshot1_space(env, cfg, data, &dir, space),
+        SpaceChoice::Nb201 => {}
     }
     let mut net = cfg.net;
     net.num_classes = data.train.classes as i64;
@@ -241,6 +245,22 @@ impl SeedSearch for Nb201Supernet {
         seed: u64,
         dir: &RunDir,
     ) -> Result<SearchOutcome<sotl_space::Nb201Arch>> {
+        search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
+            one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
+        })
+    }
+}
+
+impl SeedSearch for OneShot1Supernet {
+    fn search_seed(
+        env: &Env,
+        cfg: &DartsRunConfig,
+        net: &sotl_nn::OneShot1NetConfig,
+        data: &crate::data::Splits,
+        method: DartsMethod,
+        seed: u64,
+        dir: &RunDir,
+    ) -> Result<SearchOutcome<OneShot1Cell>> {
         search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
             one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
         })
@@ -400,28 +420,93 @@ fn run_darts_space(
     };
     let (summaries, _) =
         run_seeds::<DartsSupernet>(env, cfg, data, dir, &net, &space, &|_| {}, &op_plot)?;
-    let mut table = Table::new(
-        format!(
-            "{} space ({}), final genotype over {} seed(s), mean (std); skips and depth of the normal cell",
-            cfg.space,
-            space.op_names().join(", "),
-            cfg.seeds
-        ),
-        ["Method", "skips", "depth", "s/epoch"],
+    let title = format!(
+        "{} space ({}), final genotype over {} seed(s), mean (std); skips and depth of the normal cell",
+        cfg.space,
+        space.op_names().join(", "),
+        cfg.seeds
     );
+    space_study(cfg, data, dir, summaries, title, false)
+}
+
+/// The NAS-Bench-1shot1 branch of [`run_darts_on`]: the searches over [`OneShot1Supernet`],
+/// each trajectory point's cell looked up in the NAS-Bench-101 table when it is under the data
+/// root (reports only); the table gives the final cells' test accuracy, depth and time.
+fn run_oneshot1_space(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
+    dir: &RunDir,
+    space: OneShot1Space,
+) -> Result<DartsStudy> {
+    let dims = data.train.images.size();
+    let net = cfg.nb1shot1_net.config(space, data.train.classes as i64, dims[1], dims[2]);
+    net.validate()?;
+    let table = load_nb101(env)?;
+    let truth = |p: &mut TrajectoryPoint<OneShot1Cell>| {
+        if let Some(t) = &table {
+            p.test_accuracy = nb101_test(t, &p.genotype);
+        }
+    };
+    let op_plot = |o: &SearchOutcome<OneShot1Cell>, t: &[TrajectoryPoint<OneShot1Cell>]| {
+        let n = space.intermediate_nodes();
+        let caption = |r: usize| {
+            if r < n {
+                format!("op of node {}", r + 1)
+            } else if r + 1 == 2 * n {
+                "parents of the output".to_string()
+            } else {
+                format!("parents of node {}", r - n + 2)
+            }
+        };
+        op_panels(space.op_names(), o, t, caption, 4)
+    };
+    let (summaries, _) =
+        run_seeds::<OneShot1Supernet>(env, cfg, data, dir, &net, &space, &truth, &op_plot)?;
+    let title = format!(
+        "{space}, final cell over {} seed(s), mean (std): NAS-Bench-101 CIFAR-10 test accuracy (108 epochs){}, cell depth, time per epoch",
+        cfg.seeds,
+        if table.is_some() { "" } else { " (no table under the data root)" }
+    );
+    space_study(cfg, data, dir, summaries, title, true)
+}
+
+/// The summary of a study on a space other than NAS-Bench-201: one row per method with the
+/// final cells' ground truth (`with_truth`) or skips, their depth and the time per epoch.
+fn space_study(
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
+    dir: &RunDir,
+    summaries: Vec<SeedSummary>,
+    title: String,
+    with_truth: bool,
+) -> Result<DartsStudy> {
+    let first = if with_truth { "test acc" } else { "skips" };
+    let mut table = Table::new(title, ["Method", first, "depth", "s/epoch"]);
     for &m in &cfg.methods {
         let rows: Vec<&SeedSummary> = summaries.iter().filter(|s| s.method == m).collect();
         let col = |f: &dyn Fn(&SeedSummary) -> f64, digits| {
             summarize(&rows.iter().map(|s| f(s)).collect::<Vec<_>>(), digits)
         };
+        let first = if with_truth {
+            let acc: Vec<f64> = rows.iter().filter_map(|s| s.cifar10_test).collect();
+            if acc.len() == rows.len() {
+                summarize(&acc, 2)
+            } else {
+                "-".to_string()
+            }
+        } else {
+            col(&|s| s.skip_connections as f64, 2)
+        };
         table.push_row(vec![
             m.label().to_string(),
-            col(&|s| s.skip_connections as f64, 2),
+            first,
             col(&|s| s.depth as f64, 2),
             col(&|s| s.seconds_per_epoch, 1),
         ])?;
     }
     write_tables(dir, &table, &summaries)?;
+    let dims = data.train.images.size();
     Ok(DartsStudy {
         seeds: summaries,
         table,

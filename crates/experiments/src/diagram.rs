@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sotl_report::{plot_cell, CellDiagram, DiagramEdge, NodeKind};
 use sotl_space::darts::DartsCell;
-use sotl_space::{DartsGenotype, DartsOp, Nb201Arch, Nb201Op};
+use sotl_space::{DartsGenotype, DartsOp, Nb201Arch, Nb201Op, OneShot1Cell};
 
 /// A genotype that can be drawn: `(file name, diagram)` per cell.
 pub trait Diagrams {
@@ -48,6 +48,35 @@ impl Diagrams for DartsGenotype {
             ("normal.svg", darts_cell("normal cell", &self.normal)),
             ("reduce.svg", darts_cell("reduction cell", &self.reduce)),
         ]
+    }
+}
+
+impl Diagrams for OneShot1Cell {
+    /// Node 0 the input, the last the output; each intermediate node labelled with its op and
+    /// reached by one edge per parent (nodes that feed no output drawn faint).
+    fn diagrams(&self) -> Vec<(&'static str, CellDiagram)> {
+        let out = self.output();
+        let mut nodes = vec![("in".to_string(), NodeKind::Input)];
+        nodes.extend(
+            (1..out).map(|v| (format!("{v}: {}", self.ops[v - 1]), NodeKind::Intermediate)),
+        );
+        nodes.push(("out".to_string(), NodeKind::Output));
+        let edges = self
+            .parents
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ps)| {
+                let to = i + 1;
+                ps.iter().map(move |&from| (from, to))
+            })
+            .map(|(from, to)| DiagramEdge {
+                from,
+                to,
+                label: String::new(),
+                faint: (from > 0 && !self.is_live(from)) || (to < out && !self.is_live(to)),
+            })
+            .collect();
+        vec![("cell.svg", CellDiagram { title: format!("{} cell", self.space), nodes, edges })]
     }
 }
 

@@ -7,26 +7,32 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use sotl_bench::nb101::Nb101Table;
 use sotl_bench::Nb201Bench;
-use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, Supernet};
+use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, OneShot1Supernet, Supernet};
 use sotl_search::{
     finetune_pool, load_supernet, rank_report, ArchOf, CandidateResult, FinetunePool, Finetuner,
     OneShotConfig, PathNet, PoolPicks, RankMetric, ReportSettings, RunRanking, SpaceChoice,
     SummaryTable, SupernetPathNet, SupernetTrainerConfig, SupernetTraining, TrainerKind,
 };
-use sotl_space::{DartsSpace, Genotype, Nb201Arch, Nb201Space, SearchSpace};
+use sotl_space::{
+    DartsSpace, Genotype, Nb201Arch, Nb201Space, OneShot1Cell, OneShot1Space, SearchSpace,
+};
 use tch::nn::VarStore;
 
 use crate::data::{load_splits, Splits};
-use crate::truth::{cifar10_truth, load_bench};
+use crate::truth::{cifar10_truth, load_bench, load_nb101, nb101_test};
 use crate::{read_json, Env, RunDir};
 
 /// A supernet the one-shot studies run on: how a config sizes it, which space it searches and
 /// where its ground truth is. One implementation per search space; every driver below is
 /// generic over it.
 pub trait OneShotNet: Supernet + Sized {
-    /// Whether a benchmark table holds ground truth for this space (else none is loaded).
-    const HAS_TRUTH: bool;
+    /// The benchmark that holds ground truth for this space.
+    type Truth;
+
+    /// What the ground truth is, for table captions.
+    const TRUTH: &'static str;
 
     /// The supernet's config for `cfg`, with classes, input channels and size from `data`.
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> Self::Config;
@@ -34,12 +40,17 @@ pub trait OneShotNet: Supernet + Sized {
     /// The space `cfg` names.
     fn space_of(cfg: &OneShotConfig) -> Self::Space;
 
-    /// NAS-Bench-201 CIFAR-10 test accuracy of `g`, where a benchmark covers the space.
-    fn truth(bench: &Nb201Bench, g: &GenotypeOf<Self>) -> Option<f64>;
+    /// The benchmark under the data root, if there (absent: `None` with a note; corrupt: an
+    /// error).
+    fn load_truth(env: &Env) -> Result<Option<Self::Truth>>;
+
+    /// Ground-truth test accuracy (%) of `g`, where the benchmark has it.
+    fn truth(bench: &Self::Truth, g: &GenotypeOf<Self>) -> Option<f64>;
 }
 
 impl OneShotNet for Nb201Supernet {
-    const HAS_TRUTH: bool = true;
+    type Truth = Nb201Bench;
+    const TRUTH: &'static str = "NAS-Bench-201 CIFAR-10 test accuracy (200 epochs)";
 
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::Nb201NetConfig {
         let mut net = cfg.net;
@@ -54,13 +65,18 @@ impl OneShotNet for Nb201Supernet {
         Nb201Space
     }
 
+    fn load_truth(env: &Env) -> Result<Option<Nb201Bench>> {
+        load_bench(env)
+    }
+
     fn truth(bench: &Nb201Bench, g: &Nb201Arch) -> Option<f64> {
         cifar10_truth(bench, g)
     }
 }
 
 impl OneShotNet for DartsSupernet {
-    const HAS_TRUTH: bool = false;
+    type Truth = ();
+    const TRUTH: &'static str = "no benchmark (the DARTS space)";
 
     fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::DartsNetConfig {
         let dims = data.train.images.size();
@@ -71,8 +87,35 @@ impl OneShotNet for DartsSupernet {
         DartsSpace::new(darts_ops(cfg))
     }
 
-    fn truth(_: &Nb201Bench, _: &sotl_space::DartsGenotype) -> Option<f64> {
+    fn load_truth(_: &Env) -> Result<Option<()>> {
+        Ok(None)
+    }
+
+    fn truth(_: &(), _: &sotl_space::DartsGenotype) -> Option<f64> {
         None
+    }
+}
+
+impl OneShotNet for OneShot1Supernet {
+    type Truth = Nb101Table;
+    const TRUTH: &'static str =
+        "NAS-Bench-101 CIFAR-10 test accuracy (108 epochs, mean of the runs)";
+
+    fn net_config(cfg: &OneShotConfig, data: &Splits) -> sotl_nn::OneShot1NetConfig {
+        let dims = data.train.images.size();
+        cfg.nb1shot1_net.config(oneshot1_space(cfg), data.train.classes as i64, dims[1], dims[2])
+    }
+
+    fn space_of(cfg: &OneShotConfig) -> OneShot1Space {
+        oneshot1_space(cfg)
+    }
+
+    fn load_truth(env: &Env) -> Result<Option<Nb101Table>> {
+        load_nb101(env)
+    }
+
+    fn truth(table: &Nb101Table, g: &OneShot1Cell) -> Option<f64> {
+        nb101_test(table, g)
     }
 }
 
@@ -80,7 +123,15 @@ impl OneShotNet for DartsSupernet {
 fn darts_ops(cfg: &OneShotConfig) -> sotl_space::DartsOpSet {
     match cfg.space {
         SpaceChoice::Darts(ops) => ops,
-        SpaceChoice::Nb201 => sotl_space::DartsOpSet::Full,
+        _ => sotl_space::DartsOpSet::Full,
+    }
+}
+
+/// The NAS-Bench-1shot1 space of a config (space 1 for any other space).
+fn oneshot1_space(cfg: &OneShotConfig) -> OneShot1Space {
+    match cfg.space {
+        SpaceChoice::OneShot1(s) => s,
+        _ => OneShot1Space::S1,
     }
 }
 
@@ -94,6 +145,10 @@ macro_rules! with_supernet {
             }
             SpaceChoice::Darts(_) => {
                 type $S = DartsSupernet;
+                $body
+            }
+            SpaceChoice::OneShot1(_) => {
+                type $S = OneShot1Supernet;
                 $body
             }
         }
@@ -339,7 +394,7 @@ fn settings(cfg: &OneShotConfig) -> ReportSettings {
 fn write_run_ranking<S: OneShotNet>(
     cfg: &OneShotConfig,
     results: &[CandidateResult<GenotypeOf<S>>],
-    bench: &Nb201Bench,
+    bench: &S::Truth,
     out: &Path,
     seed: u64,
 ) -> Result<RunRanking> {
@@ -347,15 +402,15 @@ fn write_run_ranking<S: OneShotNet>(
     let r = rank_report(cfg.train.trainer.kind, seed, results, &truth, &settings(cfg))?;
     sotl_report::write_json_atomic(&out.join("ranking.json"), &r)
         .context("cannot write ranking.json")?;
-    write_summary(std::slice::from_ref(&r), out)?;
+    write_summary(std::slice::from_ref(&r), S::TRUTH, out)?;
     Ok(r)
 }
 
 /// Writes table.md, table.csv and curves.svg for `runs` into `out`.
-fn write_summary(runs: &[RunRanking], out: &Path) -> Result<SummaryTable> {
+fn write_summary(runs: &[RunRanking], truth: &str, out: &Path) -> Result<SummaryTable> {
     let table = SummaryTable::from_runs(runs);
     let md = format!(
-        "Spearman correlation with NAS-Bench-201 CIFAR-10 test accuracy (200 epochs), mean (std over seeds), and mean test accuracy of the top {} by each metric.\n\n{}",
+        "Spearman correlation with {truth}, mean (std over seeds), and mean test accuracy of the top {} by each metric.\n\n{}",
         table.k,
         table.to_markdown()
     );
@@ -485,16 +540,13 @@ fn rank_checkpoint<S: OneShotNet>(
     Ok((results, picks))
 }
 
-/// The NAS-Bench-201 tables when they hold ground truth for `results` (absent tables, or a
-/// space they do not cover, give `None`; corrupt tables are an error).
+/// The space's benchmark when it holds ground truth for `results` (absent tables, or a space
+/// without one, give `None`; corrupt tables are an error).
 fn truth_bench<S: OneShotNet>(
     env: &Env,
     results: &[CandidateResult<GenotypeOf<S>>],
-) -> Result<Option<Nb201Bench>> {
-    if !S::HAS_TRUTH {
-        return Ok(None);
-    }
-    let Some(bench) = load_bench(env)? else { return Ok(None) };
+) -> Result<Option<S::Truth>> {
+    let Some(bench) = S::load_truth(env)? else { return Ok(None) };
     Ok(results.iter().any(|r| S::truth(&bench, &r.arch).is_some()).then_some(bench))
 }
 
@@ -588,7 +640,7 @@ fn run_study_on<S: OneShotNet>(
         );
         return Ok(OneShotStudy { table: None, picks });
     }
-    let table = write_summary(&runs, out)?;
+    let table = write_summary(&runs, S::TRUTH, out)?;
     sotl_report::write_json_atomic(&out.join("rankings.json"), &runs)?;
     Ok(OneShotStudy { table: Some(table), picks })
 }

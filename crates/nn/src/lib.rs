@@ -1,4 +1,4 @@
-//! NAS-Bench-201 and DARTS-space networks on libtorch: the ops, the cell, the weight-sharing supernet driven by an
+//! NAS-Bench-201, DARTS-space and NAS-Bench-1shot1 networks on libtorch: the ops, the cell, the weight-sharing supernet driven by an
 //! [`EdgeMix`], standalone networks for one cell, and their parameter and FLOP counts.
 //!
 //! Sits above `sotl-space` (which names the cells) and below `sotl-train` and `sotl-search` (which
@@ -11,6 +11,7 @@ pub mod darts;
 mod error;
 mod mix;
 mod network;
+mod oneshot1;
 mod ops;
 mod supernet;
 mod topology;
@@ -25,6 +26,7 @@ pub use darts::{DartsNetConfig, DartsNetwork, DartsSupernet};
 pub use error::{NnError, Result};
 pub use mix::EdgeMix;
 pub use network::Nb201Network;
+pub use oneshot1::{nb101_param_count, OneShot1NetConfig, OneShot1NetSize, OneShot1Supernet};
 pub use supernet::{channel_shuffle, Nb201Supernet, Widened};
 pub use topology::{live_edges, useful_edges};
 pub use weight_sharing::{GenotypeOf, Supernet};

@@ -10,4 +10,4 @@ pub use hypergrad::{
     approx_sotl_grad, darts_second_order_grad, exact_sotl_grad, SotlGrad, UnrolledGrad, VirtualStep,
 };
 pub use oneshot::*;
-pub use space_choice::SpaceChoice;
+pub use space_choice::{SizeFlags, SpaceChoice};

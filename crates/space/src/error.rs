@@ -23,6 +23,14 @@ pub enum SpaceError {
         /// What was wrong.
         reason: String,
     },
+    /// A NAS-Bench-1shot1 cell string could not be read.
+    #[error("malformed NAS-Bench-1shot1 cell {input:?}: {reason}; expected nb1shot1-s<1|2|3>|<op>~<parent>~...|...|output~<parent>~...| with one group per intermediate node (ops conv3x3-bn-relu, conv1x1-bn-relu, maxpool3x3) and each node's parents ascending")]
+    OneShot1 {
+        /// The whole input.
+        input: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A name that is not one of a fixed list (DARTS ops, op sets, published genotypes).
     #[error("unknown {what} {name:?}; expected one of {expected}")]
     Unknown {

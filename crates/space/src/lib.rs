@@ -16,5 +16,6 @@ mod search_space;
 pub use darts::{DartsGenotype, DartsOp, DartsOpSet, DartsSpace};
 pub use error::{Result, SpaceError};
 pub use genotype::{CellShape, Genotype};
+pub use nb1shot1::{OneShot1Cell, OneShot1Space};
 pub use nb201::{Nb201Arch, Nb201Op, Nb201Space};
 pub use search_space::SearchSpace;

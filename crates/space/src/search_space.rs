@@ -23,6 +23,13 @@ pub trait SearchSpace {
     /// relaxed edge).
     fn relaxation_shape(&self) -> (usize, usize);
 
+    /// Which entries of the relaxation are architecture parameters (row-major; `None` = all):
+    /// spaces whose rows differ in length pad them, and a row's weights are normalised over its
+    /// valid entries only.
+    fn relaxation_mask(&self) -> Option<Vec<bool>> {
+        None
+    }
+
     /// Number of distinct genotypes.
     fn size(&self) -> u128;
 

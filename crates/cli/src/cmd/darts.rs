@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sotl_experiments::darts::run_darts;
-use sotl_search::{DartsMethod, DartsRunConfig, SpaceChoice};
+use sotl_search::{DartsMethod, DartsRunConfig, SizeFlags, SpaceChoice};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -19,7 +19,7 @@ pub struct DartsArgs {
     #[arg(long, value_delimiter = ',', value_parser = parse_method)]
     pub method: Vec<DartsMethod>,
     /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4 (Zela et al.'s restricted
-    /// DARTS spaces).
+    /// DARTS spaces), nb1shot1-s1, nb1shot1-s2, nb1shot1-s3.
     #[arg(long, value_parser = parse_space)]
     pub space: Option<SpaceChoice>,
     /// Seeds per method.
@@ -28,7 +28,7 @@ pub struct DartsArgs {
     /// First seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// TOML config (`methods`, `seeds`, `space`, `[search]`, `[net]`, `[darts_net]`,
+    /// TOML config (`methods`, `seeds`, `space`, `[search]`, `[net]`, `[darts_net]`, `[nb1shot1_net]`,
     /// `[pdarts]`, `[data]`); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -69,13 +69,14 @@ pub struct DartsArgs {
     /// Train on the train half only (`data.train_on_all = false`).
     #[arg(long)]
     pub train_on_halves: bool,
-    /// Supernet channels C (of `[net]`, or of `[darts_net]` in the DARTS space).
+    /// Supernet channels C (of `[net]`; of `[darts_net]` / `[nb1shot1_net]` in those spaces).
     #[arg(long)]
     pub channels: Option<i64>,
     /// Cells per stage N (NAS-Bench-201).
     #[arg(long)]
     pub cells: Option<usize>,
-    /// Cells of the DARTS-space search network (8 in DARTS).
+    /// Cells of the DARTS-space search network (8 in DARTS) or the NAS-Bench-1shot1 one-shot
+    /// model (9).
     #[arg(long)]
     pub layers: Option<usize>,
 }
@@ -113,22 +114,8 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
         cfg.data.train_on_all = args.train_on_all;
     }
     override_with(&mut cfg.space, args.space);
-    match cfg.space {
-        SpaceChoice::Nb201 => override_with(&mut cfg.net.channels, args.channels),
-        SpaceChoice::Darts(_) => override_with(&mut cfg.darts_net.channels, args.channels),
-    }
-    match (cfg.space, args.cells, args.layers) {
-        (SpaceChoice::Darts(_), Some(_), _) => anyhow::bail!(
-            "--cells sizes the NAS-Bench-201 supernet, but the space is {}; use --layers",
-            cfg.space
-        ),
-        (SpaceChoice::Nb201, _, Some(_)) => anyhow::bail!(
-            "--layers sizes the DARTS-space search network, but the space is nb201; use --cells (or --space darts)"
-        ),
-        _ => {}
-    }
-    override_with(&mut cfg.net.cells_per_stage, args.cells);
-    override_with(&mut cfg.darts_net.layers, args.layers);
+    let flags = SizeFlags { channels: args.channels, cells: args.cells, layers: args.layers };
+    cfg.space.apply_size_flags(flags, &mut cfg.net, &mut cfg.darts_net, &mut cfg.nb1shot1_net)?;
     let study = run_darts(&env, &cfg, &args.out)?;
     if g.json {
         return print_json(&study.seeds);

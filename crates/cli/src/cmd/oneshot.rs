@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use sotl_experiments::data::load_splits;
 use sotl_experiments::oneshot;
-use sotl_search::{OneShotConfig, SpaceChoice, SupernetTrainerConfig, TrainerKind};
+use sotl_search::{OneShotConfig, SizeFlags, SpaceChoice, SupernetTrainerConfig, TrainerKind};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -61,16 +61,19 @@ pub struct ConfigArgs {
     /// Validation images kept (`data.n_val`, 0 = all).
     #[arg(long)]
     pub n_val: Option<usize>,
-    /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4 (`space`).
+    /// Search space: nb201, darts, darts-s2, darts-s3, darts-s4, nb1shot1-s1, nb1shot1-s2,
+    /// nb1shot1-s3 (`space`).
     #[arg(long, value_parser = super::darts::parse_space)]
     pub space: Option<SpaceChoice>,
-    /// Supernet channels C (`net.channels`, or `darts_net.channels` in the DARTS space).
+    /// Supernet channels C (`net.channels`; `darts_net.channels` / `nb1shot1_net.channels` in
+    /// those spaces).
     #[arg(long)]
     pub channels: Option<i64>,
     /// Cells per stage N (`net.cells_per_stage`, NAS-Bench-201).
     #[arg(long)]
     pub cells: Option<usize>,
-    /// Cells of the DARTS-space supernet (`darts_net.layers`).
+    /// Cells of the DARTS-space or NAS-Bench-1shot1 supernet (`darts_net.layers`,
+    /// `nb1shot1_net.layers`).
     #[arg(long)]
     pub layers: Option<usize>,
 }
@@ -111,28 +114,8 @@ impl ConfigArgs {
         if let Some(v) = self.space {
             c.space = v;
         }
-        if let Some(v) = self.channels {
-            match c.space {
-                SpaceChoice::Nb201 => c.net.channels = v,
-                SpaceChoice::Darts(_) => c.darts_net.channels = v,
-            }
-        }
-        match (c.space, self.cells, self.layers) {
-            (SpaceChoice::Darts(_), Some(_), _) => anyhow::bail!(
-                "--cells sizes the NAS-Bench-201 supernet, but the space is {}; use --layers",
-                c.space
-            ),
-            (SpaceChoice::Nb201, _, Some(_)) => anyhow::bail!(
-                "--layers sizes the DARTS-space supernet, but the space is nb201; use --cells (or --space darts)"
-            ),
-            _ => {}
-        }
-        if let Some(v) = self.cells {
-            c.net.cells_per_stage = v;
-        }
-        if let Some(v) = self.layers {
-            c.darts_net.layers = v;
-        }
+        let flags = SizeFlags { channels: self.channels, cells: self.cells, layers: self.layers };
+        c.space.apply_size_flags(flags, &mut c.net, &mut c.darts_net, &mut c.nb1shot1_net)?;
         c.validate()?;
         Ok(c)
     }

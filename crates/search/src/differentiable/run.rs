@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sotl_nn::darts::DartsNetSize;
+use sotl_nn::OneShot1NetSize;
 use sotl_nn::{GenotypeOf, Nb201NetConfig, Supernet};
 use sotl_space::CellShape;
 use sotl_train::{DeviceImages, TensorBatches};
@@ -36,6 +37,9 @@ pub struct DartsRunConfig {
     /// The DARTS-space search network's size (classes and input size are taken from the data,
     /// the op set from `space`).
     pub darts_net: DartsNetSize,
+    /// The NAS-Bench-1shot1 one-shot model's size (classes and input size from the data, the
+    /// node count from `space`).
+    pub nb1shot1_net: OneShot1NetSize,
     /// The data: source, subset sizes, image size, split seed.
     pub data: DataConfig,
     /// PDARTS' progressive stages (methods `pdarts` and `sotl-pdarts`).
@@ -52,6 +56,7 @@ impl Default for DartsRunConfig {
             space: SpaceChoice::Nb201,
             net: Nb201NetConfig::default(),
             darts_net: DartsNetSize::default(),
+            nb1shot1_net: OneShot1NetSize::default(),
             data: DataConfig::default(),
             pdarts: PdartsConfig::default(),
         }
@@ -73,6 +78,7 @@ impl DartsRunConfig {
         self.search.validate()?;
         self.net.validate()?;
         self.darts_net.validate()?;
+        self.nb1shot1_net.validate()?;
         if self.search.accumulate > 1 {
             if let Some(m) = self.methods.iter().find(|m| !m.can_accumulate()) {
                 return Err(DartsError::Config {
@@ -102,7 +108,7 @@ impl DartsRunConfig {
         if let Some(m) = self.methods.iter().find(|m| m.is_progressive()) {
             match self.space {
                 SpaceChoice::Darts(ops) => self.pdarts.validate(ops, self.darts_net.layers)?,
-                SpaceChoice::Nb201 => {
+                SpaceChoice::Nb201 | SpaceChoice::OneShot1(_) => {
                     return Err(DartsError::Config {
                         field: "methods",
                         reason: format!(
@@ -126,13 +132,25 @@ impl DartsRunConfig {
                 });
             }
         }
+        if let (SpaceChoice::OneShot1(_), true) = (self.space, dirichlet_methods) {
+            if self.search.drnas_progressive_keep > 0 {
+                return Err(DartsError::Config {
+                    field: "search.drnas_progressive_keep",
+                    reason: format!(
+                        "DrNAS' progressive pruning keeps the strongest ops of each edge, which {} does not have (it chooses an op per node and parents per node); use 0",
+                        self.space
+                    ),
+                });
+            }
+        }
         let dirichlet = self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
         let k = self.search.drnas_partial_channels_at(0);
         if dirichlet && self.space != SpaceChoice::Nb201 && k != 1 {
             return Err(DartsError::Config {
                 field: "drnas_partial_channels",
                 reason: format!(
-                    "starts with k = {k}, but the DARTS-space search network has no partial channels; use [1]"
+                    "starts with k = {k}, but the {} search network has no partial channels; use [1]",
+                    self.space
                 ),
             });
         }

@@ -103,6 +103,8 @@ pub struct DartsSearch<S: Supernet = Nb201Supernet> {
     pub(super) partial: usize,
     /// DrNAS' progressive pruning: alpha's shape, 1 = op kept, 0 = pruned; `None` before pruning.
     pub(super) op_mask: Option<Tensor>,
+    /// The space's own mask of padded relaxation entries (alpha's shape), if it pads rows.
+    pub(super) space_mask: Option<Tensor>,
     pub(super) rng_step: u64,
     pub(super) trajectory: Vec<TrajectoryPoint<GenotypeOf<S>>>,
 }
@@ -167,6 +169,10 @@ where
         // One row of op weights per relaxed edge of the supernet's space (NAS-Bench-201: [6, 5]).
         let (edges, ops) = supernet.space().relaxation_shape();
         let alpha_shape = [edges as i64, ops as i64];
+        let space_mask = supernet.space().relaxation_mask().map(|m| {
+            let m: Vec<f64> = m.into_iter().map(|b| f64::from(u8::from(b))).collect();
+            Tensor::from_slice(&m).view(alpha_shape).to_kind(kind).to_device(device)
+        });
         let mut a_vs = VarStore::new(device);
         let alpha = a_vs.root().var(
             "alpha",
@@ -213,6 +219,7 @@ where
             partial,
             epoch: 0,
             op_mask: None,
+            space_mask,
             rng_step: 0,
             trajectory: Vec::new(),
         })
@@ -286,7 +293,7 @@ where
 
     /// The current discretized cell (argmax of alpha on every edge).
     pub fn genotype(&self) -> DartsResult<GenotypeOf<S>> {
-        let rows = self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref());
+        let rows = self.method.relaxation().weight_rows(&self.alpha, self.mix_mask().as_ref());
         Ok(sotl_diagnostics::discretize(&self.supernet.space(), &rows)?)
     }
 
@@ -341,8 +348,8 @@ where
     fn mix(&self, alpha_grad: AlphaGrad) -> EdgeMix<GenotypeOf<S>> {
         let relax = self.method.relaxation();
         match alpha_grad {
-            AlphaGrad::Live => relax.mix(&self.alpha, self.op_mask.as_ref()),
-            AlphaGrad::Detached => relax.mix(&self.alpha.detach(), self.op_mask.as_ref()),
+            AlphaGrad::Live => relax.mix(&self.alpha, self.mix_mask().as_ref()),
+            AlphaGrad::Detached => relax.mix(&self.alpha.detach(), self.mix_mask().as_ref()),
         }
     }
 
@@ -402,7 +409,7 @@ where
     fn functional_loss(&self) -> impl Fn(&[Tensor], &Tensor, &Batch) -> Tensor + '_ {
         let relax = self.method.relaxation();
         move |w, a, b| {
-            let mix = relax.mix(a, self.op_mask.as_ref());
+            let mix = relax.mix(a, self.mix_mask().as_ref());
             cross_entropy(&self.supernet.forward_mix_with(w, &b.inputs, &mix), &b.targets)
         }
     }
@@ -489,7 +496,7 @@ where
             UpdateRule::SotlExact => self.epoch_sotl(data, n, lr, true, progress)?,
         };
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-        let rows = self.method.relaxation().weight_rows(&self.alpha, self.op_mask.as_ref());
+        let rows = self.method.relaxation().weight_rows(&self.alpha, self.mix_mask().as_ref());
         let mut point = TrajectoryPoint::from_op_weights(
             &self.supernet.space(),
             self.epoch + 1,
@@ -554,6 +561,15 @@ where
         }
         self.partial = k;
         Ok(())
+    }
+
+    /// The mask every mix applies: the space's padding and the op mask in force, together.
+    fn mix_mask(&self) -> Option<Tensor> {
+        match (&self.space_mask, &self.op_mask) {
+            (Some(s), Some(o)) => Some(s * o),
+            (Some(m), None) | (None, Some(m)) => Some(m.shallow_clone()),
+            (None, None) => None,
+        }
     }
 
     /// The op mask in force: DrNAS' progressive pruning once its second stage has begun, or
@@ -833,7 +849,7 @@ where
         self.supernet.set_skip_dropout(0.0)?;
         let mut loss: Option<Tensor> = None;
         for b in &batches {
-            let mix = EdgeMix::Soft(relax.expected_weights(&a, self.op_mask.as_ref()));
+            let mix = EdgeMix::Soft(relax.expected_weights(&a, self.mix_mask().as_ref()));
             let l = cross_entropy(&self.supernet.forward_mix(&b.inputs, &mix, true), &b.targets)
                 / k as f64;
             loss = Some(match loss {

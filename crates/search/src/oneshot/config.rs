@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sotl_data::{Dataset, Normalization, Split};
 use sotl_nn::darts::DartsNetSize;
-use sotl_nn::Nb201NetConfig;
+use sotl_nn::{Nb201NetConfig, OneShot1NetSize};
 use sotl_train::DeviceImages;
 use tch::Device;
 
@@ -121,13 +121,17 @@ impl Default for ReportConfig {
 pub struct OneShotConfig {
     /// Data.
     pub data: DataConfig,
-    /// The search space (`nb201`, or the DARTS space `darts` / `darts-s2` / `-s3` / `-s4`).
+    /// The search space (`nb201`, the DARTS space `darts` / `darts-s2` / `-s3` / `-s4`, or a
+    /// NAS-Bench-1shot1 space `nb1shot1-s1` / `-s2` / `-s3`).
     pub space: SpaceChoice,
     /// The NAS-Bench-201 supernet's shape (C, N); classes and image size are set from the data.
     pub net: Nb201NetConfig,
     /// The DARTS-space supernet's size (C, layers), when `space` is a DARTS space; classes and
     /// image size are set from the data, the op set from `space`.
     pub darts_net: DartsNetSize,
+    /// The NAS-Bench-1shot1 one-shot model's size (C, layers), when `space` is one of its
+    /// spaces; classes and image size are set from the data.
+    pub nb1shot1_net: OneShot1NetSize,
     /// Supernet training.
     pub train: SupernetTrainConfig,
     /// The candidate pool.
@@ -156,6 +160,7 @@ impl OneShotConfig {
         }
         self.net.validate()?;
         self.darts_net.validate()?;
+        self.nb1shot1_net.validate()?;
         if self.pool.size < 2 {
             return Err(OneShotError::config(
                 "pool.size",
