@@ -131,6 +131,15 @@ pub enum BenchError {
         /// What is wrong.
         reason: String,
     },
+    /// A NAS-Bench-201 / NATS-Bench archive, or a curves file converted from one, that cannot
+    /// be read.
+    #[error("{}: {reason}", path.display())]
+    Archive {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A record of a TFRecord file that is truncated or corrupt.
     #[error("{}: record {record} (byte {offset}): {reason}; the file is truncated or corrupt, download it again", path.display())]
     Record {

@@ -9,10 +9,12 @@
 //! never exposes the 200-epoch test accuracy they are judged by.
 
 mod axes;
+pub mod curve_study;
 mod error;
 mod evolution;
 pub mod nb101;
 mod nb201;
+pub mod nb201_archive;
 mod objective;
 mod random_search;
 mod runs;

@@ -17,7 +17,8 @@ mod imagenet16;
 mod io;
 mod mnist;
 mod name;
-pub mod pickle;
+/// The Python pickle reader (re-exported: ImageNet16's files are pickles).
+pub use sotl_pickle as pickle;
 mod root;
 mod split;
 mod synthetic;

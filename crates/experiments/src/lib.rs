@@ -7,6 +7,7 @@
 //! back. Errors are `anyhow` chains whose outer context names the file or setting to fix.
 
 pub mod baselines;
+pub mod curves;
 pub mod darts;
 pub mod data;
 pub mod data_check;

@@ -1,4 +1,5 @@
-//! `sotl-nas bench nb201 ...`: NAS-Bench-201 ground-truth queries and query-based baselines;
+//! `sotl-nas bench nb201 ...`: NAS-Bench-201 ground-truth queries and query-based baselines, the
+//! official archive converted and its per-epoch curves studied;
 //! `sotl-nas bench nb101 ...`: NAS-Bench-101's official file converted once, then queried.
 
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sotl_bench::curve_study::CurveStudySettings;
 use sotl_bench::{
     Nb201Dataset, QueryBaseline, RandomSearchConfig, RegularizedEvolutionConfig, RunsConfig,
 };
@@ -75,6 +77,43 @@ enum Nb201Command {
     Rs(RsArgs),
     /// Regularized evolution on the tables (selects on minibench validation accuracy).
     Rea(ReaArgs),
+    /// Convert the official archive (NAS-Bench-201-v1_*.pth, or NATS-Bench's
+    /// NATS-tss-v1_0-3ffb9-simple folder / NATS-tss-v1_0-3ffb9.pickle.pbz2) into per-epoch curves
+    /// files and the two tables; write them to <data root>/benchmarks/nb201 to use them.
+    Convert {
+        /// The archive file or folder.
+        #[arg(long, value_name = "PATH")]
+        archive: PathBuf,
+        /// The folder to write nb201-curves-12.bin, nb201-curves-200.bin, nb201-200ep.csv and
+        /// nb201-minibench.csv into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Spearman with final test accuracy, per epoch, of SoTL, SoTL over the last E epochs, the
+    /// training loss and validation accuracy, from a converted archive (thesis Figure 4.4).
+    Curves(CurvesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CurvesArgs {
+    /// The schedule whose curves are read: 12 or 200 epochs.
+    #[arg(long, default_value_t = 200)]
+    schedule: u32,
+    /// The dataset (CIFAR-10's curves are cifar10-valid's: trained on the train half).
+    #[arg(long, value_enum, default_value = "cifar10")]
+    dataset: Nb201Dataset,
+    /// Cells per sample.
+    #[arg(long, default_value_t = 200)]
+    cells: usize,
+    /// Samples (sampling seeds 0..N).
+    #[arg(long, default_value_t = 10)]
+    sampling_seeds: u64,
+    /// E of SoTL-E: the last epochs summed.
+    #[arg(long, default_value_t = 1)]
+    last: usize,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "runs/bench-nb201-curves")]
+    out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +179,40 @@ pub fn run(args: BenchArgs, g: &Global) -> Result<()> {
     };
     match cmd {
         Nb201Command::Query(a) => query(a, g),
+        Nb201Command::Convert { archive, out } => {
+            let c = sotl_experiments::curves::convert_archive(&archive, &out)?;
+            if g.json {
+                return print_json(&c);
+            }
+            println!("{}: {} cells", c.kind, c.cells);
+            for w in &c.written {
+                println!("written: {w}");
+            }
+            for n in &c.notes {
+                println!("note: {n}");
+            }
+            Ok(())
+        }
+        Nb201Command::Curves(a) => {
+            let settings = CurveStudySettings {
+                cells: a.cells,
+                sampling_seeds: a.sampling_seeds,
+                last: a.last,
+            };
+            let r = sotl_experiments::curves::run_curves_study(
+                &g.env()?,
+                a.schedule,
+                a.dataset,
+                settings,
+                &a.out,
+            )?;
+            if g.json {
+                return print_json(&r);
+            }
+            print!("{}", r.table()?.to_markdown());
+            println!("written: {}", a.out.display());
+            Ok(())
+        }
         Nb201Command::Rs(a) => {
             let mut cfg: RunsConfig<RandomSearchConfig> = load_config(a.run.config.as_deref())?;
             apply_common(

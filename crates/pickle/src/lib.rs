@@ -1,5 +1,6 @@
 //! A small reader for Python pickles: enough of the protocol (0 to 5, in-band data only) to load
-//! the dicts of lists and NumPy arrays that NAS-Bench-201's ImageNet16 files hold.
+//! the dicts of lists and NumPy arrays that NAS-Bench-201's ImageNet16 files hold, and the
+//! nested dicts (OrderedDicts, NumPy scalars) of the NAS-Bench-201 and NATS-Bench archives.
 //!
 //! It runs the pickle machine (docs.python.org/3/library/pickle.html, `Lib/pickletools.py` lists
 //! every opcode) but never imports or calls anything: a global is kept as its name and a
@@ -118,6 +119,55 @@ impl Value {
         Some(NdArray { shape, dtype, big_endian, data })
     }
 
+    /// A number: an int, a float, a bool, or a NumPy scalar (`numpy.core.multiarray.scalar`
+    /// of a float or integer dtype, as `np.float64` values pickle).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            Value::Object(o) => {
+                let o = o.borrow();
+                match &o.callable {
+                    Value::Global(m, n) if m.starts_with("numpy") && &**n == "scalar" => {}
+                    _ => return None,
+                }
+                let (dtype, big) = dtype_of(o.args.first()?)?;
+                let raw = o.args.get(1)?.as_bytes()?;
+                let a = NdArray { shape: vec![1], dtype, big_endian: big, data: raw };
+                a.to_f64().and_then(|v| v.first().copied())
+            }
+            _ => None,
+        }
+    }
+
+    /// An integer (an int, or a NumPy integer scalar).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            other => {
+                other.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)
+            }
+        }
+    }
+
+    /// The key/value pairs of a dict (an `OrderedDict` reads as one), in insertion order.
+    pub fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        match self {
+            Value::Dict(d) => Some(d.borrow().clone()),
+            _ => None,
+        }
+    }
+
+    /// The items of a list, tuple or set.
+    pub fn items(&self) -> Option<Vec<Value>> {
+        match self {
+            Value::List(l) => Some(l.borrow().clone()),
+            Value::Tuple(t) => Some(t.to_vec()),
+            _ => None,
+        }
+    }
+
     /// Raw bytes: `bytes`, a Python 2 `str`, a Latin-1 text (Python 2 data reloaded with
     /// `encoding="latin1"`), or the `_codecs.encode(text, "latin1")` call that Python 3 writes
     /// for `bytes` at protocols 0 to 2.
@@ -166,6 +216,35 @@ impl NdArray {
         self.shape.iter().product()
     }
 
+    /// The elements as f64 for float (`f4`, `f8`) and integer dtypes; `None` for other dtypes
+    /// or a size mismatch.
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        let w = match self.dtype.as_str() {
+            "f4" => 4,
+            "f8" => 8,
+            _ => return self.to_i64().map(|v| v.into_iter().map(|i| i as f64).collect()),
+        };
+        if self.data.len() != self.numel() * w {
+            return None;
+        }
+        Some(
+            self.data
+                .chunks_exact(w)
+                .map(|c| {
+                    let mut b = c.to_vec();
+                    if self.big_endian {
+                        b.reverse();
+                    }
+                    if w == 4 {
+                        f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    } else {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    }
+                })
+                .collect(),
+        )
+    }
+
     /// The elements as i64 for integer dtypes; `None` for other dtypes or a size mismatch.
     pub fn to_i64(&self) -> Option<Vec<i64>> {
         let n = self.numel();
@@ -206,7 +285,16 @@ impl NdArray {
 
 /// Parses a whole pickle; the error says which opcode at which offset failed.
 pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-    Machine { b: bytes, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: Vec::new() }.run()
+    parse_prefix(bytes).map(|(v, _)| v)
+}
+
+/// Reads the pickle at the start of `bytes`, returning it and the bytes it took (files such as
+/// PyTorch's legacy `torch.save` format hold several pickles back to back).
+pub fn parse_prefix(bytes: &[u8]) -> Result<(Value, usize), String> {
+    let mut m =
+        Machine { b: bytes, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: Vec::new() };
+    let v = m.run()?;
+    Ok((v, m.pos))
 }
 
 struct Machine<'a> {
@@ -333,7 +421,7 @@ impl Machine<'_> {
         Ok(Value::Object(Rc::new(RefCell::new(Object { callable, args, state: None }))))
     }
 
-    fn run(mut self) -> Result<Value, String> {
+    fn run(&mut self) -> Result<Value, String> {
         loop {
             let at = self.pos;
             let op = self
@@ -548,7 +636,19 @@ impl Machine<'_> {
                 b'R' | 0x81 => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    self.stack.push(Self::object(callable, args)?)
+                    // An empty OrderedDict is a dict for every reader here (SETITEMS fill it).
+                    let ordered_dict = matches!(&callable, Value::Global(m, n) if &**m == "collections" && &**n == "OrderedDict")
+                        && matches!(&args, Value::Tuple(t) if t.is_empty());
+                    if ordered_dict {
+                        self.stack.push(Value::Dict(Rc::default()));
+                    } else {
+                        self.stack.push(Self::object(callable, args)?)
+                    }
+                }
+                b'P' | b'Q' => {
+                    return Err(format!(
+                        "persistent id at offset {at}: the pickle refers to storage outside it (torch tensors), which this reader does not load"
+                    ))
                 }
                 0x92 => {
                     let _kwargs = self.pop()?;
@@ -643,6 +743,38 @@ mod tests {
             assert_eq!(*a.data, vec![0, 1, 2, 250, 255, 7]);
             assert_eq!(v.get("labels").unwrap().as_int_vec().unwrap(), vec![1, 121, 5]);
         }
+    }
+
+    // CPython 3.11, `pickle.dumps(OrderedDict([('p', np.float64(0.129306)), (('cifar10', 777),
+    // {3: 1.5})]), protocol)` with NumPy's float64 reduce reproduced by stand-ins (see above).
+    const OD_P2: &[u8] = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00pq\x02cnumpy.core.multiarray\nscalar\nq\x03cnumpy\ndtype\nq\x04X\x02\x00\x00\x00f8q\x05\x89\x88\x87q\x06Rq\x07(K\x03X\x01\x00\x00\x00<q\x08NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\tbc_codecs\nencode\nq\nX\x0c\x00\x00\x00\x0b\xc2\x9a\xc2\x96X\x19\xc2\x8d\xc3\x80?q\x0bX\x06\x00\x00\x00latin1q\x0c\x86q\rRq\x0e\x86q\x0fRq\x10X\x07\x00\x00\x00cifar10q\x11M\t\x03\x86q\x12}q\x13K\x03G?\xf8\x00\x00\x00\x00\x00\x00su.";
+    const OD_P4: &[u8] = b"\x80\x04\x95\xad\x00\x00\x00\x00\x00\x00\x00\x8c\x0bcollections\x94\x8c\x0bOrderedDict\x94\x93\x94)R\x94(\x8c\x01p\x94\x8c\x15numpy.core.multiarray\x94\x8c\x06scalar\x94\x93\x94\x8c\x05numpy\x94\x8c\x05dtype\x94\x93\x94\x8c\x02f8\x94\x89\x88\x87\x94R\x94(K\x03\x8c\x01<\x94NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t\x94bC\x08\x0b\x9a\x96X\x19\x8d\xc0?\x94\x86\x94R\x94\x8c\x07cifar10\x94M\t\x03\x86\x94}\x94K\x03G?\xf8\x00\x00\x00\x00\x00\x00su.";
+
+    #[test]
+    fn ordered_dicts_numpy_scalars_and_tuple_keys() {
+        for p in [OD_P2, OD_P4] {
+            let v = parse(p).unwrap();
+            let e = v.entries().expect("an OrderedDict reads as a dict");
+            assert_eq!(e.len(), 2);
+            assert_eq!(v.get("p").unwrap().as_f64(), Some(0.129306));
+            let key = e[1].0.items().unwrap();
+            assert_eq!((key[0].as_str_like(), key[1].as_i64()), (Some("cifar10"), Some(777)));
+            let inner = e[1].1.entries().unwrap();
+            assert_eq!((inner[0].0.as_i64(), inner[0].1.as_f64()), (Some(3), Some(1.5)));
+        }
+    }
+
+    #[test]
+    fn pickles_back_to_back_read_one_at_a_time() {
+        // `pickle.dumps(1001, protocol=2) + pickle.dumps([], protocol=2)`, as torch.save's
+        // legacy format writes its header.
+        let b: &[u8] = b"\x80\x02M\xe9\x03.\x80\x02]q\x00.";
+        let (v, used) = parse_prefix(b).unwrap();
+        assert_eq!((v.as_i64(), used), (Some(1001), 6));
+        let (v, used) = parse_prefix(&b[used..]).unwrap();
+        assert_eq!((v.items().map(|i| i.len()), used), (Some(0), 6));
+        let e = parse(b"\x80\x02Q.").unwrap_err();
+        assert!(e.contains("persistent id"), "{e}");
     }
 
     #[test]
