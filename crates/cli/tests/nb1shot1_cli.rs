@@ -199,3 +199,43 @@ fn oneshot_ranks_a_space_1_pool_against_the_nb101_table() {
     let table = std::fs::read_to_string(out.join("table.md")).unwrap();
     assert!(table.contains("NAS-Bench-101 CIFAR-10 test accuracy (108 epochs"), "{table}");
 }
+
+#[test]
+fn every_method_and_trainer_runs_on_space_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        DARTS.replace("nb1shot1-s1", "nb1shot1-s2").replace("epochs = 2", "epochs = 1"),
+    )
+    .unwrap();
+    let methods = "darts1,darts2,sotl,sovl,sotl-exact,drnas,sotl-drnas";
+    let o = sotl_nas()
+        .args(["--json", "darts", "--method", methods, "--eigen-every", "0", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.path().join("darts"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let seeds: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seeds.as_array().unwrap().len(), 7);
+    for s in seeds.as_array().unwrap() {
+        let g: OneShot1Cell = s["genotype"].as_str().unwrap().parse().unwrap();
+        assert_eq!(g.space, OneShot1Space::S2, "{}", s["method"]);
+    }
+    let ocfg = dir.path().join("o.toml");
+    std::fs::write(&ocfg, ONESHOT.replace("nb1shot1-s1", "nb1shot1-s2")).unwrap();
+    let o = sotl_nas()
+        .args(["--json", "oneshot", "run", "--seeds", "1", "--epochs", "4", "--trainers"])
+        .arg("spos,fairnas,multipath,reptile,metaprox,multipath-metaprox")
+        .arg("--config")
+        .arg(&ocfg)
+        .arg("--out")
+        .arg(dir.path().join("oneshot"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let study: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(study["picks"].as_array().unwrap().len(), 6);
+}
