@@ -44,6 +44,8 @@ enum Command {
     Perf(cmd::perf::PerfArgs),
     /// Config defaults: `config defaults <command>` prints every default as TOML.
     Config(cmd::config::ConfigArgs),
+    /// Sharded rankings: `shards missing --plan P --shards N` lists the shards still to run.
+    Shards(cmd::shards::ShardsArgs),
 }
 
 fn main() {
@@ -57,6 +59,7 @@ fn main() {
         Command::Train(a) => cmd::train::run(a, &cli.global),
         Command::Evaluate(a) => cmd::train::run_evaluate(a, &cli.global),
         Command::Oneshot(a) => cmd::oneshot::run(a, &cli.global),
+        Command::Shards(a) => cmd::shards::run(a, &cli.global),
         Command::Search(a) => cmd::search::run(a, &cli.global),
         Command::Hypergrad(a) => cmd::hypergrad::run(a, &cli.global),
         Command::Darts(a) => cmd::darts::run(a, &cli.global),

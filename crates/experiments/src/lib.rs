@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod oneshot;
 mod run_dir;
 pub mod search;
+pub mod shard;
 pub mod standalone;
 pub mod truth;
 

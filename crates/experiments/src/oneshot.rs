@@ -139,21 +139,23 @@ fn oneshot1_space(cfg: &OneShotConfig) -> OneShot1Space {
 macro_rules! with_supernet {
     ($cfg:expr, $S:ident => $body:expr) => {
         match $cfg.space {
-            SpaceChoice::Nb201 => {
-                type $S = Nb201Supernet;
+            sotl_search::SpaceChoice::Nb201 => {
+                type $S = sotl_nn::Nb201Supernet;
                 $body
             }
-            SpaceChoice::Darts(_) => {
-                type $S = DartsSupernet;
+            sotl_search::SpaceChoice::Darts(_) => {
+                type $S = sotl_nn::DartsSupernet;
                 $body
             }
-            SpaceChoice::OneShot1(_) => {
-                type $S = OneShot1Supernet;
+            sotl_search::SpaceChoice::OneShot1(_) => {
+                type $S = sotl_nn::OneShot1Supernet;
                 $body
             }
         }
     };
 }
+
+pub(crate) use with_supernet;
 
 /// Refuses a config whose space is not NAS-Bench-201, for `what` (a command that needs the
 /// benchmark's ground truth or its cells).
@@ -514,9 +516,25 @@ fn rank_supernet_on<S: OneShotNet>(
 ) -> Result<RankSummary> {
     let data = load_splits(env, &cfg.data)?;
     let pool = pool_for(cfg, &S::space_of(cfg), pool, out)?;
-    let (results, picks) = rank_checkpoint::<S>(env, cfg, &data, supernet, &pool, out)?;
-    let ranking = match truth_bench::<S>(env, &results)? {
-        Some(b) => Some(write_run_ranking::<S>(cfg, &results, &b, out, cfg.train.seed)?),
+    let (_vs, net) = build_net::<S>(env, cfg, &data)?;
+    load_supernet(&net, supernet)?;
+    let results = rank_pool(env, cfg, &net, &data, &pool, out)?;
+    rank_outputs::<S>(env, cfg, &results, out)
+}
+
+/// Writes what a finished ranking reports into `out`: results.csv, the picks and, where the
+/// space's benchmark is there, the ranking against it (an unsharded rank and a merge of shards
+/// both end here).
+pub(crate) fn rank_outputs<S: OneShotNet>(
+    env: &Env,
+    cfg: &OneShotConfig,
+    results: &[CandidateResult<GenotypeOf<S>>],
+    out: &Path,
+) -> Result<RankSummary> {
+    write_results_csv(results, cfg.finetune.sotl_window, &out.join("results.csv"))?;
+    let picks = write_picks(cfg, results, out, cfg.train.seed)?;
+    let ranking = match truth_bench::<S>(env, results)? {
+        Some(b) => Some(write_run_ranking::<S>(cfg, results, &b, out, cfg.train.seed)?),
         None => None,
     };
     Ok(RankSummary { out: out.display().to_string(), candidates: results.len(), ranking, picks })

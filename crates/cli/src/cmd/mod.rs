@@ -11,4 +11,5 @@ pub mod hypergrad;
 pub mod oneshot;
 pub mod perf;
 pub mod search;
+pub mod shards;
 pub mod train;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::Serialize;
 use sotl_experiments::data::load_splits;
-use sotl_experiments::oneshot;
+use sotl_experiments::{oneshot, shard};
 use sotl_search::{OneShotConfig, SizeFlags, SpaceChoice, SupernetTrainerConfig, TrainerKind};
 
 use crate::common::{load_config, print_json, Global};
@@ -22,8 +22,14 @@ pub struct OneshotArgs {
 enum OneshotCommand {
     /// Train a weight-sharing supernet with one trainer (resumes from --out).
     Train(TrainArgs),
-    /// Finetune-and-rank a fixed pool from a trained supernet (resumes from --out).
+    /// Finetune-and-rank a fixed pool from a trained supernet (resumes from --out); with
+    /// --plan and --shard, only one shard of a plan's candidates (a job-array task).
     Rank(RankArgs),
+    /// Write the plan of a sharded ranking: the pool, stamped with the supernet's and config's
+    /// hashes (then `oneshot rank --plan --shard`, `shards missing`, `oneshot merge`).
+    Plan(PlanArgs),
+    /// Merge the shards' results of a plan into the outputs of an unsharded `oneshot rank`.
+    Merge(MergeArgs),
     /// Train and rank for several trainers and seeds, then the Table 4.1-style summary.
     Run(RunArgs),
     /// The proxy ceiling: train the pool's first candidates standalone at the study's proxy
@@ -136,14 +142,41 @@ struct TrainArgs {
 #[derive(Debug, clap::Args)]
 struct RankArgs {
     /// Supernet checkpoint written by `oneshot train` (its folder's config.json gives the setup).
-    #[arg(long, value_name = "CKPT")]
-    supernet: PathBuf,
+    #[arg(long, value_name = "CKPT", required_unless_present = "plan", conflicts_with = "plan")]
+    supernet: Option<PathBuf>,
+    /// A plan written by `oneshot plan`: rank the candidates of --shard beside it.
+    #[arg(long, value_name = "PLAN", requires = "shard", conflicts_with_all = ["pool", "out"])]
+    plan: Option<PathBuf>,
+    /// The shard: i/N (candidates with id mod N = i), auto/N (i from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX) or auto (a Slurm array 0..N-1).
+    #[arg(long, value_name = "SHARD", requires = "plan")]
+    shard: Option<String>,
     /// Candidate pool (JSON); default: <out>/pool.json, created from pool.seed if absent.
     #[arg(long, value_name = "FILE")]
     pool: Option<PathBuf>,
     /// Output folder (results.jsonl, ranking files); rerun to resume.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    /// Supernet checkpoint written by `oneshot train` (its folder's config.json gives the setup).
+    #[arg(long, value_name = "CKPT")]
+    supernet: PathBuf,
+    /// Candidate pool (JSON); default: <out>/pool.json, created from pool.seed if absent.
+    #[arg(long, value_name = "FILE")]
+    pool: Option<PathBuf>,
+    /// Folder of the plan and the shards' results.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The plan whose shards' results are merged (outputs go beside it).
+    #[arg(long, value_name = "PLAN")]
+    plan: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -197,11 +230,32 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
             let summary = oneshot::train_supernet(&env, &cfg, &data, &a.out)?;
             report_done(g, &summary)
         }
-        OneshotCommand::Rank(a) => {
-            let summary =
-                oneshot::rank_supernet(&env, &a.supernet, a.pool.as_deref(), a.out.as_deref())?;
-            report_done(g, &summary)
+        OneshotCommand::Rank(a) => match (a.plan, a.shard, a.supernet) {
+            (Some(plan), Some(shard), _) => {
+                let summary = shard::rank_shard(&env, &plan, shard::Shard::parse(&shard)?)?;
+                report_done(g, &summary)
+            }
+            (_, _, Some(supernet)) => {
+                let summary =
+                    oneshot::rank_supernet(&env, &supernet, a.pool.as_deref(), a.out.as_deref())?;
+                report_done(g, &summary)
+            }
+            _ => anyhow::bail!("give --supernet, or --plan with --shard"),
+        },
+        OneshotCommand::Plan(a) => {
+            let plan = shard::plan_rank(&a.supernet, a.pool.as_deref(), &a.out)?;
+            if g.json {
+                return print_json(&plan);
+            }
+            println!(
+                "plan {}: {} candidates -> {}",
+                plan.hash,
+                plan.candidates.len(),
+                a.out.join(shard::PLAN_FILE).display()
+            );
+            Ok(())
         }
+        OneshotCommand::Merge(a) => report_done(g, &shard::merge_rank(&env, &a.plan)?),
         OneshotCommand::Run(a) => {
             let base = a.cfg.resolve(None)?;
             let study = oneshot::run_study(&env, &base, &a.trainers, a.seeds, &a.out)?;

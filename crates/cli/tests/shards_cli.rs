@@ -1,0 +1,149 @@
+//! A sharded ranking equals the unsharded one: `oneshot plan`, `oneshot rank --plan --shard`,
+//! `shards missing`, `oneshot merge`, on the embedded synthetic data.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sotl_nas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sotl-nas"));
+    c.args(["--threads", "1"]);
+    c
+}
+
+const CONFIG: &str = r#"
+[data]
+source = "synthetic"
+synthetic_images = 200
+n_train = 64
+n_val = 32
+image_size = 8
+[net]
+channels = 2
+cells_per_stage = 1
+[pool]
+size = 7
+[train]
+batch_size = 32
+epochs = 1
+[finetune]
+steps = 4
+batch_size = 32
+sotl_window = 4
+val_every = 2
+mini_val_every = 2
+inherited_window = 2
+"#;
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn run(args: &[&str], paths: &[&Path]) -> Output {
+    let mut c = sotl_nas();
+    c.args(args);
+    for p in paths {
+        c.arg(p);
+    }
+    c.output().unwrap()
+}
+
+/// results.csv without its timing columns (the last four).
+fn scores(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("results.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplitn(5, ',').nth(4).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_ranking_and_gaps_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("c.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    ok(run(
+        &["oneshot", "train", "--trainer", "spos", "--config"],
+        &[&cfg, Path::new("--out"), &d.join("sn")],
+    ));
+    let ckpt = d.join("sn/supernet.ot");
+    let whole = d.join("whole");
+    ok(run(&["oneshot", "rank", "--supernet"], &[&ckpt, Path::new("--out"), &whole]));
+
+    let sharded = d.join("sharded");
+    ok(run(&["oneshot", "plan", "--supernet"], &[&ckpt, Path::new("--out"), &sharded]));
+    let plan = sharded.join("plan.json");
+    let missing = |n: &str| {
+        ok(run(&["shards", "missing", "--shards", n, "--plan"], &[&plan])).trim().to_string()
+    };
+    assert_eq!(missing("3"), "0-2");
+    for s in ["0/3", "2/3"] {
+        ok(run(&["oneshot", "rank", "--shard", s, "--plan"], &[&plan]));
+    }
+    assert_eq!(missing("3"), "1");
+    // Shard 1 holds candidates 1 and 4: the merge names them.
+    let o = run(&["oneshot", "merge", "--plan"], &[&plan]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("candidate(s) 1,4 of 7"), "{err}");
+    // A repeated task does no work twice; the missing shard, run as a Slurm array task, fills in.
+    let again: serde_json::Value = serde_json::from_str(&ok(run(
+        &["--json", "oneshot", "rank", "--shard", "0/3", "--plan"],
+        &[&plan],
+    )))
+    .unwrap();
+    assert_eq!((again["candidates"].as_u64(), again["finetuned"].as_u64()), (Some(3), Some(0)));
+    let o = sotl_nas()
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .args(["oneshot", "rank", "--shard", "auto/3", "--plan"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    ok(o);
+    assert_eq!(missing("3"), "");
+    ok(run(&["oneshot", "merge", "--plan"], &[&plan]));
+    assert_eq!(scores(&sharded), scores(&whole));
+    for f in ["picks.json", "picks.md"] {
+        assert_eq!(
+            std::fs::read(sharded.join(f)).unwrap(),
+            std::fs::read(whole.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    if whole.join("ranking.json").exists() {
+        assert_eq!(
+            std::fs::read(sharded.join("ranking.json")).unwrap(),
+            std::fs::read(whole.join("ranking.json")).unwrap()
+        );
+    }
+
+    // A result stamped by another plan is refused, named.
+    let p = sharded.join("candidates/00002.json");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let hash = serde_json::from_str::<serde_json::Value>(&text).unwrap()["plan"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(&p, text.replace(&hash, "0123456789abcdef0123456789abcdef")).unwrap();
+    let o = run(&["oneshot", "merge", "--plan"], &[&plan]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("candidate(s) 2 hold results of another plan"),
+        "{err}"
+    );
+    assert_eq!(missing("3"), "2");
+    // A plan edited by hand is refused; so is a shard index out of range.
+    let o = run(&["oneshot", "rank", "--shard", "3/3", "--plan"], &[&plan]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("below the count"));
+    std::fs::write(
+        &plan,
+        std::fs::read_to_string(&plan).unwrap().replacen("\"pool_seed\": 0", "\"pool_seed\": 1", 1),
+    )
+    .unwrap();
+    let o = run(&["oneshot", "rank", "--shard", "0/3", "--plan"], &[&plan]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("was edited"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
