@@ -25,7 +25,7 @@ pub struct CurveStudySettings {
 
 impl Default for CurveStudySettings {
     fn default() -> Self {
-        CurveStudySettings { cells: 200, sampling_seeds: 10, last: 1 }
+        CurveStudySettings { cells: 200, sampling_seeds: 10, last: 5 }
     }
 }
 
@@ -55,7 +55,8 @@ pub fn curve_study(
 ) -> Result<Vec<CurveEpoch>> {
     if s.last == 0 || s.sampling_seeds == 0 || s.cells < 3 {
         return Err(BenchError::Config(
-            "the curves study needs --last >= 1, --sampling-seeds >= 1 and --cells >= 3".into(),
+            "the curves study needs --last >= 1, --sampling-seeds >= 1 and --sample-size >= 3"
+                .into(),
         ));
     }
     let eligible: Vec<usize> = (0..curves.archs.len())
@@ -66,7 +67,7 @@ pub fn curve_study(
         .collect();
     if eligible.len() < s.cells {
         return Err(BenchError::Config(format!(
-            "{} cells have a full training curve and a final test accuracy, fewer than --cells {}",
+            "{} cells have a full training curve and a final test accuracy, fewer than --sample-size {}",
             eligible.len(),
             s.cells
         )));
@@ -158,6 +159,6 @@ mod tests {
         assert!(r[0].spearman[3].is_none());
         // Asking for more cells than have curves and truth is refused.
         let e = curve_study(&c, 0, &truth, &CurveStudySettings { cells: 5, ..s }).unwrap_err();
-        assert!(e.to_string().contains("fewer than --cells 5"), "{e}");
+        assert!(e.to_string().contains("fewer than --sample-size 5"), "{e}");
     }
 }

@@ -11,6 +11,10 @@
 //!   bzip2-compressed pickle per cell, `{index:06d}.pickle.pbz2`, holding `{'12': ..., '200': ...}`;
 //! - the single-file `NATS-tss-v1_0-3ffb9.pickle.pbz2`.
 //!
+//! A `.pth` or single-file archive is read whole into memory as a pickle tree before conversion
+//! (for NAS-Bench-201 v1_1, 4.7 GB on disk, expect several times that in RAM); the NATS-Bench
+//! folder is read one cell at a time and needs little. Prefer the folder where memory is short.
+//!
 //! Each schedule's results are `all_results[(dataset, seed)]` with per-epoch `train_losses`,
 //! `train_acc1es` (keyed by epoch) and `eval_acc1es` (keyed `'<set>@<epoch>'`). The sets follow
 //! the API's `get_more_info`: validation is `x-valid` (none for `cifar10`, which trains on
@@ -159,15 +163,19 @@ impl Nb201Curves {
             .iter()
             .map(|a| a.parse::<Nb201Arch>().map_err(|e| bad(e.to_string())))
             .collect::<Result<Vec<_>>>()?;
-        let mut curves = Nb201Curves::new(header.epochs, archs);
         let data = &bytes[nl + 1..];
-        if data.len() != 4 * curves.values.len() {
+        let want = archs
+            .len()
+            .checked_mul(4 * ARCHIVE_DATASETS.len() * CURVE_SERIES.len())
+            .and_then(|n| n.checked_mul(header.epochs));
+        if want != Some(data.len()) {
             return Err(bad(format!(
                 "{} bytes of values, the header promises {}; the file is truncated, convert the archive again",
                 data.len(),
-                4 * curves.values.len()
+                want.map_or_else(|| "more than can be addressed".to_string(), |w| w.to_string())
             )));
         }
+        let mut curves = Nb201Curves::new(header.epochs, archs);
         for (v, c) in curves.values.iter_mut().zip(data.chunks_exact(4)) {
             *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
@@ -217,14 +225,20 @@ pub fn convert_archive(src: &Path, out: &Path) -> Result<ArchiveConversion> {
         let archs = meta_archs(&meta).map_err(|e| bad(format!("meta.pickle.pbz2: {e}")))?;
         let dir = src.to_path_buf();
         let n = archs.len();
-        let it = (0..n).filter_map(move |i| {
+        let it = (0..n).map(move |i| {
             let p = [format!("{i:06}.pickle.pbz2"), format!("{i}.pickle.pbz2")]
                 .into_iter()
                 .map(|f| dir.join(f))
-                .find(|p| p.exists())?;
-            Some(read_bz2_pickle(&p).and_then(|v| {
+                .find(|p| p.exists())
+                .ok_or_else(|| BenchError::Archive {
+                    path: dir.clone(),
+                    reason: format!(
+                        "cell {i}'s file {i:06}.pickle.pbz2 is missing: the folder is incomplete, extract the archive again"
+                    ),
+                })?;
+            read_bz2_pickle(&p).and_then(|v| {
                 cell_results(i, &v).map_err(|e| BenchError::Archive { path: p.clone(), reason: e })
-            }))
+            })
         });
         ("NATS-Bench topology folder", archs, Box::new(it))
     } else {
@@ -255,7 +269,10 @@ pub fn convert_archive(src: &Path, out: &Path) -> Result<ArchiveConversion> {
         };
         (kind, archs, Box::new(it))
     };
-    let mut curves: Vec<(u32, Nb201Curves)> = Vec::new();
+    // Per schedule, its curves and, by cell, dataset and series, the last epoch's mean in f64
+    // (the tables are written from these, at the archive's precision).
+    let mut curves: Vec<(u32, Nb201Curves, Vec<f64>)> = Vec::new();
+    let per_cell = ARCHIVE_DATASETS.len() * CURVE_SERIES.len();
     let mut count = 0;
     for cell in cells {
         let cell = cell?;
@@ -268,14 +285,20 @@ pub fn convert_archive(src: &Path, out: &Path) -> Result<ArchiveConversion> {
         }
         count += 1;
         for (hp, state) in &cell.per_hp {
-            let pos = match curves.iter().position(|(h, _)| h == hp) {
+            let pos = match curves.iter().position(|(h, ..)| h == hp) {
                 Some(p) => p,
                 None => {
-                    curves.push((*hp, Nb201Curves::new(*hp as usize, archs.clone())));
+                    curves.push((
+                        *hp,
+                        Nb201Curves::new(*hp as usize, archs.clone()),
+                        vec![f64::NAN; archs.len() * per_cell],
+                    ));
                     curves.len() - 1
                 }
             };
-            fill_cell(&mut curves[pos].1, cell.index, *hp, state).map_err(|e| {
+            let (_, c, finals) = &mut curves[pos];
+            let last = &mut finals[cell.index * per_cell..][..per_cell];
+            fill_cell(c, last, cell.index, *hp, state).map_err(|e| {
                 bad(format!("cell {} ({}), {hp} epochs: {e}", cell.index, archs[cell.index]))
             })?;
         }
@@ -285,8 +308,8 @@ pub fn convert_archive(src: &Path, out: &Path) -> Result<ArchiveConversion> {
     }
     let mut written = Vec::new();
     let mut notes = Vec::new();
-    curves.sort_by_key(|(hp, _)| *hp);
-    for (hp, c) in &curves {
+    curves.sort_by_key(|(hp, ..)| *hp);
+    for (hp, c, finals) in &curves {
         let p = out.join(curves_file_name(*hp));
         c.write(&p, *hp)?;
         written.push(p.display().to_string());
@@ -295,9 +318,17 @@ pub fn convert_archive(src: &Path, out: &Path) -> Result<ArchiveConversion> {
             12 => ("nb201-minibench.csv", &MINI_COLUMNS),
             _ => continue,
         };
-        match write_final_table(&out.join(name), c, columns) {
-            Ok(()) => written.push(out.join(name).display().to_string()),
-            Err(why) => notes.push(format!("{name} not written: {why}")),
+        let path = out.join(name);
+        match write_final_table(&path, c, finals, columns) {
+            Ok(()) => written.push(path.display().to_string()),
+            Err(why) => {
+                // A table from an earlier conversion must not pass for this archive's.
+                let stale = path.exists() && std::fs::remove_file(&path).is_ok();
+                notes.push(format!(
+                    "{name} not written: {why}{}",
+                    if stale { " (the earlier one there was removed)" } else { "" }
+                ));
+            }
         }
     }
     Ok(ArchiveConversion { kind, cells: count, written, notes })
@@ -325,21 +356,22 @@ const MINI_COLUMNS: [(&str, usize, CurveSeries); 6] = [
 fn write_final_table(
     path: &Path,
     c: &Nb201Curves,
+    finals: &[f64],
     columns: &[(&str, usize, CurveSeries)],
 ) -> std::result::Result<(), String> {
-    let last = c.epochs - 1;
+    let per_cell = ARCHIVE_DATASETS.len() * CURVE_SERIES.len();
     let mut rows = Vec::with_capacity(c.archs.len());
     for (i, a) in c.archs.iter().enumerate() {
         let mut row = vec![i.to_string(), a.to_string()];
         for &(name, d, s) in columns {
-            let v = c.series(i, d, s)[last];
+            let v = finals[i * per_cell + d * CURVE_SERIES.len() + s as usize];
             if v.is_nan() {
                 return Err(format!(
                     "cell {i} has no {name} (the archive lacks {} there)",
                     ARCHIVE_DATASETS[d]
                 ));
             }
-            row.push(format!("{}", f64::from(v)));
+            row.push(v.to_string());
         }
         rows.push(row);
     }
@@ -379,10 +411,11 @@ fn cell_results(index: usize, v: &Value) -> std::result::Result<CellResults, Str
         let hp = match k.as_str_like() {
             Some("less") | Some("12") => 12,
             Some("full") | Some("200") => 200,
-            Some(other) => match other.parse::<u32>() {
-                Ok(h) if h > 0 => h,
-                _ => return Err(format!("unknown schedule key {other:?}")),
-            },
+            Some(other) => {
+                return Err(format!(
+                    "unknown schedule key {other:?}; the archives hold 'less'/'full' or '12'/'200'"
+                ))
+            }
             None => return Err("a schedule key is not a string".into()),
         };
         per_hp.push((hp, state));
@@ -393,6 +426,7 @@ fn cell_results(index: usize, v: &Value) -> std::result::Result<CellResults, Str
 /// Fills cell `index`'s curves from its `ArchResults` state for schedule `hp`.
 fn fill_cell(
     c: &mut Nb201Curves,
+    finals: &mut [f64],
     index: usize,
     hp: u32,
     state: &Value,
@@ -488,7 +522,11 @@ fn fill_cell(
             let dst = c.series_mut(index, d, s);
             for (e, out) in dst.iter_mut().enumerate() {
                 let (sum, n) = sums[s as usize * epochs + e];
-                *out = if n > 0 { (sum / f64::from(n)) as f32 } else { f32::NAN };
+                let mean = if n > 0 { sum / f64::from(n) } else { f64::NAN };
+                *out = mean as f32;
+                if e + 1 == epochs {
+                    finals[d * CURVE_SERIES.len() + s as usize] = mean;
+                }
             }
         }
     }

@@ -198,6 +198,29 @@ fn oneshot_ranks_a_space_1_pool_against_the_nb101_table() {
     }
     let table = std::fs::read_to_string(out.join("table.md")).unwrap();
     assert!(table.contains("NAS-Bench-101 CIFAR-10 test accuracy (108 epochs"), "{table}");
+
+    // A pool of another 1shot1 space is refused, naming the candidate.
+    let s2 = dir.path().join("s2-pool.json");
+    let cell = "nb1shot1-s2|conv3x3-bn-relu~0|conv3x3-bn-relu~1|conv3x3-bn-relu~0~2|conv3x3-bn-relu~0~3|output~1~2~4|";
+    std::fs::write(
+        &s2,
+        format!("{{\"seed\":0,\"archs\":[\"{cell}\",\"{}\"]}}", cell.replace("~1~2~4", "~0~2~4")),
+    )
+    .unwrap();
+    let o = sotl_nas()
+        .args(["oneshot", "rank", "--supernet"])
+        .arg(out.join("spos-seed0/supernet.ot"))
+        .arg("--pool")
+        .arg(&s2)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("candidate 0") && err.contains("another space's"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -54,21 +54,33 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
     let tables = root.join("benchmarks/nb201");
     let o = convert(&nats, &tables);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Final tables: cell i's 200-epoch CIFAR-10 test accuracy is 80 + i (the mean of its two
-    // seeds, 80 + i -/+ 0.25); the 12-epoch CIFAR-10 validation accuracy (cifar10-valid's
-    // x-valid) 90 - i.
-    let full = read(tables.join("nb201-200ep.csv"));
-    let mut lines = full.lines();
-    assert_eq!(lines.next().unwrap(), "index,arch,cifar10_test,cifar100_test,imagenet16_120_test");
-    for (i, l) in lines.enumerate() {
-        let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f[0], i.to_string());
-        assert!(f[1].parse::<sotl_space::Nb201Arch>().is_ok(), "{l}");
-        assert_eq!(f[2].parse::<f64>().unwrap(), 80.0 + i as f64, "{l}");
-    }
-    let mini = read(tables.join("nb201-minibench.csv"));
-    let row3: Vec<&str> = mini.lines().nth(4).unwrap().split(',').collect();
-    assert_eq!(row3[3].parse::<f64>().unwrap(), 87.0, "cifar10_valid of cell 3: {mini}");
+    // Final tables: each column from its own dataset and set (the fixture's values tell them
+    // apart): 200 epochs, cifar10's ori-test 73 + i, cifar100's and ImageNet16-120's x-test
+    // 86 + i and 89 + i; 12 epochs also the validation columns, CIFAR-10's from cifar10-valid's
+    // x-valid (90 - i), cifar100's 70 - i, ImageNet16-120's 60 - i.
+    let check = |file: &str, header: &str, want: &dyn Fn(f64) -> Vec<f64>| {
+        let text = read(tables.join(file));
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), header);
+        let mut n = 0;
+        for (i, l) in lines.enumerate() {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f[0], i.to_string());
+            assert!(f[1].parse::<sotl_space::Nb201Arch>().is_ok(), "{l}");
+            let got: Vec<f64> = f[2..].iter().map(|v| v.parse().unwrap()).collect();
+            assert_eq!(got, want(i as f64), "{file}: {l}");
+            n += 1;
+        }
+        assert_eq!(n, CELLS);
+    };
+    check("nb201-200ep.csv", "index,arch,cifar10_test,cifar100_test,imagenet16_120_test", &|i| {
+        vec![73.0 + i, 86.0 + i, 89.0 + i]
+    });
+    check(
+        "nb201-minibench.csv",
+        "index,arch,cifar10_test,cifar10_valid,cifar100_test,cifar100_valid,imagenet16_120_test,imagenet16_120_valid",
+        &|i| vec![73.0 + i, 90.0 - i, 86.0 + i, 70.0 - i, 89.0 + i, 60.0 - i],
+    );
     // The tables read back through the benchmark's own reader.
     let t = sotl_bench::Nb201TableData::open(
         &tables.join("nb201-200ep.csv"),
@@ -77,8 +89,10 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
     .unwrap();
     assert_eq!(t.len(), CELLS);
 
-    // Curves: SoTL and the training loss rank the cells exactly (Spearman 1 at every epoch),
-    // validation accuracy exactly backwards (-1); SoTL over the last epoch is the last loss.
+    // Curves: CIFAR-10's come from cifar10-valid, whose loss falls with i, against cifar10's
+    // test accuracy, which rises: SoTL and the training loss rank the cells exactly (Spearman 1
+    // at every epoch), validation accuracy (90 - i) exactly backwards (-1). Another dataset's
+    // curves, or another test set, would flip a sign.
     let curves = |schedule: &str, dataset: &str, out: &Path| {
         let o = sotl_nas()
             .arg("--data-root")
@@ -93,7 +107,7 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
                 "--dataset",
                 dataset,
             ])
-            .args(["--cells", "8", "--sampling-seeds", "3", "--out"])
+            .args(["--sample-size", "8", "--sampling-seeds", "3", "--out"])
             .arg(out)
             .output()
             .unwrap();
@@ -118,9 +132,11 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
         }
         assert!(dir.path().join(format!("c10-{schedule}/curves.svg")).exists());
     }
-    // CIFAR-100's validation split is evaluated only after the last of 200 epochs.
+    // CIFAR-100's loss rises with i (SoTL -1); its validation split is evaluated only after
+    // the last of 200 epochs.
     let r = curves("200", "cifar100", &dir.path().join("c100"));
     let rows = r["epochs"].as_array().unwrap();
+    assert!(rows.iter().all(|row| (row["spearman"][0][0].as_f64().unwrap() + 1.0).abs() < 1e-12));
     assert!(rows[..199].iter().all(|row| row["spearman"][3].is_null()));
     assert!((rows[199]["spearman"][3][0].as_f64().unwrap() + 1.0).abs() < 1e-12);
 
@@ -131,7 +147,7 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
     let o = sotl_nas()
         .arg("--data-root")
         .arg(&root)
-        .args(["bench", "nb201", "curves", "--schedule", "12", "--cells", "8", "--out"])
+        .args(["bench", "nb201", "curves", "--schedule", "12", "--sample-size", "8", "--out"])
         .arg(dir.path().join("bad"))
         .output()
         .unwrap();
@@ -140,6 +156,18 @@ fn nats_folder_converts_to_tables_with_the_known_values_and_curves_rank_as_built
         !o.status.success() && err.contains("nb201-curves-12.bin") && err.contains("truncated"),
         "{err}"
     );
+
+    // A missing cell file is named.
+    let gone = nats.join("000005.pickle.pbz2");
+    let keep = std::fs::read(&gone).unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let o = convert(&nats, &dir.path().join("o1"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("cell 5's file 000005.pickle.pbz2 is missing"),
+        "{err}"
+    );
+    std::fs::write(&gone, keep).unwrap();
 
     // A corrupt cell file is named.
     let cell = nats.join("000003.pickle.pbz2");

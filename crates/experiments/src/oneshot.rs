@@ -271,10 +271,19 @@ pub fn pool_for<S: SearchSpace>(
     explicit: Option<&Path>,
     out: &Path,
 ) -> Result<FinetunePool<S::Genotype>> {
-    let load = |p: &Path| {
-        FinetunePool::<S::Genotype>::load(p).with_context(|| {
+    let load = |p: &Path| -> Result<FinetunePool<S::Genotype>> {
+        let pool = FinetunePool::<S::Genotype>::load(p).with_context(|| {
             format!("{} is not a pool of the {} space the config names", p.display(), space.name())
-        })
+        })?;
+        if let Some(k) = pool.archs.iter().position(|a| !space.holds(a)) {
+            bail!(
+                "{} is not a pool of the {} space the config names: candidate {k} ({}) is another space's",
+                p.display(),
+                space.name(),
+                pool.archs[k]
+            );
+        }
+        Ok(pool)
     };
     if let Some(p) = explicit {
         return load(p);

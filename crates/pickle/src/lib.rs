@@ -357,8 +357,14 @@ impl Machine<'_> {
     fn put(&mut self, idx: usize) -> Result<(), String> {
         let v = self.top()?.clone();
         if idx >= self.memo.len() {
-            if idx > 1 << 24 {
-                return Err(format!("memo index {idx} is implausibly large"));
+            // Every memo entry costs at least one opcode byte, so no honest pickle has more
+            // entries than bytes: the bound that stops a hostile index without capping real
+            // archives (tens of millions of entries).
+            if idx > self.b.len() {
+                return Err(format!(
+                    "memo index {idx} is beyond the pickle's {} bytes",
+                    self.b.len()
+                ));
             }
             self.memo.resize(idx + 1, None);
         }
@@ -762,6 +768,23 @@ mod tests {
             let inner = e[1].1.entries().unwrap();
             assert_eq!((inner[0].0.as_i64(), inner[0].1.as_f64()), (Some(3), Some(1.5)));
         }
+    }
+
+    #[test]
+    fn memo_indices_beyond_two_to_the_24_are_accepted() {
+        // LONG_BINPUT at 2^24 + 1 of an int, LONG_BINGET it back, in a pickle padded past that.
+        let idx = (1u32 << 24) + 1;
+        let mut b = b"\x80\x02K\x07r".to_vec();
+        b.extend(idx.to_le_bytes());
+        b.push(b'0'); // POP
+        b.push(b'j');
+        b.extend(idx.to_le_bytes());
+        b.push(b'.');
+        let mut padded = b.clone();
+        padded.resize(idx as usize + 64, b'.');
+        assert_eq!(parse(&padded).unwrap().as_i64(), Some(7));
+        let e = parse(&b).unwrap_err();
+        assert!(e.contains("beyond the pickle"), "{e}");
     }
 
     #[test]

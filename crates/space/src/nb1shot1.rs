@@ -305,6 +305,10 @@ impl SearchSpace for OneShot1Space {
         (2 * n, (n + 1).max(3))
     }
 
+    fn holds(&self, g: &OneShot1Cell) -> bool {
+        g.space == *self && g.validate().is_ok()
+    }
+
     fn relaxation_mask(&self) -> Option<Vec<bool>> {
         let n = self.intermediate_nodes();
         let (rows, cols) = self.relaxation_shape();

@@ -30,6 +30,13 @@ pub trait SearchSpace {
         None
     }
 
+    /// Whether `g` is a genotype of this space (a parsed string may name another space's cell,
+    /// e.g. another op set or another NAS-Bench-1shot1 space). The default accepts any.
+    fn holds(&self, g: &Self::Genotype) -> bool {
+        let _ = g;
+        true
+    }
+
     /// Number of distinct genotypes.
     fn size(&self) -> u128;
 

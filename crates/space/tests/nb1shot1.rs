@@ -153,7 +153,8 @@ fn depth_is_the_longest_input_output_path() {
     // 0 -> 1 -> 2 -> 3 -> 4 -> output: 5 edges.
     let chain = cell(OneShot1Space::S1, &[&[0], &[0, 1], &[1, 2], &[0, 3], &[3, 4]], &[C3; 4]);
     assert_eq!(chain.depth(), 5);
-    // The output reads the input and node 1 only: 0 -> 1 -> output, 2 edges.
+    // Every node reads the input and the output reads nodes 0, 1, 2, each at most two edges from
+    // the input (0 -> 1 -> output, 0 -> 2 -> output): depth 2.
     let shallow = cell(OneShot1Space::S2, &[&[0], &[0], &[0, 1], &[0, 1], &[0, 1, 2]], &[C3; 4]);
     assert_eq!(shallow.depth(), 2);
     assert_eq!(shallow.edges(), 9);

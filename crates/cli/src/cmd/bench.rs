@@ -104,12 +104,12 @@ struct CurvesArgs {
     dataset: Nb201Dataset,
     /// Cells per sample.
     #[arg(long, default_value_t = 200)]
-    cells: usize,
+    sample_size: usize,
     /// Samples (sampling seeds 0..N).
     #[arg(long, default_value_t = 10)]
     sampling_seeds: u64,
-    /// E of SoTL-E: the last epochs summed.
-    #[arg(long, default_value_t = 1)]
+    /// E of SoTL-E: the last epochs summed (1 makes it the epoch's training loss).
+    #[arg(long, default_value_t = 5)]
     last: usize,
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "runs/bench-nb201-curves")]
@@ -195,7 +195,7 @@ pub fn run(args: BenchArgs, g: &Global) -> Result<()> {
         }
         Nb201Command::Curves(a) => {
             let settings = CurveStudySettings {
-                cells: a.cells,
+                cells: a.sample_size,
                 sampling_seeds: a.sampling_seeds,
                 last: a.last,
             };

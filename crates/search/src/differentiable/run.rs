@@ -133,6 +133,15 @@ impl DartsRunConfig {
             }
         }
         if let (SpaceChoice::OneShot1(_), true) = (self.space, dirichlet_methods) {
+            if self.search.drnas_reg == super::DrnasRegularizer::Kl {
+                return Err(DartsError::Config {
+                    field: "search.drnas_reg",
+                    reason: format!(
+                        "the KL regulariser spans whole relaxation rows, and {}'s rows are padded to one width; use l2",
+                        self.space
+                    ),
+                });
+            }
             if self.search.drnas_progressive_keep > 0 {
                 return Err(DartsError::Config {
                     field: "search.drnas_progressive_keep",

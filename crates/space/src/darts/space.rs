@@ -141,6 +141,16 @@ impl SearchSpace for DartsSpace {
         (2 * DARTS_CELL_EDGES, self.ops.ops().len())
     }
 
+    /// Every op of both cells in the op set, two inputs per node, concatenating the four nodes.
+    fn holds(&self, g: &DartsGenotype) -> bool {
+        let ops = self.ops.cell_ops();
+        [&g.normal, &g.reduce].iter().all(|c| {
+            c.edges.len() == 2 * DARTS_STEPS
+                && c.concat == (2..DARTS_STEPS + 2).collect::<Vec<_>>()
+                && c.edges.iter().all(|(op, _)| ops.contains(op))
+        })
+    }
+
     fn size(&self) -> u128 {
         let per_cell =
             INPUT_CHOICES * (self.ops.cell_ops().len() as u128).pow(2 * DARTS_STEPS as u32);
