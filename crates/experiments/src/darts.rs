@@ -223,7 +223,8 @@ trait SeedSearch: Supernet + Sized
 where
     GenotypeOf<Self>: CellShape,
 {
-    /// Runs (or resumes) the search of `method` with `seed` in `dir`.
+    /// Runs (or resumes) the search of `method` with `seed` in `dir`: one search, resumed from
+    /// `dir/search.ckpt`, unless the space runs a method its own way.
     fn search_seed(
         env: &Env,
         cfg: &DartsRunConfig,
@@ -232,40 +233,16 @@ where
         method: DartsMethod,
         seed: u64,
         dir: &RunDir,
-    ) -> Result<SearchOutcome<GenotypeOf<Self>>>;
-}
-
-impl SeedSearch for Nb201Supernet {
-    fn search_seed(
-        env: &Env,
-        cfg: &DartsRunConfig,
-        net: &sotl_nn::Nb201NetConfig,
-        data: &crate::data::Splits,
-        method: DartsMethod,
-        seed: u64,
-        dir: &RunDir,
-    ) -> Result<SearchOutcome<sotl_space::Nb201Arch>> {
+    ) -> Result<SearchOutcome<GenotypeOf<Self>>> {
         search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
             one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
         })
     }
 }
 
-impl SeedSearch for OneShot1Supernet {
-    fn search_seed(
-        env: &Env,
-        cfg: &DartsRunConfig,
-        net: &sotl_nn::OneShot1NetConfig,
-        data: &crate::data::Splits,
-        method: DartsMethod,
-        seed: u64,
-        dir: &RunDir,
-    ) -> Result<SearchOutcome<OneShot1Cell>> {
-        search_one(env, cfg, data, method, seed, |splits, on_epoch, progress| {
-            one_search::<Self>(env, cfg, net, method, seed, dir, splits, on_epoch, progress)
-        })
-    }
-}
+impl SeedSearch for Nb201Supernet {}
+
+impl SeedSearch for OneShot1Supernet {}
 
 impl SeedSearch for DartsSupernet {
     /// PDARTS' methods run their progressive stages (`stage<i>.ckpt`), the others one search.
