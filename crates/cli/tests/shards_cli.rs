@@ -147,3 +147,108 @@ fn shards_merge_into_the_unsharded_ranking_and_gaps_are_named() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+const DARTS: &str = r#"
+methods = ["darts1", "sotl"]
+seeds = 2
+[search]
+epochs = 1
+batch_size = 8
+unroll_steps = 2
+eigen_every = 0
+[net]
+channels = 2
+cells_per_stage = 1
+[data]
+source = "synthetic"
+synthetic_images = 64
+n_train = 24
+n_val = 24
+image_size = 8
+"#;
+
+/// Per seed of a darts study's summary.json: method, seed, genotype (what the search chose).
+fn chosen(dir: &Path) -> Vec<(String, u64, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["method"].as_str().unwrap().into(),
+                s["seed"].as_u64().unwrap(),
+                s["genotype"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn study_grids_shard_by_cell_and_merge_into_the_whole_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("d.toml");
+    std::fs::write(&cfg, DARTS).unwrap();
+    let whole = d.join("whole");
+    ok(run(&["darts", "--config"], &[&cfg, Path::new("--out"), &whole]));
+    // Four cells (darts1 seeds 0, 1; sotl seeds 0, 1) over three shards: shard 2 holds cell 2.
+    let sharded = d.join("sharded");
+    let shard = |s: &str| {
+        let mut c = sotl_nas();
+        c.args(["darts", "--shard", s, "--config"]).arg(&cfg).arg("--out").arg(&sharded);
+        ok(c.output().unwrap())
+    };
+    shard("0/3");
+    shard("1/3");
+    assert!(!sharded.join("table.md").exists(), "a shard leaves the tables to the merge");
+    let missing = ok(run(&["shards", "missing", "--shards", "3", "--study"], &[&sharded]));
+    assert_eq!(missing.trim(), "2");
+    let merge = || {
+        let mut c = sotl_nas();
+        c.args(["darts", "--merge", "--config"]).arg(&cfg).arg("--out").arg(&sharded);
+        c.output().unwrap()
+    };
+    let o = merge();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("grid cell(s) 2 "), "{err}");
+    shard("2/3");
+    ok(merge());
+    assert_eq!(chosen(&sharded), chosen(&whole));
+
+    // oneshot run: trainers x seeds, the same way.
+    let ocfg = d.join("o.toml");
+    std::fs::write(&ocfg, CONFIG).unwrap();
+    let study = |out: &Path, extra: &[&str]| {
+        let mut c = sotl_nas();
+        c.args([
+            "--json",
+            "oneshot",
+            "run",
+            "--trainers",
+            "spos,fairnas",
+            "--seeds",
+            "1",
+            "--config",
+        ])
+        .arg(&ocfg)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+        c.output().unwrap()
+    };
+    let owhole = d.join("owhole");
+    let all: serde_json::Value = serde_json::from_str(&ok(study(&owhole, &[]))).unwrap();
+    let osharded = d.join("osharded");
+    ok(study(&osharded, &["--shard", "1/2"]));
+    assert_eq!(
+        ok(run(&["shards", "missing", "--shards", "2", "--study"], &[&osharded])).trim(),
+        "0"
+    );
+    let o = study(&osharded, &["--merge"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("grid cell(s) 0 "));
+    ok(study(&osharded, &["--shard", "0/2"]));
+    let merged: serde_json::Value =
+        serde_json::from_str(&ok(study(&osharded, &["--merge"]))).unwrap();
+    assert_eq!(merged["picks"], all["picks"]);
+}

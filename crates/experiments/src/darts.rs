@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sotl_bench::{Nb201Bench, Nb201Dataset};
 use sotl_diagnostics::{trajectory_csv, TrajectoryPoint};
@@ -20,6 +20,7 @@ use sotl_space::{
 };
 
 use crate::data::load_splits;
+use crate::shard::{array_spec, GridMode};
 use crate::truth::{load_bench, load_nb101, nb101_test, nb201_test};
 use crate::{read_json, Env, RunDir};
 
@@ -101,6 +102,37 @@ pub fn run_darts(env: &Env, cfg: &DartsRunConfig, out: &Path) -> Result<DartsStu
     run_darts_on(env, cfg, &data, out)
 }
 
+/// [`run_darts`] as one task of a job array (`GridMode::Shard`: only the method x seed cells
+/// whose grid index, method-major, is the shard's; no tables, `None`) or as the merge of such
+/// tasks (`GridMode::Merge`: searches nothing, refuses naming the cells without a result, then
+/// the tables).
+pub fn run_darts_grid(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    out: &Path,
+    mode: GridMode,
+) -> Result<Option<DartsStudy>> {
+    cfg.validate()?;
+    let data = load_splits(env, &cfg.data)?;
+    run_darts_mode(env, cfg, &data, out, mode)
+}
+
+/// The grid cells of a darts study without a result, by grid index (method-major).
+pub fn darts_missing_cells(cfg: &DartsRunConfig, out: &Path) -> Vec<usize> {
+    grid_cells(cfg)
+        .enumerate()
+        .filter(|(_, (m, s))| !out.join(seed_folder(*m, *s)).join("final.json").exists())
+        .map(|(g, _)| g)
+        .collect()
+}
+
+/// The method x seed cells, method-major.
+fn grid_cells(cfg: &DartsRunConfig) -> impl Iterator<Item = (DartsMethod, u64)> + '_ {
+    cfg.methods
+        .iter()
+        .flat_map(move |&m| (0..cfg.seeds as u64).map(move |k| (m, cfg.seed_base + k)))
+}
+
 /// The checkpoint of one search of a darts run in `out` (after the run: its final state).
 pub fn search_checkpoint(out: &Path, method: DartsMethod, seed: u64) -> std::path::PathBuf {
     out.join(seed_folder(method, seed)).join("search.ckpt")
@@ -118,6 +150,16 @@ pub fn run_darts_on(
     data: &crate::data::Splits,
     out: &Path,
 ) -> Result<DartsStudy> {
+    Ok(run_darts_mode(env, cfg, data, out, GridMode::All)?.expect("a whole run makes its tables"))
+}
+
+fn run_darts_mode(
+    env: &Env,
+    cfg: &DartsRunConfig,
+    data: &crate::data::Splits,
+    out: &Path,
+    mode: GridMode,
+) -> Result<Option<DartsStudy>> {
     cfg.validate()?;
     // Methods and seeds may grow between invocations; the rest must match to resume.
     let dir = RunDir::claim_compatible(out, cfg, |old: &DartsRunConfig, new| {
@@ -131,8 +173,10 @@ pub fn run_darts_on(
             && old.seed_base == new.seed_base
     })?;
     match cfg.space {
-        SpaceChoice::Darts(ops) => return run_darts_space(env, cfg, data, &dir, ops),
-        SpaceChoice::OneShot1(space) => return run_oneshot1_space(env, cfg, data, &dir, space),
+        SpaceChoice::Darts(ops) => return run_darts_space(env, cfg, data, &dir, ops, mode),
+        SpaceChoice::OneShot1(space) => {
+            return run_oneshot1_space(env, cfg, data, &dir, space, mode)
+        }
         SpaceChoice::Nb201 => {}
     }
     let mut net = cfg.net;
@@ -147,7 +191,7 @@ pub fn run_darts_on(
             p.test_accuracy = nb201_test(b, &p.genotype, Nb201Dataset::Cifar10);
         }
     };
-    let (summaries, outcomes) = run_seeds::<Nb201Supernet>(
+    let Some((summaries, outcomes)) = run_seeds::<Nb201Supernet>(
         env,
         cfg,
         data,
@@ -156,10 +200,14 @@ pub fn run_darts_on(
         &Nb201Space,
         &truth,
         &nb201_op_plot,
-    )?;
+        mode,
+    )?
+    else {
+        return Ok(None);
+    };
     let table = results_table(cfg, &summaries, bench.as_ref())?;
     write_tables(&dir, &table, &summaries)?;
-    Ok(DartsStudy {
+    Ok(Some(DartsStudy {
         seeds: summaries,
         table,
         space: cfg.space,
@@ -168,7 +216,7 @@ pub fn run_darts_on(
         train_images: data.train.len(),
         image_size: dims[2],
         net,
-    })
+    }))
 }
 
 /// Every method x seed of `cfg` over the supernet `S`, each in its folder under `dir`: a
@@ -184,19 +232,36 @@ fn run_seeds<S: SeedSearch>(
     space: &S::Space,
     truth: &dyn Fn(&mut TrajectoryPoint<GenotypeOf<S>>),
     op_plot: &dyn Fn(&SearchOutcome<GenotypeOf<S>>, &[TrajectoryPoint<GenotypeOf<S>>]) -> PanelPlot,
-) -> Result<(Vec<SeedSummary>, Vec<SearchOutcome<GenotypeOf<S>>>)>
+    mode: GridMode,
+) -> Result<Option<(Vec<SeedSummary>, Vec<SearchOutcome<GenotypeOf<S>>>)>>
 where
     GenotypeOf<S>: CellShape + crate::diagram::Diagrams,
 {
+    if mode == GridMode::Merge {
+        let missing = darts_missing_cells(cfg, dir.root());
+        if !missing.is_empty() {
+            bail!(
+                "grid cell(s) {} (method-major over {} x {} seeds) have no result; run them (`sotl-nas shards missing --study {}` lists the shards)",
+                array_spec(&missing),
+                cfg.methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
+                cfg.seeds,
+                dir.root().display()
+            );
+        }
+    }
     let mut summaries = Vec::new();
     let mut outcomes = Vec::new();
-    for &method in &cfg.methods {
-        for k in 0..cfg.seeds {
-            let seed = cfg.seed_base + k as u64;
+    for (g, (method, seed)) in grid_cells(cfg).enumerate() {
+        {
             let seed_dir = dir.child(&seed_folder(method, seed))?;
             let final_path = seed_dir.path("final.json");
             let outcome: SearchOutcome<GenotypeOf<S>> = if final_path.exists() {
                 read_json(&final_path)?
+            } else if let GridMode::Shard(s) = mode {
+                if !s.holds(g) {
+                    continue;
+                }
+                S::search_seed(env, cfg, net, data, method, seed, &seed_dir)?
             } else {
                 S::search_seed(env, cfg, net, data, method, seed, &seed_dir)?
             };
@@ -208,7 +273,11 @@ where
             outcomes.push(SearchOutcome { trajectory: traj, ..outcome });
         }
     }
-    Ok((summaries, outcomes))
+    if matches!(mode, GridMode::Shard(_)) {
+        // A shard's task leaves the tables to the merge.
+        return Ok(None);
+    }
+    Ok(Some((summaries, outcomes)))
 }
 
 /// table.md, table.csv and summary.json of a study.
@@ -387,7 +456,8 @@ fn run_darts_space(
     data: &crate::data::Splits,
     dir: &RunDir,
     ops: DartsOpSet,
-) -> Result<DartsStudy> {
+    mode: GridMode,
+) -> Result<Option<DartsStudy>> {
     let dims = data.train.images.size();
     let net = cfg.darts_net.config(ops, data.train.classes as i64, dims[1], dims[2]);
     net.validate()?;
@@ -395,15 +465,18 @@ fn run_darts_space(
     let op_plot = |o: &SearchOutcome<DartsGenotype>, _: &[TrajectoryPoint<DartsGenotype>]| {
         darts_op_plot(&space, o)
     };
-    let (summaries, _) =
-        run_seeds::<DartsSupernet>(env, cfg, data, dir, &net, &space, &|_| {}, &op_plot)?;
+    let Some((summaries, _)) =
+        run_seeds::<DartsSupernet>(env, cfg, data, dir, &net, &space, &|_| {}, &op_plot, mode)?
+    else {
+        return Ok(None);
+    };
     let title = format!(
         "{} space ({}), final genotype over {} seed(s), mean (std); skips and depth of the normal cell",
         cfg.space,
         space.op_names().join(", "),
         cfg.seeds
     );
-    space_study(cfg, data, dir, summaries, title, false)
+    space_study(cfg, data, dir, summaries, title, false).map(Some)
 }
 
 /// The NAS-Bench-1shot1 branch of [`run_darts_on`]: the searches over [`OneShot1Supernet`],
@@ -415,7 +488,8 @@ fn run_oneshot1_space(
     data: &crate::data::Splits,
     dir: &RunDir,
     space: OneShot1Space,
-) -> Result<DartsStudy> {
+    mode: GridMode,
+) -> Result<Option<DartsStudy>> {
     let dims = data.train.images.size();
     let net = cfg.nb1shot1_net.config(space, data.train.classes as i64, dims[1], dims[2]);
     net.validate()?;
@@ -438,14 +512,17 @@ fn run_oneshot1_space(
         };
         op_panels(space.op_names(), o, t, caption, 4)
     };
-    let (summaries, _) =
-        run_seeds::<OneShot1Supernet>(env, cfg, data, dir, &net, &space, &truth, &op_plot)?;
+    let Some((summaries, _)) =
+        run_seeds::<OneShot1Supernet>(env, cfg, data, dir, &net, &space, &truth, &op_plot, mode)?
+    else {
+        return Ok(None);
+    };
     let title = format!(
         "{space}, final cell over {} seed(s), mean (std): NAS-Bench-101 CIFAR-10 test accuracy (108 epochs){}, cell depth, time per epoch",
         cfg.seeds,
         if table.is_some() { "" } else { " (no table under the data root)" }
     );
-    space_study(cfg, data, dir, summaries, title, true)
+    space_study(cfg, data, dir, summaries, title, true).map(Some)
 }
 
 /// The summary of a study on a space other than NAS-Bench-201: one row per method with the

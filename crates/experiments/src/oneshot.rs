@@ -21,6 +21,7 @@ use sotl_space::{
 use tch::nn::VarStore;
 
 use crate::data::{load_splits, Splits};
+use crate::shard::GridMode;
 use crate::truth::{cifar10_truth, load_bench, load_nb101, nb101_test};
 use crate::{read_json, Env, RunDir};
 
@@ -623,7 +624,54 @@ pub fn run_study(
     if trainers.is_empty() || seeds == 0 {
         bail!("--trainers and --seeds must name at least one trainer and one seed");
     }
-    with_supernet!(base, S => run_study_on::<S>(env, base, trainers, seeds, out))
+    let study = with_supernet!(base, S => run_study_on::<S>(env, base, trainers, seeds, out, GridMode::All))?;
+    Ok(study.expect("a whole study makes its summary"))
+}
+
+/// The trainers x seeds grid of a one-shot study (`grid.json` in its folder), for sharding.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct StudyGrid {
+    /// Trainers, in grid order.
+    pub trainers: Vec<TrainerKind>,
+    /// Seeds per trainer.
+    pub seeds: u64,
+    /// The first seed.
+    pub seed_base: u64,
+}
+
+impl StudyGrid {
+    /// The cells, trainer-major: `(trainer, seed)`.
+    pub fn cells(&self) -> impl Iterator<Item = (TrainerKind, u64)> + '_ {
+        self.trainers
+            .iter()
+            .flat_map(move |&k| (0..self.seeds).map(move |s| (k, self.seed_base + s)))
+    }
+
+    /// The cells of the study in `out` without their picks, by grid index.
+    pub fn missing(&self, out: &Path) -> Vec<usize> {
+        self.cells()
+            .enumerate()
+            .filter(|(_, (k, s))| !out.join(format!("{k}-seed{s}")).join("picks.json").exists())
+            .map(|(g, _)| g)
+            .collect()
+    }
+}
+
+/// [`run_study`] as one task of a job array (`GridMode::Shard`: the trainer x seed cells of
+/// the shard, trainer-major; no summary, `None`) or as the merge of such tasks
+/// (`GridMode::Merge`: refuses naming the cells without picks, then the summary).
+pub fn run_study_grid(
+    env: &Env,
+    base: &OneShotConfig,
+    trainers: &[TrainerKind],
+    seeds: u64,
+    out: &Path,
+    mode: GridMode,
+) -> Result<Option<OneShotStudy>> {
+    if trainers.is_empty() || seeds == 0 {
+        bail!("--trainers and --seeds must name at least one trainer and one seed");
+    }
+    with_supernet!(base, S => run_study_on::<S>(env, base, trainers, seeds, out, mode))
 }
 
 fn run_study_on<S: OneShotNet>(
@@ -632,15 +680,41 @@ fn run_study_on<S: OneShotNet>(
     trainers: &[TrainerKind],
     seeds: u64,
     out: &Path,
-) -> Result<OneShotStudy> {
+    mode: GridMode,
+) -> Result<Option<OneShotStudy>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let grid = StudyGrid { trainers: trainers.to_vec(), seeds, seed_base: base.train.seed };
+    let grid_path = out.join("grid.json");
+    if grid_path.exists() {
+        let old: StudyGrid = read_json(&grid_path)?;
+        if old != grid && mode != GridMode::All {
+            bail!("{} holds another grid ({:?}); shards and merge must name the same --trainers and --seeds", grid_path.display(), old);
+        }
+    }
+    sotl_report::write_json_atomic(&grid_path, &grid)?;
+    if mode == GridMode::Merge {
+        let missing = grid.missing(out);
+        if !missing.is_empty() {
+            bail!(
+                "grid cell(s) {} (trainer-major) have no picks yet; run them (`sotl-nas shards missing --study {}` lists the shards)",
+                crate::shard::array_spec(&missing),
+                out.display()
+            );
+        }
+    }
     let data = load_splits(env, &base.data)?;
     let pool = pool_for(base, &S::space_of(base), None, out)?;
     let mut bench = None;
     let mut runs = Vec::new();
     let mut picks = Vec::new();
-    for &kind in trainers {
-        for s in 0..seeds {
+    for (g, (kind, seed)) in grid.cells().enumerate() {
+        if let GridMode::Shard(sh) = mode {
+            if !sh.holds(g) {
+                continue;
+            }
+        }
+        {
+            let s = seed - base.train.seed;
             let mut cfg = *base;
             cfg.train.trainer = SupernetTrainerConfig { kind, ..cfg.train.trainer };
             cfg.train.seed = base.train.seed + s;
@@ -658,6 +732,10 @@ fn run_study_on<S: OneShotNet>(
             }
         }
     }
+    if matches!(mode, GridMode::Shard(_)) {
+        // A shard's task leaves the study's summary to the merge.
+        return Ok(None);
+    }
     sotl_report::write_json_atomic(&out.join("picks.json"), &picks)?;
     if bench.is_none() {
         tracing::warn!(
@@ -665,11 +743,11 @@ fn run_study_on<S: OneShotNet>(
             base.space,
             out.display()
         );
-        return Ok(OneShotStudy { table: None, picks });
+        return Ok(Some(OneShotStudy { table: None, picks }));
     }
     let table = write_summary(&runs, S::TRUTH, out)?;
     sotl_report::write_json_atomic(&out.join("rankings.json"), &runs)?;
-    Ok(OneShotStudy { table: Some(table), picks })
+    Ok(Some(OneShotStudy { table: Some(table), picks }))
 }
 
 /// Settings of the proxy-ceiling check ([`proxy_ceiling`]).

@@ -115,6 +115,29 @@ impl Shard {
     }
 }
 
+/// How a study (a grid of methods or trainers x seeds) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridMode {
+    /// Every cell, then the tables.
+    All,
+    /// One job-array task: the cells whose grid index the shard holds; no tables.
+    Shard(Shard),
+    /// No cell runs: every cell must have its result; then the tables.
+    Merge,
+}
+
+impl GridMode {
+    /// The mode the `--shard SPEC` and `--merge` flags ask for (neither: the whole grid).
+    pub fn from_flags(shard: Option<&str>, merge: bool) -> Result<GridMode> {
+        match (shard, merge) {
+            (Some(_), true) => bail!("--shard runs one task's cells and --merge none; give one"),
+            (Some(s), false) => Ok(GridMode::Shard(Shard::parse(s)?)),
+            (None, true) => Ok(GridMode::Merge),
+            (None, false) => Ok(GridMode::All),
+        }
+    }
+}
+
 /// The run config beside a supernet checkpoint.
 fn supernet_config(supernet: &Path) -> Result<OneShotConfig> {
     let dir = supernet.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -339,6 +362,31 @@ pub fn missing_shards(plan_path: &Path, count: usize) -> Result<Vec<usize>> {
             (0..plan.candidates.len()).any(|id| id % count == i && !has_result(&dir, &plan, id))
         })
         .collect())
+}
+
+/// The shard indices (of `count`) of a study folder (`darts` or `oneshot run`) whose grid cells
+/// still lack a result: a cell with grid index `g` is shard `g mod count`'s.
+pub fn missing_study_shards(dir: &Path, count: usize) -> Result<Vec<usize>> {
+    if count == 0 {
+        bail!("--shards must be at least 1");
+    }
+    let grid = dir.join("grid.json");
+    let cells = if grid.exists() {
+        read_json::<crate::oneshot::StudyGrid>(&grid)?.missing(dir)
+    } else {
+        let cfg: sotl_search::DartsRunConfig =
+            read_json(&dir.join("config.json")).with_context(|| {
+                format!(
+                    "{} is neither a darts study (config.json) nor a oneshot run study (grid.json)",
+                    dir.display()
+                )
+            })?;
+        crate::darts::darts_missing_cells(&cfg, dir)
+    };
+    let mut shards: Vec<usize> = cells.iter().map(|g| g % count).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    Ok(shards)
 }
 
 /// Indices in the form `sbatch --array` takes: ascending, runs joined as `a-b`, e.g. `0,2-4`.

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sotl_experiments::darts::run_darts;
+use sotl_experiments::darts::run_darts_grid;
+use sotl_experiments::shard::GridMode;
 use sotl_search::{DartsMethod, DartsRunConfig, SizeFlags, SpaceChoice};
 
 use crate::common::{load_config, print_json, Global};
@@ -25,6 +26,13 @@ pub struct DartsArgs {
     /// Seeds per method.
     #[arg(long)]
     pub seeds: Option<usize>,
+    /// Run only the method x seed cells of this job-array shard (i/N, auto/N or auto; cells
+    /// numbered method-major); the tables wait for --merge.
+    #[arg(long, value_name = "SHARD")]
+    pub shard: Option<String>,
+    /// Search nothing: check every cell has its result, then write the tables.
+    #[arg(long)]
+    pub merge: bool,
     /// First seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -116,7 +124,11 @@ pub fn run(args: DartsArgs, g: &Global) -> Result<()> {
     override_with(&mut cfg.space, args.space);
     let flags = SizeFlags { channels: args.channels, cells: args.cells, layers: args.layers };
     cfg.space.apply_size_flags(flags, &mut cfg.net, &mut cfg.darts_net, &mut cfg.nb1shot1_net)?;
-    let study = run_darts(&env, &cfg, &args.out)?;
+    let mode = GridMode::from_flags(args.shard.as_deref(), args.merge)?;
+    let Some(study) = run_darts_grid(&env, &cfg, &args.out, mode)? else {
+        println!("shard done: {}", args.out.display());
+        return Ok(());
+    };
     if g.json {
         return print_json(&study.seeds);
     }

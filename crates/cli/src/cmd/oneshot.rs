@@ -190,6 +190,13 @@ struct RunArgs {
     /// Output folder; rerun with the same folder to resume.
     #[arg(long, default_value = "runs/oneshot")]
     out: PathBuf,
+    /// Run only the trainer x seed cells of this job-array shard (i/N, auto/N or auto; cells
+    /// numbered trainer-major); the summary waits for --merge.
+    #[arg(long, value_name = "SHARD")]
+    shard: Option<String>,
+    /// Train and rank nothing new: check every cell has its picks, then the summary.
+    #[arg(long)]
+    merge: bool,
     #[command(flatten)]
     cfg: ConfigArgs,
 }
@@ -258,7 +265,13 @@ pub fn run(args: OneshotArgs, g: &Global) -> Result<()> {
         OneshotCommand::Merge(a) => report_done(g, &shard::merge_rank(&env, &a.plan)?),
         OneshotCommand::Run(a) => {
             let base = a.cfg.resolve(None)?;
-            let study = oneshot::run_study(&env, &base, &a.trainers, a.seeds, &a.out)?;
+            let mode = shard::GridMode::from_flags(a.shard.as_deref(), a.merge)?;
+            let Some(study) =
+                oneshot::run_study_grid(&env, &base, &a.trainers, a.seeds, &a.out, mode)?
+            else {
+                println!("shard done: {}", a.out.display());
+                return Ok(());
+            };
             if g.json {
                 return print_json(&study);
             }
