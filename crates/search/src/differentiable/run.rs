@@ -152,7 +152,7 @@ impl DartsRunConfig {
                 });
             }
         }
-        let dirichlet = self.methods.iter().any(|m| m.relaxation() == super::Relaxation::Dirichlet);
+        let dirichlet = dirichlet_methods;
         let k = self.search.drnas_partial_channels_at(0);
         if dirichlet && self.space != SpaceChoice::Nb201 && k != 1 {
             return Err(DartsError::Config {
