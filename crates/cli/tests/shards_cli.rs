@@ -101,6 +101,41 @@ fn shards_merge_into_the_unsharded_ranking_and_gaps_are_named() {
         .unwrap();
     ok(o);
     assert_eq!(missing("3"), "");
+    // Bare `auto` takes the count from a Slurm array 0..N-1; Kubernetes' index works with a
+    // given count; an array that does not start at 0 needs the count given.
+    let auto = |vars: &[(&str, &str)], shard: &str| {
+        let mut c = sotl_nas();
+        c.env_remove("SLURM_ARRAY_TASK_ID");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.args(["--json", "oneshot", "rank", "--shard", shard, "--plan"])
+            .arg(&plan)
+            .output()
+            .unwrap()
+    };
+    let slurm = [
+        ("SLURM_ARRAY_TASK_ID", "2"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_MAX", "2"),
+    ];
+    let v: serde_json::Value = serde_json::from_str(&ok(auto(&slurm, "auto"))).unwrap();
+    assert_eq!((v["shard"]["index"].as_u64(), v["shard"]["count"].as_u64()), (Some(2), Some(3)));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(auto(&[("JOB_COMPLETION_INDEX", "1")], "auto/3"))).unwrap();
+    assert_eq!((v["shard"]["index"].as_u64(), v["finetuned"].as_u64()), (Some(1), Some(0)));
+    let shifted = [
+        ("SLURM_ARRAY_TASK_ID", "2"),
+        ("SLURM_ARRAY_TASK_COUNT", "1"),
+        ("SLURM_ARRAY_TASK_MIN", "2"),
+        ("SLURM_ARRAY_TASK_MAX", "2"),
+    ];
+    let o = auto(&shifted, "auto");
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("give it: --shard auto/N")
+    );
     ok(run(&["oneshot", "merge", "--plan"], &[&plan]));
     assert_eq!(scores(&sharded), scores(&whole));
     for f in ["picks.json", "picks.md"] {
