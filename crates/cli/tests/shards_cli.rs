@@ -167,6 +167,21 @@ fn shards_merge_into_the_unsharded_ranking_and_gaps_are_named() {
         "{err}"
     );
     assert_eq!(missing("3"), "2");
+    // The merge refuses a config changed since the plan (it would rank with other settings).
+    let sn_cfg = d.join("sn/config.json");
+    let orig = std::fs::read_to_string(&sn_cfg).unwrap();
+    let edited: serde_json::Value = {
+        let mut v: serde_json::Value = serde_json::from_str(&orig).unwrap();
+        v["report"]["top_k"] = serde_json::json!(3);
+        v
+    };
+    std::fs::write(&sn_cfg, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let o = run(&["oneshot", "merge", "--plan"], &[&plan]);
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("changed since the plan")
+    );
+    std::fs::write(&sn_cfg, orig).unwrap();
     // A plan edited by hand is refused; so is a shard index out of range.
     let o = run(&["oneshot", "rank", "--shard", "3/3", "--plan"], &[&plan]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("below the count"));
@@ -247,6 +262,13 @@ fn study_grids_shard_by_cell_and_merge_into_the_whole_study() {
     let o = merge();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("grid cell(s) 2 "), "{err}");
+    // A merge naming another grid (fewer seeds) is refused, not written over a subset.
+    let mut c = sotl_nas();
+    c.args(["darts", "--merge", "--seeds", "1", "--config"]).arg(&cfg).arg("--out").arg(&sharded);
+    let o = c.output().unwrap();
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("holds another grid")
+    );
     shard("2/3");
     ok(merge());
     assert_eq!(chosen(&sharded), chosen(&whole));

@@ -126,6 +126,18 @@ pub fn darts_missing_cells(cfg: &DartsRunConfig, out: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The method x seed grid of a darts study (`grid.json` in its folder), for sharding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DartsGrid {
+    /// Methods, in grid order.
+    pub methods: Vec<DartsMethod>,
+    /// Seeds per method.
+    pub seeds: usize,
+    /// The first seed.
+    pub seed_base: u64,
+}
+
 /// The method x seed cells, method-major.
 fn grid_cells(cfg: &DartsRunConfig) -> impl Iterator<Item = (DartsMethod, u64)> + '_ {
     cfg.methods
@@ -237,6 +249,23 @@ fn run_seeds<S: SeedSearch>(
 where
     GenotypeOf<S>: CellShape + crate::diagram::Diagrams,
 {
+    // Shards and their merge must cut the same grid: `grid.json` records it.
+    let grid =
+        DartsGrid { methods: cfg.methods.clone(), seeds: cfg.seeds, seed_base: cfg.seed_base };
+    let grid_path = dir.path("grid.json");
+    if mode != GridMode::All && grid_path.exists() {
+        let old: DartsGrid = read_json(&grid_path)?;
+        if old != grid {
+            bail!(
+                "{} holds another grid ({} x {} seeds from {}); shards and the merge must name the same methods and seeds",
+                grid_path.display(),
+                old.methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
+                old.seeds,
+                old.seed_base
+            );
+        }
+    }
+    dir.write_json("grid.json", &grid)?;
     if mode == GridMode::Merge {
         let missing = darts_missing_cells(cfg, dir.root());
         if !missing.is_empty() {
@@ -252,16 +281,17 @@ where
     let mut summaries = Vec::new();
     let mut outcomes = Vec::new();
     for (g, (method, seed)) in grid_cells(cfg).enumerate() {
+        if let GridMode::Shard(s) = mode {
+            // A task touches only its own cells.
+            if !s.holds(g) {
+                continue;
+            }
+        }
         {
             let seed_dir = dir.child(&seed_folder(method, seed))?;
             let final_path = seed_dir.path("final.json");
             let outcome: SearchOutcome<GenotypeOf<S>> = if final_path.exists() {
                 read_json(&final_path)?
-            } else if let GridMode::Shard(s) = mode {
-                if !s.holds(g) {
-                    continue;
-                }
-                S::search_seed(env, cfg, net, data, method, seed, &seed_dir)?
             } else {
                 S::search_seed(env, cfg, net, data, method, seed, &seed_dir)?
             };

@@ -630,6 +630,7 @@ pub fn run_study(
 
 /// The trainers x seeds grid of a one-shot study (`grid.json` in its folder), for sharding.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StudyGrid {
     /// Trainers, in grid order.
     pub trainers: Vec<TrainerKind>,

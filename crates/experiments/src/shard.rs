@@ -88,7 +88,7 @@ impl Shard {
                 ) else {
                     bail!("--shard auto needs a Slurm array job (SLURM_ARRAY_TASK_COUNT/MIN/MAX); elsewhere give the count: --shard auto/N or i/N");
                 };
-                if lo != 0 || hi + 1 != c {
+                if lo != 0 || hi.checked_add(1) != Some(c) {
                     bail!("--shard auto reads the shard count from the array {lo}-{hi}, which is not 0..N-1; give it: --shard auto/N");
                 }
                 c
@@ -167,7 +167,11 @@ pub fn plan_rank(supernet: &Path, pool: Option<&Path>, out: &Path) -> Result<Ran
         .collect::<Vec<_>>());
     let mut plan = RankPlan {
         version: 1,
-        supernet: supernet.display().to_string(),
+        // Absolute, so tasks started from another folder find it.
+        supernet: std::fs::canonicalize(supernet)
+            .with_context(|| format!("cannot find {}", supernet.display()))?
+            .display()
+            .to_string(),
         supernet_md5: file_md5(supernet)?,
         config_md5: md5_hex(&serde_json::to_vec(&cfg)?),
         space: cfg.space,
@@ -223,7 +227,11 @@ fn has_result(dir: &Path, plan: &RankPlan, id: usize) -> bool {
     std::fs::read(&p)
         .ok()
         .and_then(|b| serde_json::from_slice::<Stamped<serde_json::Value>>(&b).ok())
-        .is_some_and(|s| s.plan == plan.hash)
+        .is_some_and(|s| {
+            s.plan == plan.hash
+                && s.result["index"].as_u64() == Some(id as u64)
+                && s.result["arch"].as_str() == Some(plan.candidates[id].as_str())
+        })
 }
 
 /// What a shard task did.
@@ -241,6 +249,13 @@ pub struct ShardSummary {
 pub fn rank_shard(env: &Env, plan_path: &Path, shard: Shard) -> Result<ShardSummary> {
     let plan = read_plan(plan_path)?;
     let dir = plan_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (supernet, cfg) = plan_sources(&plan)?;
+    with_supernet!(cfg, S => rank_shard_on::<S>(env, &cfg, &plan, &dir, &supernet, shard))
+}
+
+/// The plan's checkpoint and config, refused when either changed since the plan was made (a
+/// task or a merge on other weights or settings would not be this plan's ranking).
+fn plan_sources(plan: &RankPlan) -> Result<(PathBuf, OneShotConfig)> {
     let supernet = PathBuf::from(&plan.supernet);
     let cfg = supernet_config(&supernet)?;
     if md5_hex(&serde_json::to_vec(&cfg)?) != plan.config_md5 {
@@ -255,7 +270,7 @@ pub fn rank_shard(env: &Env, plan_path: &Path, shard: Shard) -> Result<ShardSumm
             supernet.display()
         );
     }
-    with_supernet!(cfg, S => rank_shard_on::<S>(env, &cfg, &plan, &dir, &supernet, shard))
+    Ok((supernet, cfg))
 }
 
 fn rank_shard_on<S: OneShotNet>(
@@ -296,7 +311,7 @@ fn rank_shard_on<S: OneShotNet>(
 pub fn merge_rank(env: &Env, plan_path: &Path) -> Result<RankSummary> {
     let plan = read_plan(plan_path)?;
     let dir = plan_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let cfg = supernet_config(Path::new(&plan.supernet))?;
+    let (_, cfg) = plan_sources(&plan)?;
     with_supernet!(cfg, S => merge_on::<S>(env, &cfg, &plan, &dir))
 }
 
@@ -371,16 +386,18 @@ pub fn missing_study_shards(dir: &Path, count: usize) -> Result<Vec<usize>> {
         bail!("--shards must be at least 1");
     }
     let grid = dir.join("grid.json");
-    let cells = if grid.exists() {
-        read_json::<crate::oneshot::StudyGrid>(&grid)?.missing(dir)
+    let cells = if let Ok(g) = read_json::<crate::oneshot::StudyGrid>(&grid) {
+        g.missing(dir)
     } else {
-        let cfg: sotl_search::DartsRunConfig =
-            read_json(&dir.join("config.json")).with_context(|| {
-                format!(
-                    "{} is neither a darts study (config.json) nor a oneshot run study (grid.json)",
-                    dir.display()
-                )
-            })?;
+        let g: crate::darts::DartsGrid = read_json(&grid).with_context(|| {
+            format!("{} has no grid.json of a darts or oneshot run study", dir.display())
+        })?;
+        let cfg = sotl_search::DartsRunConfig {
+            methods: g.methods,
+            seeds: g.seeds,
+            seed_base: g.seed_base,
+            ..Default::default()
+        };
         crate::darts::darts_missing_cells(&cfg, dir)
     };
     let mut shards: Vec<usize> = cells.iter().map(|g| g % count).collect();
