@@ -621,10 +621,7 @@ pub fn run_study(
     seeds: u64,
     out: &Path,
 ) -> Result<OneShotStudy> {
-    if trainers.is_empty() || seeds == 0 {
-        bail!("--trainers and --seeds must name at least one trainer and one seed");
-    }
-    let study = with_supernet!(base, S => run_study_on::<S>(env, base, trainers, seeds, out, GridMode::All))?;
+    let study = run_study_grid(env, base, trainers, seeds, out, GridMode::All)?;
     Ok(study.expect("a whole study makes its summary"))
 }
 
