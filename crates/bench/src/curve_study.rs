@@ -115,18 +115,11 @@ pub fn curve_study(
                 .iter()
                 .map(|per_epoch| {
                     let r = &per_epoch[e];
-                    (r.len() as u64 == s.sampling_seeds).then(|| mean_std(r))
+                    (r.len() as u64 == s.sampling_seeds).then(|| sotl_report::mean_std(r)).flatten()
                 })
                 .collect(),
         })
         .collect())
-}
-
-/// Mean and (population) standard deviation.
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use sotl_space::{
 };
 
 use crate::data::load_splits;
-use crate::shard::{array_spec, GridMode};
+use crate::shard::{array_spec, claim_grid, GridMode};
 use crate::truth::{load_bench, load_nb101, nb101_test, nb201_test};
 use crate::{read_json, Env, RunDir};
 
@@ -249,23 +249,9 @@ fn run_seeds<S: SeedSearch>(
 where
     GenotypeOf<S>: CellShape + crate::diagram::Diagrams,
 {
-    // Shards and their merge must cut the same grid: `grid.json` records it.
     let grid =
         DartsGrid { methods: cfg.methods.clone(), seeds: cfg.seeds, seed_base: cfg.seed_base };
-    let grid_path = dir.path("grid.json");
-    if mode != GridMode::All && grid_path.exists() {
-        let old: DartsGrid = read_json(&grid_path)?;
-        if old != grid {
-            bail!(
-                "{} holds another grid ({} x {} seeds from {}); shards and the merge must name the same methods and seeds",
-                grid_path.display(),
-                old.methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(","),
-                old.seeds,
-                old.seed_base
-            );
-        }
-    }
-    dir.write_json("grid.json", &grid)?;
+    claim_grid(&dir.path("grid.json"), &grid, mode, "methods and seeds")?;
     if mode == GridMode::Merge {
         let missing = darts_missing_cells(cfg, dir.root());
         if !missing.is_empty() {

@@ -56,6 +56,8 @@ impl Diagrams for OneShot1Cell {
     /// reached by one edge per parent (nodes that feed no output drawn faint).
     fn diagrams(&self) -> Vec<(&'static str, CellDiagram)> {
         let out = self.output();
+        // The input and output are always on a path; other nodes only when they feed it.
+        let live = self.live_nodes();
         let mut nodes = vec![("in".to_string(), NodeKind::Input)];
         nodes.extend(
             (1..out).map(|v| (format!("{v}: {}", self.ops[v - 1]), NodeKind::Intermediate)),
@@ -73,7 +75,7 @@ impl Diagrams for OneShot1Cell {
                 from,
                 to,
                 label: String::new(),
-                faint: (from > 0 && !self.is_live(from)) || (to < out && !self.is_live(to)),
+                faint: !live[from] || !live[to],
             })
             .collect();
         vec![("cell.svg", CellDiagram { title: format!("{} cell", self.space), nodes, edges })]

@@ -682,14 +682,7 @@ fn run_study_on<S: OneShotNet>(
 ) -> Result<Option<OneShotStudy>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let grid = StudyGrid { trainers: trainers.to_vec(), seeds, seed_base: base.train.seed };
-    let grid_path = out.join("grid.json");
-    if grid_path.exists() {
-        let old: StudyGrid = read_json(&grid_path)?;
-        if old != grid && mode != GridMode::All {
-            bail!("{} holds another grid ({:?}); shards and merge must name the same --trainers and --seeds", grid_path.display(), old);
-        }
-    }
-    sotl_report::write_json_atomic(&grid_path, &grid)?;
+    crate::shard::claim_grid(&out.join("grid.json"), &grid, mode, "--trainers and --seeds")?;
     if mode == GridMode::Merge {
         let missing = grid.missing(out);
         if !missing.is_empty() {

@@ -138,6 +138,25 @@ impl GridMode {
     }
 }
 
+/// Records a study's grid in `path` (`grid.json`). A shard or a merge refuses a folder whose
+/// recorded grid differs, naming `what` must match: they would cut different cells.
+pub(crate) fn claim_grid<G>(path: &Path, grid: &G, mode: GridMode, what: &str) -> Result<()>
+where
+    G: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    if mode != GridMode::All && path.exists() {
+        let old: G = read_json(path)?;
+        if &old != grid {
+            bail!(
+                "{} holds another grid ({old:?}); shards and the merge must name the same {what}",
+                path.display()
+            );
+        }
+    }
+    sotl_report::write_json_atomic(path, grid)?;
+    Ok(())
+}
+
 /// The run config beside a supernet checkpoint.
 fn supernet_config(supernet: &Path) -> Result<OneShotConfig> {
     let dir = supernet.parent().map(Path::to_path_buf).unwrap_or_default();

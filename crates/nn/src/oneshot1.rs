@@ -187,7 +187,8 @@ struct Cell {
 /// The mix of one forward pass, unpacked once: per relaxation row, its valid entries.
 enum Prepared<'a> {
     Soft(Vec<Vec<Tensor>>),
-    Path(&'a OneShot1Cell, Option<Vec<Tensor>>),
+    /// The cell, its live nodes (computed once per forward) and any per-node scale.
+    Path(&'a OneShot1Cell, Vec<bool>, Option<Vec<Tensor>>),
 }
 
 /// The NAS-Bench-1shot1 one-shot model (`model_search.Network` of automl/nasbench-1shot1) for
@@ -296,11 +297,11 @@ impl OneShot1Supernet {
             EdgeMix::Soft(w) => Prepared::Soft(normalized_rows(space, w)),
             EdgeMix::Path(g) => {
                 self.check_cell(g);
-                Prepared::Path(g, None)
+                Prepared::Path(g, g.live_nodes(), None)
             }
             EdgeMix::WeightedPath(g, w) => {
                 self.check_cell(g);
-                Prepared::Path(g, Some(w.unbind(0)))
+                Prepared::Path(g, g.live_nodes(), Some(w.unbind(0)))
             }
         };
         let mut s = self.stem.forward(params, x, train);
@@ -366,10 +367,10 @@ impl OneShot1Supernet {
                 let cat: Vec<Tensor> = states.iter().zip(&ww[1..]).map(|(t, w)| t * w).collect();
                 cell.proj_out.forward(params, s0, train) * &ww[0] + Tensor::cat(&cat, 1)
             }
-            Prepared::Path(g, scale) => {
+            Prepared::Path(g, live, scale) => {
                 let mut states: Vec<Option<Tensor>> = Vec::with_capacity(n);
                 for v in 1..=n {
-                    if !g.is_live(v) {
+                    if !live[v] {
                         states.push(None);
                         continue;
                     }
@@ -417,8 +418,9 @@ impl OneShot1Supernet {
     pub fn path_param_indices(&self, g: &OneShot1Cell) -> Vec<usize> {
         let mut out: Vec<usize> = self.stem.indices().collect();
         let n = self.cfg.space.intermediate_nodes();
+        let live = g.live_nodes();
         for cell in &self.cells {
-            for v in (1..=n).filter(|&v| g.is_live(v)) {
+            for v in (1..=n).filter(|&v| live[v]) {
                 if g.parents[v - 1].contains(&0) {
                     out.extend(cell.proj[v - 1].indices());
                 }

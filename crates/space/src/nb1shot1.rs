@@ -130,8 +130,8 @@ impl OneShot1Space {
                 ops: vec![Nb101Op::Conv3x3; n],
             };
             let Some(pruned) = probe.to_nb101().pruned() else { continue };
-            let live: Vec<usize> =
-                (1..=n).filter(|&v| probe.reaches_output_from_input(v)).collect();
+            let on_path = probe.live_nodes();
+            let live: Vec<usize> = (1..=n).filter(|&v| on_path[v]).collect();
             debug_assert_eq!(live.len(), pruned.vertices() - 2);
             for code in 0..3usize.pow(live.len() as u32) {
                 let mut ops = vec![Nb101Op::Conv3x3; n];
@@ -174,8 +174,9 @@ impl OneShot1Cell {
         Nb101Spec::new(&matrix, &ops).expect("parents precede their children")
     }
 
-    /// Whether node `v` lies on a path from the input to the output.
-    fn reaches_output_from_input(&self, v: usize) -> bool {
+    /// Per node (`0..=output`), whether it lies on a path from the input to the output: the
+    /// intermediate nodes whose op can change the output (a single-path forward runs only these).
+    pub fn live_nodes(&self) -> Vec<bool> {
         let out = self.parents.len();
         let mut from_input = vec![false; out + 1];
         from_input[0] = true;
@@ -188,7 +189,7 @@ impl OneShot1Cell {
             to_output[node] =
                 (node + 1..=out).any(|c| to_output[c] && self.parents[c - 1].contains(&node));
         }
-        from_input[v] && to_output[v]
+        from_input.iter().zip(&to_output).map(|(a, b)| *a && *b).collect()
     }
 }
 
@@ -450,12 +451,6 @@ impl OneShot1Cell {
     /// The NAS-Bench-101 graph hash of the cell (the key of the benchmark's tables).
     pub fn hash(&self) -> String {
         self.to_nb101().hash().expect("every node of a 1shot1 cell reaches back to the input")
-    }
-
-    /// Whether node `v` (an intermediate node) feeds the output along some path (else its op
-    /// changes nothing and a single-path forward skips it).
-    pub fn is_live(&self, v: usize) -> bool {
-        self.reaches_output_from_input(v)
     }
 
     /// Checks the cell against its space: parent counts, parents earlier than their node and
