@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -44,7 +44,7 @@ impl Global {
 
     /// The libtorch device named by `--device`.
     pub fn device(&self) -> Result<tch::Device> {
-        parse_device(&self.device)
+        sotl_experiments::parse_device(&self.device)
     }
 
     /// The environment handed to the experiment drivers: device, data root, and progress on
@@ -53,7 +53,7 @@ impl Global {
         let progress: std::sync::Arc<dyn sotl_experiments::ProgressSink> = if self.quiet {
             std::sync::Arc::new(sotl_experiments::Silent)
         } else {
-            std::sync::Arc::new(StderrProgress)
+            std::sync::Arc::new(sotl_experiments::StderrProgress)
         };
         Ok(sotl_experiments::Env { device: self.device()?, data_root: self.data_root(), progress })
     }
@@ -107,28 +107,6 @@ pub fn default_data_roots() -> Vec<PathBuf> {
     out
 }
 
-/// Parses `cpu`, `cuda` or `cuda:N`, checking that CUDA is there when asked for.
-pub fn parse_device(s: &str) -> Result<tch::Device> {
-    let dev = match s {
-        "cpu" => return Ok(tch::Device::Cpu),
-        "cuda" => tch::Device::Cuda(0),
-        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => tch::Device::Cuda(n),
-            None => bail!("bad --device {s:?}: expected cpu, cuda or cuda:N"),
-        },
-    };
-    if !tch::Cuda::is_available() {
-        bail!("--device {s} asked for CUDA, but libtorch reports no CUDA device (run `sotl-nas doctor`)");
-    }
-    let n = tch::Cuda::device_count() as usize;
-    if let tch::Device::Cuda(i) = dev {
-        if i >= n {
-            bail!("--device {s}: only {n} CUDA device(s) present");
-        }
-    }
-    Ok(dev)
-}
-
 /// Loads a TOML config of type `T`: defaults, then the file (unknown keys rejected by `T`).
 pub fn load_config<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T> {
     match path {
@@ -163,118 +141,4 @@ pub fn load_config_over<T: DeserializeOwned + Serialize>(
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
-}
-
-/// The CLI's progress sink: a [`Progress`] on stderr for each loop of a driver.
-struct StderrProgress;
-
-impl sotl_experiments::ProgressSink for StderrProgress {
-    fn start(&self, len: u64, prefix: &str) -> Box<dyn sotl_experiments::Progress> {
-        Box::new(Progress::new(len, prefix))
-    }
-}
-
-impl sotl_experiments::Progress for Progress {
-    fn set_length(&self, len: u64) {
-        match &self.bar {
-            Some(b) => b.set_length(len),
-            None => self.state.borrow_mut().len = len,
-        }
-    }
-    fn set_position(&self, pos: u64) {
-        Progress::set_position(self, pos)
-    }
-    fn set_message(&self, msg: String) {
-        Progress::set_message(self, msg)
-    }
-    fn finish(&self) {
-        Progress::finish(self)
-    }
-}
-
-/// Progress of a long loop on stderr: a bar on a terminal; when stderr is a file (cluster logs),
-/// one plain line every 30 seconds and one at the end instead.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    state: std::cell::RefCell<PlainState>,
-}
-
-struct PlainState {
-    prefix: String,
-    len: u64,
-    pos: u64,
-    msg: String,
-    start: std::time::Instant,
-    last: std::time::Instant,
-}
-
-impl Progress {
-    /// A progress report over `len` units, labelled `prefix`.
-    pub fn new(len: u64, prefix: &str) -> Self {
-        use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(len);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} {elapsed} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(prefix.to_string());
-            bar
-        });
-        let now = std::time::Instant::now();
-        let state = PlainState {
-            prefix: prefix.to_string(),
-            len,
-            pos: 0,
-            msg: String::new(),
-            start: now,
-            last: now,
-        };
-        Progress { bar, state: std::cell::RefCell::new(state) }
-    }
-
-    /// Sets the position.
-    pub fn set_position(&self, pos: u64) {
-        match &self.bar {
-            Some(b) => b.set_position(pos),
-            None => {
-                self.state.borrow_mut().pos = pos;
-                self.maybe_print(false);
-            }
-        }
-    }
-
-    /// Sets the trailing message.
-    pub fn set_message(&self, msg: String) {
-        match &self.bar {
-            Some(b) => b.set_message(msg),
-            None => self.state.borrow_mut().msg = msg,
-        }
-    }
-
-    /// Ends the report (clears the bar; a final plain line when stderr is a file).
-    pub fn finish(&self) {
-        match &self.bar {
-            Some(b) => b.finish_and_clear(),
-            None => self.maybe_print(true),
-        }
-    }
-
-    fn maybe_print(&self, force: bool) {
-        let mut s = self.state.borrow_mut();
-        if force || s.last.elapsed().as_secs() >= 30 {
-            s.last = std::time::Instant::now();
-            eprintln!(
-                "{} {}/{} {:.0}s {}",
-                s.prefix,
-                s.pos,
-                s.len,
-                s.start.elapsed().as_secs_f64(),
-                s.msg
-            );
-        }
-    }
 }

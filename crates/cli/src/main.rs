@@ -28,6 +28,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Train one standalone NAS-Bench-201 network (NB201 hyperparameters; resumable with --out).
     Train(cmd::train::TrainArgs),
+    /// Write a trained NAS-Bench-201 network (a `train --out` folder) as safetensors under the names of PyTorch's TinyNetwork.
+    Export(cmd::export::ExportArgs),
     /// Train a DARTS-space genotype from scratch with DARTS' evaluation protocol (C=36, 20 layers, auxiliary head, drop path, Cutout; resumable with --out).
     Evaluate(cmd::train::TrainArgs),
     /// One-shot NAS: supernet trainers (SPOS, FairNAS, ...) and finetune-and-rank by SoTL.
@@ -57,6 +59,7 @@ fn main() {
         Command::Data(a) => cmd::data::run(a, &cli.global),
         Command::Bench(a) => cmd::bench::run(a, &cli.global),
         Command::Train(a) => cmd::train::run(a, &cli.global),
+        Command::Export(a) => cmd::export::run(a, &cli.global),
         Command::Evaluate(a) => cmd::train::run_evaluate(a, &cli.global),
         Command::Oneshot(a) => cmd::oneshot::run(a, &cli.global),
         Command::Shards(a) => cmd::shards::run(a, &cli.global),
@@ -68,37 +71,7 @@ fn main() {
         Command::Config(a) => cmd::config::run(a, &cli.global),
     };
     if let Err(e) = result {
-        eprintln!("error: {}", error_chain(&e));
+        eprintln!("error: {}", sotl_experiments::error_text(&e));
         std::process::exit(1);
-    }
-}
-
-/// The error and its causes, `: `-separated, leaving out a cause whose text the message already
-/// holds (many error types print their source inside their own message).
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg.push_str(": ");
-            msg.push_str(&c);
-        }
-    }
-    msg
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn causes_already_in_the_message_are_not_repeated() {
-        let io = std::io::Error::other("No space left on device");
-        let inner = anyhow::Error::new(io).context("cannot write a.ot: No space left on device");
-        let e = inner.context("while saving the checkpoint");
-        assert_eq!(
-            error_chain(&e),
-            "while saving the checkpoint: cannot write a.ot: No space left on device"
-        );
     }
 }

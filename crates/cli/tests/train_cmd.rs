@@ -109,3 +109,68 @@ fn train_rejects_bad_input_clearly() {
     assert!(!resize.status.success());
     assert!(String::from_utf8_lossy(&resize.stderr).contains("multiple of 4"));
 }
+
+/// The header of a safetensors file: `(name -> (dtype, shape))` and its metadata.
+fn safetensors_header(
+    path: &Path,
+) -> (std::collections::BTreeMap<String, (String, Vec<u64>)>, serde_json::Value) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut entries = std::collections::BTreeMap::new();
+    for (k, v) in header.as_object().unwrap() {
+        if k == "__metadata__" {
+            continue;
+        }
+        let shape = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+        entries.insert(k.clone(), (v["dtype"].as_str().unwrap().to_string(), shape));
+    }
+    (entries, header["__metadata__"].clone())
+}
+
+#[test]
+fn export_writes_tiny_network_names_and_refuses_other_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = train(&run, &[]);
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let file = dir.path().join("out/net.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["--json", "export"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["arch"], BEST);
+    assert_eq!(summary["steps"], 8);
+    let (entries, meta) = safetensors_header(&file);
+    assert_eq!(meta["arch"], BEST);
+    assert_eq!((meta["C"].as_str(), meta["N"].as_str()), (Some("2"), Some("1")));
+    // Counted by hand from TinyNetwork: stem conv + BN (5 entries with its buffers) = 6; per cell
+    // 5 conv edges x (conv + 5 BN entries) = 30, 3 cells = 90; per reduction 2 x 6 + downsample
+    // = 13, 2 of them = 26; lastact 5; classifier 2.
+    assert_eq!(entries.len(), 6 + 90 + 26 + 5 + 2);
+    assert_eq!(summary["tensors"], 129);
+    assert_eq!(entries["cells.0.layers.4.op.1.weight"], ("F32".into(), vec![2, 2, 3, 3]));
+    assert_eq!(entries["cells.0.layers.5.op.1.weight"], ("F32".into(), vec![2, 2, 1, 1]));
+    assert!(!entries.contains_key("cells.0.layers.3.op.1.weight"), "skip_connect has no weights");
+    assert_eq!(entries["cells.3.downsample.1.weight"], ("F32".into(), vec![8, 4, 1, 1]));
+    assert_eq!(entries["classifier.weight"], ("F32".into(), vec![10, 8]));
+    assert_eq!(entries["lastact.0.num_batches_tracked"], ("I64".into(), vec![]));
+
+    let bad = dir.path().join("bad.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .arg("export")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("sotl-nas train --out"), "{err}");
+    assert!(!bad.exists());
+}

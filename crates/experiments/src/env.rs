@@ -86,3 +86,26 @@ impl Env {
         self.progress.start(len, prefix)
     }
 }
+
+/// Parses a device name (`cpu`, `cuda` or `cuda:N`), checking that CUDA is there when asked
+/// for; the messages name the `--device` flag that the CLI and the Python package share.
+pub fn parse_device(s: &str) -> Result<tch::Device> {
+    let dev = match s {
+        "cpu" => return Ok(tch::Device::Cpu),
+        "cuda" => tch::Device::Cuda(0),
+        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => tch::Device::Cuda(n),
+            None => bail!("bad --device {s:?}: expected cpu, cuda or cuda:N"),
+        },
+    };
+    if !tch::Cuda::is_available() {
+        bail!("--device {s} asked for CUDA, but libtorch reports no CUDA device (run `sotl-nas doctor`)");
+    }
+    let n = tch::Cuda::device_count() as usize;
+    if let tch::Device::Cuda(i) = dev {
+        if i >= n {
+            bail!("--device {s}: only {n} CUDA device(s) present");
+        }
+    }
+    Ok(dev)
+}

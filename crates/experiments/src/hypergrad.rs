@@ -33,6 +33,51 @@ pub struct HypergradStudy {
     pub table: Table,
 }
 
+/// The study in brief (the JSON of `hypergrad --json` and of the Python `run`): the config,
+/// the network's size and, per T, test accuracy by epoch and the learning rate's fate.
+#[derive(Debug, Clone, Serialize)]
+pub struct HypergradSummary {
+    /// The config run.
+    pub config: HypergradConfig,
+    /// Parameters of the network.
+    pub params: i64,
+    /// One per T, in config order.
+    pub runs: Vec<RunBrief>,
+}
+
+/// One T of a [`HypergradSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RunBrief {
+    /// The unroll length.
+    pub t: usize,
+    /// Test accuracy after each epoch.
+    pub test_acc: Vec<f64>,
+    /// The learning rate at the end.
+    pub final_eta: f64,
+    /// Learning-rate updates made.
+    pub hyper_updates: usize,
+    /// Updates that halved the rate instead of following the hypergradient.
+    pub halvings: usize,
+}
+
+impl HypergradStudy {
+    /// The study in brief; `cfg` is the config it ran with.
+    pub fn summary(&self, cfg: &HypergradConfig) -> HypergradSummary {
+        let runs = self
+            .runs
+            .iter()
+            .map(|r| RunBrief {
+                t: r.t,
+                test_acc: r.epochs.iter().map(|e| e.test_acc).collect(),
+                final_eta: r.epochs.last().map_or(cfg.eta0, |e| e.eta),
+                hyper_updates: r.eta_trace.len(),
+                halvings: r.eta_trace.iter().filter(|p| p.halved).count(),
+            })
+            .collect();
+        HypergradSummary { config: cfg.clone(), params: self.params, runs }
+    }
+}
+
 /// Runs (or resumes) the study: with `out`, config.json, per-T checkpoints, accuracy.{md,csv,svg},
 /// eta.{csv,svg} and results.json go there; `epochs` and `ts` may change between invocations
 /// (each T has its own checkpoint, and more epochs extend it), nothing else.

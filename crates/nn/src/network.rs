@@ -181,6 +181,65 @@ impl Nb201Network {
         nodes[NB201_NODES - 1].take().unwrap_or_else(|| input.zeros_like())
     }
 
+    /// The network's weights and BN buffers under the parameter names of AutoDL-Projects'
+    /// `TinyNetwork` for the same cell (`stem.0.weight`, `cells.3.layers.2.op.1.weight`,
+    /// `cells.5.conv_a.op.2.running_mean`, `lastact.0.bias`, `classifier.weight`, ...), so that
+    /// module's `load_state_dict(strict=True)` takes them. `batches_tracked` fills every BN's
+    /// `num_batches_tracked` (the training steps run: each BN saw one batch per step).
+    ///
+    /// Cell layer `j` of the reference is the cell's `j`-th edge in arch-string order (`InferCell`
+    /// keeps a module for every edge, `none` included), so names follow edges, not counts.
+    pub fn tiny_network_state_dict(&self, batches_tracked: i64) -> Vec<(String, Tensor)> {
+        let p = &self.params;
+        let mut out: Vec<(String, Tensor)> = Vec::with_capacity(p.len() * 2);
+        let bn = |out: &mut Vec<(String, Tensor)>, prefix: &str, bn: &Bn| {
+            if let Some((g, b)) = bn.affine {
+                out.push((format!("{prefix}.weight"), p[g].shallow_clone()));
+                out.push((format!("{prefix}.bias"), p[b].shallow_clone()));
+            }
+            if let Some((m, v)) = &bn.running {
+                out.push((format!("{prefix}.running_mean"), m.shallow_clone()));
+                out.push((format!("{prefix}.running_var"), v.shallow_clone()));
+                let n = Tensor::from(batches_tracked).to_device(m.device());
+                out.push((format!("{prefix}.num_batches_tracked"), n));
+            }
+        };
+        out.push(("stem.0.weight".into(), p[self.stem.conv].shallow_clone()));
+        bn(&mut out, "stem.1", &self.stem.bn);
+        for (l, layer) in self.layers.iter().enumerate() {
+            match layer {
+                NetLayer::Cell(ops) => {
+                    for (e, op) in ops.iter().enumerate() {
+                        if let Some(NetOp::Conv { w, bn: b, .. }) = op {
+                            out.push((
+                                format!("cells.{l}.layers.{e}.op.1.weight"),
+                                p[*w].shallow_clone(),
+                            ));
+                            bn(&mut out, &format!("cells.{l}.layers.{e}.op.2"), b);
+                        }
+                    }
+                }
+                NetLayer::Reduction(r) => {
+                    out.push((
+                        format!("cells.{l}.conv_a.op.1.weight"),
+                        p[r.conv_a].shallow_clone(),
+                    ));
+                    bn(&mut out, &format!("cells.{l}.conv_a.op.2"), &r.bn_a);
+                    out.push((
+                        format!("cells.{l}.conv_b.op.1.weight"),
+                        p[r.conv_b].shallow_clone(),
+                    ));
+                    bn(&mut out, &format!("cells.{l}.conv_b.op.2"), &r.bn_b);
+                    out.push((format!("cells.{l}.downsample.1.weight"), p[r.down].shallow_clone()));
+                }
+            }
+        }
+        bn(&mut out, "lastact.0", &self.head.bn);
+        out.push(("classifier.weight".into(), p[self.head.fc_w].shallow_clone()));
+        out.push(("classifier.bias".into(), p[self.head.fc_b].shallow_clone()));
+        out
+    }
+
     /// Copies weights out of `supernet` (built with the same config) for this network's cell.
     ///
     /// Mapping: the stem, both reduction blocks, the last BN and the classifier are copied

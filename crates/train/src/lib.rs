@@ -44,7 +44,7 @@ pub use schedule::{Granularity, LrSchedule};
 pub use seed::{derive_seed, torch_rng_lock, torch_seed, Stream};
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{
-    epochs_csv, optimizer_step, EpochSummary, EvalSchedule, Event, Gradients, Measurement,
-    RunStatus, Trainer, TrainerConfig, Validation,
+    epochs_csv, optimizer_step, read_trained_model, EpochSummary, EvalSchedule, Event, Gradients,
+    Measurement, RunStatus, Trainer, TrainerConfig, Validation,
 };
 pub use unroll::{hypergradient, sgd_steps, unroll_sgd, LastStep, Unrolled};

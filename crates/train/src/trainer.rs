@@ -213,6 +213,24 @@ struct Meta {
 }
 
 const FORMAT: u32 = 1;
+
+/// The model tensors (by the names the trainer was given) and the step count of a checkpoint
+/// written by [`Trainer::save`]: what a finished run's reader (export, evaluation) needs, with
+/// no trainer to rebuild.
+pub fn read_trained_model(path: &Path, device: Device) -> Result<(Vec<(String, Tensor)>, usize)> {
+    let ck_err = |reason: String| TrainError::Checkpoint { path: path.to_path_buf(), reason };
+    let (tensors, meta) = load_checkpoint(path, device)?;
+    let meta: Meta = serde_json::from_value(meta)
+        .map_err(|e| ck_err(format!("not a training checkpoint ({e})")))?;
+    if meta.format != FORMAT {
+        return Err(ck_err(format!("format {} is not the supported {FORMAT}", meta.format)));
+    }
+    let model = tensors
+        .into_iter()
+        .filter_map(|(n, t)| n.strip_prefix(MODEL).map(|m| (m.to_string(), t)))
+        .collect();
+    Ok((model, meta.step))
+}
 const NEED_ACC: &str = "validation needs an accuracy: the objective returned none";
 const MODEL: &str = "model/";
 const OPTIM: &str = "optim/";

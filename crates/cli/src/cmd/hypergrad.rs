@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde::Serialize;
 use sotl_experiments::hypergrad::run_hypergrad;
 use sotl_studies::{DatasetKind, HyperObjective, HypergradConfig, ModelKind};
 
@@ -86,22 +85,6 @@ fn merge(mut c: HypergradConfig, a: &HypergradArgs) -> HypergradConfig {
     c
 }
 
-#[derive(Debug, Serialize)]
-struct Summary<'a> {
-    config: &'a HypergradConfig,
-    params: i64,
-    runs: Vec<RunSummary>,
-}
-
-#[derive(Debug, Serialize)]
-struct RunSummary {
-    t: usize,
-    test_acc: Vec<f64>,
-    final_eta: f64,
-    hyper_updates: usize,
-    halvings: usize,
-}
-
 /// Runs `hypergrad`.
 pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
     g.apply_threads();
@@ -109,18 +92,7 @@ pub fn run(args: HypergradArgs, g: &Global) -> Result<()> {
     let cfg = merge(load_config::<HypergradConfig>(args.config.as_deref())?, &args);
     let study = run_hypergrad(&env, &cfg, args.out.as_deref())?;
     if g.json {
-        let runs = study
-            .runs
-            .iter()
-            .map(|r| RunSummary {
-                t: r.t,
-                test_acc: r.epochs.iter().map(|e| e.test_acc).collect(),
-                final_eta: r.epochs.last().map_or(cfg.eta0, |e| e.eta),
-                hyper_updates: r.eta_trace.len(),
-                halvings: r.eta_trace.iter().filter(|p| p.halved).count(),
-            })
-            .collect();
-        print_json(&Summary { config: &cfg, params: study.params, runs })?;
+        print_json(&study.summary(&cfg))?;
     } else {
         println!("{}", study.table.to_markdown());
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod darts;
 pub mod data;
 pub mod doctor;
+pub mod export;
 pub mod fourier;
 pub mod hypergrad;
 pub mod oneshot;
