@@ -257,6 +257,88 @@ impl PyBench {
     }
 }
 
+/// Per-epoch curves of every NAS-Bench-201 cell under one schedule, converted from the official
+/// archives by `convert` (`sotl-nas bench nb201 convert`).
+#[pyclass(module = "sotl_nas._native", name = "Curves", frozen)]
+struct PyCurves {
+    curves: sotl_bench::nb201_archive::Nb201Curves,
+    hp: u32,
+    index: std::collections::HashMap<Nb201Arch, usize>,
+}
+
+#[pymethods]
+impl PyCurves {
+    /// Reads a `nb201-curves-{12,200}.bin` file.
+    #[staticmethod]
+    fn load(path: std::path::PathBuf) -> PyResult<Self> {
+        let (curves, hp) = sotl_bench::nb201_archive::Nb201Curves::read(&path).map_err(err)?;
+        let index = curves.archs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        Ok(PyCurves { curves, hp, index })
+    }
+
+    /// Epochs of the schedule (12 or 200).
+    #[getter]
+    fn epochs(&self) -> usize {
+        self.curves.epochs
+    }
+
+    /// The schedule's name: 12 or 200.
+    #[getter]
+    fn hp(&self) -> u32 {
+        self.hp
+    }
+
+    /// The cells, by NAS-Bench-201 index.
+    fn archs(&self) -> Vec<PyArch> {
+        self.curves.archs.iter().copied().map(PyArch).collect()
+    }
+
+    /// One series of `arch`, one value per epoch (NaN where the archive has none): `dataset`
+    /// cifar10-valid, cifar10, cifar100 or ImageNet16-120; `series` train_loss, train_accuracy,
+    /// valid_accuracy or test_accuracy (accuracies in %).
+    #[pyo3(signature = (arch, dataset="cifar10", series="test_accuracy"))]
+    fn curve(&self, arch: &Bound<'_, PyAny>, dataset: &str, series: &str) -> PyResult<Vec<f64>> {
+        use sotl_bench::nb201_archive::{CurveSeries, CURVE_SERIES};
+        let a = arch_of(arch)?;
+        let i = *self
+            .index
+            .get(&a)
+            .ok_or_else(|| SotlNasError::new_err(format!("{a} is not in these curves")))?;
+        let d = sotl_bench::nb201_archive::Nb201Curves::dataset_index(dataset).map_err(err)?;
+        let s = match CURVE_SERIES.iter().position(|n| *n == series) {
+            Some(0) => CurveSeries::TrainLoss,
+            Some(1) => CurveSeries::TrainAccuracy,
+            Some(2) => CurveSeries::ValidAccuracy,
+            Some(_) => CurveSeries::TestAccuracy,
+            None => {
+                return Err(SotlNasError::new_err(format!(
+                    "unknown series {series:?}; expected one of {}",
+                    CURVE_SERIES.join(", ")
+                )))
+            }
+        };
+        Ok(self.curves.series(i, d, s).iter().map(|&v| f64::from(v)).collect())
+    }
+
+    fn __len__(&self) -> usize {
+        self.curves.archs.len()
+    }
+}
+
+/// Converts an official NAS-Bench-201 / NATS-Bench topology archive into the tables and
+/// curves files under `out`; returns what was written as JSON.
+#[pyfunction]
+fn convert_archive(
+    py: Python<'_>,
+    archive: std::path::PathBuf,
+    out: std::path::PathBuf,
+) -> PyResult<String> {
+    let c = py
+        .allow_threads(|| sotl_bench::nb201_archive::convert_archive(&archive, &out))
+        .map_err(err)?;
+    serde_json::to_string(&c).map_err(err)
+}
+
 /// The score of estimator `spec` (the CLI's syntax: `sotl`, `sotl-e`, `sotl:last=100`,
 /// `sotl-ema:0.9`, `tlmini`, ...) on a run's per-step training losses; higher = predicted better.
 #[pyfunction]
@@ -396,6 +478,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyArch>()?;
     m.add_class::<PyGenotype>()?;
     m.add_class::<PyBench>()?;
+    m.add_class::<PyCurves>()?;
     for f in [
         wrap_pyfunction!(score_losses, m)?,
         wrap_pyfunction!(score_record, m)?,
@@ -406,6 +489,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(precision_at_k, m)?,
         wrap_pyfunction!(bootstrap, m)?,
         wrap_pyfunction!(export, m)?,
+        wrap_pyfunction!(convert_archive, m)?,
         wrap_pyfunction!(nb201_logits, m)?,
         wrap_pyfunction!(version, m)?,
         wrap_pyfunction!(studies::run_study, m)?,

@@ -7,10 +7,12 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -70,6 +72,32 @@ def test_tables_in_the_converted_format(tmp_path):
         bench.query(CELL)  # not in this partial table
 
 
+def test_official_archive_converts_and_its_curves_load(tmp_path):
+    # The NATS-Bench folder format, written by CPython with the curves the CLI's archive tests
+    # use: cell i, cifar10 (d = 1): training loss 2 + 0.01 i - 0.001 e, 200-epoch test 73 + i.
+    fixture = ROOT / "crates" / "cli" / "tests" / "fixtures" / "nb201_archive.py"
+    nats = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
+    subprocess.run([sys.executable, str(fixture), "nats", "6", str(nats)], check=True)
+    tables = tmp_path / "root" / "benchmarks" / "nb201"
+    done = nb201.convert(nats, tables)
+    assert done["cells"] == 6
+    c = nb201.curves(tmp_path / "root", hp=200)
+    assert (len(c), c.epochs, c.hp) == (6, 200, 200)
+    for i, arch in enumerate(c.archs()):
+        loss = c.curve(arch, "cifar10", "train_loss")
+        assert loss[0] == pytest.approx(2 + 0.01 * i, abs=1e-5)
+        assert loss[199] == pytest.approx(2 + 0.01 * i - 0.199, abs=1e-5)
+        assert c.curve(arch, "cifar10")[-1] == pytest.approx(73 + i, abs=1e-4)
+    bench = nb201.Bench.from_paths(tables / "nb201-200ep.csv", tables / "nb201-minibench.csv")
+    assert bench.query(c.archs()[2]) == pytest.approx(75.0)
+    with pytest.raises(SotlNasError, match="series"):
+        c.curve(c.archs()[0], "cifar10", "loss")
+    with pytest.raises(SotlNasError, match="hp"):
+        nb201.curves(tmp_path / "root", hp=7)
+    with pytest.raises(SotlNasError, match="nb201-curves-200.bin"):
+        nb201.curves(tmp_path / "nowhere")
+
+
 def test_arch_strings_sampling_and_mutation():
     a = nb201.Arch(CELL)
     assert str(a) == CELL and repr(a) == f"Arch('{CELL}')"
@@ -117,6 +145,8 @@ def test_estimators_hand_computed():
     # The library's sign convention: higher predicts better.
     assert estimators.score("sotl:first=3", losses) == -9.0
     assert estimators.sotl(torch.tensor(losses)) == 10.0
+    assert estimators.sotl(np.array(losses, dtype=np.float32)) == 10.0
+    assert estimators.sotl_e(np.array(losses), steps_per_epoch=2) == 4.0
     with pytest.raises(SotlNasError, match="window"):
         estimators.score("sotl:last=0", losses)
     with pytest.raises(SotlNasError):
@@ -130,6 +160,7 @@ def test_estimators_hand_computed():
 def test_metrics_hand_computed():
     # Ranks 1 2 3 4 vs 1 3 2 4: sum d^2 = 2, rho = 1 - 6*2 / (4*15).
     assert metrics.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert metrics.spearman(np.arange(4.0), np.array([1, 3, 2, 4])) == pytest.approx(0.8)
     # 6 pairs, one discordant: (5 - 1) / 6.
     assert metrics.kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
     x, y = [1.0, 2.0, 4.0], [1.0, 3.0, 2.0]

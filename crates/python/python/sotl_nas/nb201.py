@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional, Union
 
 import torch
 
 from . import _native
-from ._native import Arch, Bench, SotlNasError
+from ._native import Arch, Bench, Curves, SotlNasError
 
-__all__ = ["Arch", "Bench", "load", "sample", "mutate", "logits"]
+__all__ = ["Arch", "Bench", "Curves", "load", "curves", "convert", "sample", "mutate", "logits"]
 
 
 def load(data_root: Union[str, os.PathLike, None] = None) -> Bench:
@@ -20,13 +21,32 @@ def load(data_root: Union[str, os.PathLike, None] = None) -> Bench:
     ``sotl-nas bench nb201 convert`` writes these tables from the official
     ``NAS-Bench-201-v1_*.pth`` or NATS-Bench archives.
     """
+    return Bench.load(_root(data_root))
+
+
+def _root(data_root):
     root = data_root if data_root is not None else os.environ.get("SOTL_NAS_DATA")
     if root is None:
         raise SotlNasError(
-            "no data root: pass load(data_root) or set SOTL_NAS_DATA to a folder with "
-            "benchmarks/nb201/nb201-200ep.csv and nb201-minibench.csv"
+            "no data root: pass data_root or set SOTL_NAS_DATA to a folder with benchmarks/nb201/"
         )
-    return Bench.load(os.fspath(root))
+    return os.fspath(root)
+
+
+def curves(data_root: Union[str, os.PathLike, None] = None, hp: int = 200) -> Curves:
+    """The per-epoch curves of every cell under the ``hp``-epoch schedule (12 or 200):
+    ``<data_root>/benchmarks/nb201/nb201-curves-<hp>.bin``, written by :func:`convert`."""
+    if hp not in (12, 200):
+        raise SotlNasError(f"hp must be 12 or 200, not {hp!r}")
+    return Curves.load(os.path.join(_root(data_root), "benchmarks", "nb201", f"nb201-curves-{hp}.bin"))
+
+
+def convert(archive: Union[str, os.PathLike], out: Union[str, os.PathLike]) -> dict:
+    """Converts an official archive (``NAS-Bench-201-v1_*.pth``, NATS-Bench's
+    ``NATS-tss-v1_0-3ffb9-simple`` folder or its ``.pickle.pbz2``) into the two tables and the
+    curves files under ``out`` (use ``<data_root>/benchmarks/nb201``); no Python pickle is
+    executed. Returns what was read and written."""
+    return json.loads(_native.convert_archive(os.fspath(archive), os.fspath(out)))
 
 
 def sample(seed: int) -> Arch:
