@@ -12,7 +12,7 @@ use sotl_nn::{DartsSupernet, GenotypeOf, Nb201Supernet, OneShot1Supernet, Supern
 use sotl_report::{plot_lines, plot_panels, summarize, LinePlot, PanelPlot, Series, Table};
 use sotl_search::{
     run_or_resume, run_pdarts, search_batches, DartsMethod, DartsRunConfig, EpochReport,
-    SearchOutcome, SearchSplits, SpaceChoice, StepProgress,
+    FreshBatches, SearchOutcome, SearchSplits, SpaceChoice, StepProgress, ValSampling,
 };
 use sotl_space::{
     CellShape, DartsGenotype, DartsOpSet, DartsSpace, Genotype, Nb201Space, OneShot1Cell,
@@ -408,10 +408,17 @@ fn search_one<G: Genotype + CellShape>(
         &mut dyn FnMut(StepProgress),
     ) -> sotl_search::DartsResult<SearchOutcome<G>>,
 ) -> Result<SearchOutcome<G>> {
-    let mut train = search_batches(&data.train, cfg.search.batch_size, seed)?;
-    let mut val = search_batches(&data.val, cfg.search.batch_size, seed ^ 0x5eed)?;
+    let augment = cfg.search.augment;
+    let mut train = search_batches(&data.train, cfg.search.batch_size, seed, augment)?;
+    let val = search_batches(&data.val, cfg.search.batch_size, seed ^ 0x5eed, augment)?;
+    let mut val: Box<dyn sotl_train::BatchSource> = match cfg.search.val_sampling {
+        ValSampling::Sequential => Box::new(val),
+        ValSampling::Random => {
+            Box::new(FreshBatches::new(val, sotl_train::BatchSource::batches_per_epoch(&train)))
+        }
+    };
     let val_opt: Option<&mut dyn sotl_train::BatchSource> =
-        if method.uses_validation() { Some(&mut val) } else { None };
+        if method.uses_validation() { Some(val.as_mut()) } else { None };
     let mut splits = SearchSplits { train: &mut train, val: val_opt };
     let bar = env.progress(0, &format!("{method} seed {seed}"));
     let epochs = cfg.search.epochs;

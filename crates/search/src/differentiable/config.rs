@@ -7,6 +7,18 @@ use sotl_train::{AdamConfig, Granularity, LrSchedule, SgdConfig};
 use super::{DrnasRegularizer, HvpMethod};
 use crate::{DartsError, DartsResult};
 
+/// How a differentiable search draws its validation batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValSampling {
+    /// Passes over a shuffled validation split, one batch per step, as over the training split.
+    #[default]
+    Sequential,
+    /// Each step a batch drawn afresh (distinct images, independent across steps), as DrNAS'
+    /// `next(iter(valid_queue))` and AutoDL-Projects' paired search loader draw them.
+    Random,
+}
+
 /// Hyperparameters of a differentiable search on NAS-Bench-201.
 ///
 /// Defaults are the NAS-Bench-201 DARTS setup (Dong & Yang 2020; thesis Appendix B): batch 64;
@@ -81,10 +93,25 @@ pub struct DartsConfig {
     /// randomly chosen channels (net2wider), momentum included. A later stage without an entry
     /// keeps the last `k`; `[1]` uses all channels throughout. Dirichlet methods only.
     pub drnas_partial_channels: Vec<usize>,
+    /// DrNAS: the weights' learning rate climbs back to `w_lr` when the second stage begins and
+    /// falls to `w_lr_min` by the last epoch along the rest of the cosine, rescaled (the
+    /// reference builds a new SGD at `learning_rate` for the widened network and loads the
+    /// old cosine scheduler's state into a new one, whose recursive update then starts from
+    /// that rate: `lr(t) = min + (max - min) (1 + cos(pi t / T)) / (1 + cos(pi t0 / T))` for
+    /// epoch `t >= t0`, the stage's first epoch). `false`: one cosine over all epochs.
+    /// Dirichlet methods with progressive stages only.
+    pub drnas_stage_lr_restart: bool,
     /// DrNAS: the fraction of each stage's epochs, at its start, in which only the weights train
     /// (the reference updates alpha only `if epoch >= 10` of each 50-epoch stage: 0.2).
     /// Dirichlet methods only.
     pub drnas_warmup_fraction: f64,
+    /// Random crops (4 pixels of padding, scaled to the image side) and horizontal flips on the
+    /// search's training and validation batches, as the search scripts of AutoDL-Projects and
+    /// DrNAS load both splits with the training transform. Off by default, so that earlier
+    /// results reproduce; `configs/darts-scaled.toml` turns it on.
+    pub augment: bool,
+    /// How the validation batches of the methods that use them are drawn.
+    pub val_sampling: ValSampling,
     /// Warm-up: the first this many epochs train the weights only, alpha fixed, for every
     /// method (PC-DARTS and DrNAS warm up 15 and 10 of 50 epochs: an untrained supernet
     /// rewards parameter-free ops). 0 = alpha from the first step, as DARTS.
@@ -128,6 +155,9 @@ impl Default for DartsConfig {
             drnas_progressive_keep: 3,
             drnas_partial_channels: vec![4, 2],
             drnas_warmup_fraction: 0.2,
+            drnas_stage_lr_restart: true,
+            augment: false,
+            val_sampling: ValSampling::Sequential,
             arch_warmup_epochs: 0,
             eigen_every: 5,
             eigen_batches: 2,
@@ -271,6 +301,22 @@ impl DartsConfig {
         ((len as f64 * self.drnas_warmup_fraction).round() as usize).min(len.saturating_sub(1))
     }
 
+    /// The weights' learning rate in epoch `epoch` of a search by a Dirichlet (`dirichlet`
+    /// true) or softmax method: the cosine of [`DartsConfig::schedule`], restarted at DrNAS'
+    /// second stage when [`DartsConfig::drnas_stage_lr_restart`] says so.
+    pub fn weight_lr_at(&self, epoch: usize, dirichlet: bool) -> f64 {
+        let stages = self.drnas_stages();
+        let restart = dirichlet && self.drnas_stage_lr_restart && stages.len() > 1;
+        match stages.last() {
+            Some(&(t0, _)) if restart && epoch >= t0 && t0 > 0 => {
+                let t = std::f64::consts::PI / self.epochs as f64;
+                let (lo, hi) = (self.w_lr_min, self.w_lr);
+                lo + (hi - lo) * (1.0 + (t * epoch as f64).cos()) / (1.0 + (t * t0 as f64).cos())
+            }
+            _ => self.schedule().lr(epoch, 0.0),
+        }
+    }
+
     /// The weights' SGD settings (lr set by the schedule).
     pub fn weight_optimizer(&self) -> SgdConfig {
         SgdConfig {
@@ -327,6 +373,24 @@ mod tests {
         // Stage k: the reference's [4, 2], a later stage keeping the last.
         let c = DartsConfig::default();
         assert_eq!((0..3).map(|s| c.drnas_partial_channels_at(s)).collect::<Vec<_>>(), [4, 2, 2]);
+    }
+
+    #[test]
+    fn drnas_second_stage_restarts_the_learning_rate_as_the_reference_scheduler_does() {
+        // 10 epochs in stages 0..5 and 5..10; lr 0.025 to 0.001. Hand-computed: epoch 3 on the
+        // one cosine, 0.001 + 0.024 (1 + cos 0.3 pi) / 2; epoch 5 back at 0.025; epoch 7
+        // 0.001 + 0.024 (1 + cos 0.7 pi) / (1 + cos 0.5 pi); without the restart epoch 7 is
+        // 0.001 + 0.024 (1 + cos 0.7 pi) / 2.
+        let c = DartsConfig { epochs: 10, ..Default::default() };
+        assert!((c.weight_lr_at(3, true) - 0.020_053_4).abs() < 1e-6);
+        assert!((c.weight_lr_at(5, true) - 0.025).abs() < 1e-12);
+        assert!((c.weight_lr_at(7, true) - 0.010_893_2).abs() < 1e-6);
+        assert!((c.weight_lr_at(9, true) - 0.001_0 - 0.024 * 0.048_943).abs() < 1e-6);
+        assert!((c.weight_lr_at(7, false) - 0.005_946_6).abs() < 1e-6);
+        let off = DartsConfig { drnas_stage_lr_restart: false, ..c.clone() };
+        assert!((off.weight_lr_at(7, true) - 0.005_946_6).abs() < 1e-6);
+        let one_stage = DartsConfig { drnas_progressive_keep: 0, ..c };
+        assert!((one_stage.weight_lr_at(7, true) - 0.005_946_6).abs() < 1e-6);
     }
 
     #[test]

@@ -16,13 +16,13 @@ mod relaxation;
 mod run;
 mod search;
 
-pub use config::DartsConfig;
+pub use config::{DartsConfig, ValSampling};
 pub use dirichlet::{concentration, dirichlet_kl, dirichlet_mean, dirichlet_rsample};
 pub use error::{DartsError, DartsResult};
 pub use method::{DartsMethod, UpdateRule};
 pub use pdarts::{pdarts_genotype, pdarts_keep, run_pdarts, PdartsConfig};
 pub use relaxation::{top_k_mask, DrnasRegularizer, Relaxation};
-pub use run::{run_or_resume, search_batches, DartsRunConfig};
+pub use run::{run_or_resume, search_batches, DartsRunConfig, FreshBatches};
 pub use search::{
     DartsSearch, EpochReport, Nb201DartsSearch, SearchOutcome, SearchSplits, StepProgress,
 };

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sotl_data::Augment;
 use sotl_nn::darts::DartsNetSize;
 use sotl_nn::OneShot1NetSize;
 use sotl_nn::{GenotypeOf, Nb201NetConfig, Supernet};
 use sotl_space::CellShape;
-use sotl_train::{DeviceImages, TensorBatches};
+use sotl_train::{Batch, BatchPlan, BatchSource, DeviceImages, OrderSeeding, TensorBatches};
 use tch::{Device, Kind};
 
 use super::{
@@ -177,19 +178,46 @@ impl DartsRunConfig {
 }
 
 /// Shuffled minibatches (reshuffled per epoch from `seed`, last partial batch dropped) over
-/// prepared images.
+/// prepared images, with random crops and flips when `augment` ([`DartsConfig::augment`]).
 pub fn search_batches(
     images: &DeviceImages,
     batch_size: usize,
     seed: u64,
+    augment: bool,
 ) -> DartsResult<TensorBatches> {
-    Ok(TensorBatches::new(
-        images.images.shallow_clone(),
-        images.labels.shallow_clone(),
+    Ok(images.batches_with(&BatchPlan {
         batch_size,
-    )?
-    .shuffled(seed)
-    .drop_last(true)?)
+        shuffle: true,
+        seed,
+        seeding: OrderSeeding::Derived,
+        drop_last: true,
+        augment: if augment { images.standard_augment() } else { Augment::none() },
+    })?)
+}
+
+/// A validation source whose every step draws a fresh batch ([`ValSampling::Random`]): step `i`
+/// of epoch `e` is the first batch of the permutation of position `e * steps + i` of `inner`,
+/// so draws are independent across steps and a resumed search draws what an unbroken one would.
+pub struct FreshBatches {
+    inner: TensorBatches,
+    steps: usize,
+}
+
+impl FreshBatches {
+    /// Fresh batches of `inner` for a search of `steps` training steps per epoch.
+    pub fn new(inner: TensorBatches, steps: usize) -> Self {
+        FreshBatches { inner, steps: steps.max(1) }
+    }
+}
+
+impl BatchSource for FreshBatches {
+    fn batches_per_epoch(&self) -> usize {
+        self.steps
+    }
+
+    fn batch(&mut self, epoch: usize, index: usize) -> sotl_train::Result<Batch> {
+        self.inner.batch(epoch * self.steps + index, 0)
+    }
 }
 
 /// Runs `method` over the supernet `S` (e.g. `run_or_resume::<Nb201Supernet>`) to the end,
@@ -224,4 +252,68 @@ where
         on_epoch(&report);
     }
     s.outcome()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind, Tensor};
+
+    /// `n` 3x8x8 images of distinct values, labelled by index.
+    fn images(n: i64) -> DeviceImages {
+        DeviceImages {
+            name: "t".into(),
+            images: Tensor::randn([n, 3, 8, 8], (Kind::Float, Device::Cpu)),
+            labels: Tensor::arange(n, (Kind::Int64, Device::Cpu)),
+            classes: n as usize,
+            black: Tensor::zeros([1, 3, 1, 1], (Kind::Float, Device::Cpu)),
+        }
+    }
+
+    #[test]
+    fn search_batches_augment_only_when_asked_and_keep_the_order() {
+        let data = images(12);
+        let mut plain = search_batches(&data, 4, 7, false).unwrap();
+        let mut aug = search_batches(&data, 4, 7, true).unwrap();
+        let mut again = search_batches(&data, 4, 7, true).unwrap();
+        let mut changed = 0;
+        for epoch in 0..2 {
+            for i in 0..plain.batches_per_epoch() {
+                let (p, a, b) = (
+                    plain.batch(epoch, i).unwrap(),
+                    aug.batch(epoch, i).unwrap(),
+                    again.batch(epoch, i).unwrap(),
+                );
+                // The same examples in the same order; the pixels cropped and flipped.
+                assert!(p.targets.equal(&a.targets));
+                let idx = &p.targets;
+                assert!(p.inputs.equal(&data.images.index_select(0, idx)));
+                assert!(a.inputs.equal(&b.inputs), "augmentation is a function of the seed");
+                changed += i32::from(!a.inputs.equal(&p.inputs));
+            }
+        }
+        assert!(changed >= 5, "only {changed} of 6 batches changed");
+    }
+
+    #[test]
+    fn fresh_validation_batches_differ_each_step_and_repeat_on_resume() {
+        let data = images(12);
+        let mut v = FreshBatches::new(search_batches(&data, 4, 3, false).unwrap(), 5);
+        assert_eq!(v.batches_per_epoch(), 5);
+        let draws: Vec<Vec<i64>> = (0..2)
+            .flat_map(|e| (0..5).map(move |i| (e, i)))
+            .map(|(e, i)| Vec::<i64>::try_from(&v.batch(e, i).unwrap().targets).unwrap())
+            .collect();
+        for d in &draws {
+            let mut u = d.clone();
+            u.sort();
+            u.dedup();
+            assert_eq!(u.len(), 4, "distinct images within a batch: {d:?}");
+        }
+        let distinct: std::collections::BTreeSet<_> = draws.iter().collect();
+        assert!(distinct.len() >= 9, "10 steps drew only {} different batches", distinct.len());
+        let mut w = FreshBatches::new(search_batches(&data, 4, 3, false).unwrap(), 5);
+        let again = Vec::<i64>::try_from(&w.batch(1, 3).unwrap().targets).unwrap();
+        assert_eq!(again, draws[8]);
+    }
 }

@@ -336,7 +336,7 @@ where
 
     /// The learning rate of the weights in the current epoch.
     pub fn weight_lr(&self) -> f64 {
-        self.cfg.schedule().lr(self.epoch, 0.0)
+        self.cfg.weight_lr_at(self.epoch, self.method.relaxation() == Relaxation::Dirichlet)
     }
 
     /// Reseeds libtorch's generator for the next random draw of this run.
