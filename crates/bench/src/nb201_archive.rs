@@ -51,6 +51,28 @@ pub enum CurveSeries {
     TestAccuracy = 3,
 }
 
+impl std::str::FromStr for CurveSeries {
+    type Err = BenchError;
+
+    /// A name of [`CURVE_SERIES`] (`train_loss`, `train_accuracy`, `valid_accuracy`,
+    /// `test_accuracy`).
+    fn from_str(s: &str) -> Result<Self> {
+        const ALL: [CurveSeries; 4] = [
+            CurveSeries::TrainLoss,
+            CurveSeries::TrainAccuracy,
+            CurveSeries::ValidAccuracy,
+            CurveSeries::TestAccuracy,
+        ];
+        match CURVE_SERIES.iter().position(|n| *n == s) {
+            Some(i) => Ok(ALL[i]),
+            None => Err(BenchError::Config(format!(
+                "unknown curve series {s:?}; expected one of {}",
+                CURVE_SERIES.join(", ")
+            ))),
+        }
+    }
+}
+
 /// The first line of a curves file names its format.
 const MAGIC: &str = "sotl-nas nb201 curves";
 
@@ -104,7 +126,8 @@ impl Nb201Curves {
 
     /// The dataset index of a name in [`ARCHIVE_DATASETS`] (`cifar10`, `cifar10-valid`, ...).
     pub fn dataset_index(name: &str) -> Result<usize> {
-        ARCHIVE_DATASETS.iter().position(|d| *d == name).ok_or_else(|| {
+        // Case-insensitive: the tables' column names spell ImageNet16-120 in lower case.
+        ARCHIVE_DATASETS.iter().position(|d| d.eq_ignore_ascii_case(name)).ok_or_else(|| {
             BenchError::Config(format!(
                 "unknown archive dataset {name:?}; expected one of {}",
                 ARCHIVE_DATASETS.join(", ")

@@ -33,13 +33,7 @@ pub struct Global {
 impl Global {
     /// The data root in force, if one exists: flag, then env, then `../shared` candidates.
     pub fn data_root(&self) -> Option<PathBuf> {
-        if let Some(p) = &self.data_root {
-            return Some(p.clone());
-        }
-        if let Some(p) = std::env::var_os("SOTL_NAS_DATA") {
-            return Some(PathBuf::from(p));
-        }
-        default_data_roots().into_iter().find(|p| p.is_dir())
+        sotl_experiments::resolve_data_root(self.data_root.as_deref(), &exe_data_roots())
     }
 
     /// The libtorch device named by `--device`.
@@ -95,16 +89,14 @@ pub struct NetFlags {
     pub cells: Option<usize>,
 }
 
-/// The `../shared` folders looked at when no data root is given.
-pub fn default_data_roots() -> Vec<PathBuf> {
-    let mut out = vec![PathBuf::from("../shared")];
-    // target/<profile>/sotl-nas -> checkout/../shared
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(checkout) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
-            out.push(checkout.join("../shared"));
-        }
-    }
-    out
+/// `../shared` beside the checkout the executable was built in (`target/<profile>/sotl-nas`),
+/// looked at after the current folder's.
+pub fn exe_data_roots() -> Vec<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(|c| c.join("../shared")))
+        .into_iter()
+        .collect()
 }
 
 /// Loads a TOML config of type `T`: defaults, then the file (unknown keys rejected by `T`).
@@ -128,12 +120,9 @@ pub fn load_config_over<T: DeserializeOwned + Serialize>(
     let Some(p) = path else { return Ok(base) };
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("cannot read config file {}", p.display()))?;
-    let file: toml::Table =
+    let file: serde_json::Map<String, serde_json::Value> =
         toml::from_str(&text).with_context(|| format!("invalid config file {}", p.display()))?;
-    let mut merged = toml::Table::try_from(&base).context("serializing the default config")?;
-    merged.extend(file);
-    toml::Value::Table(merged)
-        .try_into()
+    sotl_experiments::config_over(base, file)
         .with_context(|| format!("invalid config file {}", p.display()))
 }
 

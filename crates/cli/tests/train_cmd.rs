@@ -174,3 +174,71 @@ fn export_writes_tiny_network_names_and_refuses_other_folders() {
     assert!(err.contains("sotl-nas train --out"), "{err}");
     assert!(!bad.exists());
 }
+
+#[test]
+fn export_refuses_a_network_tiny_network_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("mnist");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .args(["--threads", "1", "train", "--arch", BEST, "--dataset", "synthetic", "--subset"])
+        .args(["64", "--test-subset", "32", "--channels", "2", "--cells", "1", "--epochs", "1"])
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    // A DARTS-space genotype's run: TinyNetwork is NAS-Bench-201's network only.
+    let cfg = run.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    v["arch"] = serde_json::Value::Null;
+    v["genotype"] = "darts-v2".into();
+    std::fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = dir.path().join("x.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .arg("export")
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("DARTS-space genotype") && err.contains("TinyNetwork"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn export_refuses_a_one_channel_network() {
+    let test = "export_refuses_a_one_channel_network";
+    let root = std::env::var_os("SOTL_NAS_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
+    if !root.join("datasets/mnist").is_dir() {
+        println!("skipped: {test} needs MNIST under ../shared (absent)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("mnist");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .arg("--data-root")
+        .arg(&root)
+        .args(["--threads", "1", "train", "--arch", BEST, "--dataset", "mnist", "--subset"])
+        .args(["64", "--test-subset", "32", "--channels", "2", "--cells", "1", "--epochs", "1"])
+        .args(["--batch-size", "32", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("x.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
+        .arg("export")
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1-channel") && err.contains("3 channels"), "{err}");
+    assert!(!out.exists());
+}

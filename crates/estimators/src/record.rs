@@ -74,3 +74,49 @@ pub struct TrainingRecord {
     /// Number of trainable parameters of the network.
     pub param_count: Option<u64>,
 }
+
+impl TrainingRecord {
+    /// The record of a run known only by its per-step training losses, in epochs of
+    /// `steps_per_epoch` steps (all of them one epoch when `None`): what the loss-based
+    /// estimators (SoTL and its windows, SoTL-EMA, TLMini) read.
+    pub fn from_losses(losses: &[f64], steps_per_epoch: Option<usize>) -> crate::Result<Self> {
+        let spe = match steps_per_epoch {
+            Some(0) => {
+                return Err(crate::EstimatorError::BadParameter(
+                    "steps_per_epoch must be at least 1".into(),
+                ))
+            }
+            Some(n) => n,
+            None => losses.len().max(1),
+        };
+        let steps = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| StepRecord {
+                step: i,
+                epoch: i / spe,
+                train_loss: l,
+                train_acc: None,
+                grad_sum: None,
+                grad_l1: None,
+                grad_acc_l1: None,
+            })
+            .collect();
+        Ok(TrainingRecord { steps, vals: Vec::new(), steps_per_epoch: spe, param_count: None })
+    }
+}
+
+#[cfg(test)]
+mod from_losses_tests {
+    use super::*;
+
+    #[test]
+    fn losses_become_steps_in_epochs() {
+        let r = TrainingRecord::from_losses(&[3.0, 2.0, 1.0], Some(2)).unwrap();
+        let epochs: Vec<usize> = r.steps.iter().map(|s| s.epoch).collect();
+        assert_eq!((epochs, r.steps_per_epoch), (vec![0, 0, 1], 2));
+        assert_eq!(r.steps[2].train_loss, 1.0);
+        assert_eq!(TrainingRecord::from_losses(&[1.0; 4], None).unwrap().steps_per_epoch, 4);
+        assert!(TrainingRecord::from_losses(&[1.0], Some(0)).is_err());
+    }
+}

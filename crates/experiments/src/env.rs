@@ -109,3 +109,16 @@ pub fn parse_device(s: &str) -> Result<tch::Device> {
     }
     Ok(dev)
 }
+
+/// The data root in force: `given`, else `$SOTL_NAS_DATA`, else the first of `../shared`
+/// (beside the current folder) and `extra` that is a folder; `None` when there is none (drivers
+/// that can fall back to synthetic data then do, and say so).
+pub fn resolve_data_root(given: Option<&Path>, extra: &[PathBuf]) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("SOTL_NAS_DATA") {
+        return Some(PathBuf::from(p));
+    }
+    std::iter::once(PathBuf::from("../shared")).chain(extra.iter().cloned()).find(|p| p.is_dir())
+}

@@ -137,6 +137,15 @@ pub fn export_nb201(run: &Path, out: &Path) -> Result<ExportSummary> {
     let trained = load_trained_nb201(run, Device::Cpu)?;
     let net = &trained.net;
     let cfg = net.config();
+    if cfg.in_channels != 3 {
+        bail!(
+            "the run in {} trained on {}-channel images, but TinyNetwork's stem takes 3 channels \
+             (Conv2d(3, C)); export networks trained on a 3-channel dataset (cifar10, cifar100, \
+             imagenet16-120)",
+            run.display(),
+            cfg.in_channels
+        );
+    }
     let entries = net.tiny_network_state_dict(trained.steps as i64);
     let mut data: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> =
         Vec::with_capacity(entries.len());

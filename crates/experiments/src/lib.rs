@@ -25,9 +25,28 @@ pub mod shard;
 pub mod standalone;
 pub mod truth;
 
-pub use env::{parse_device, Env, Progress, ProgressSink, Silent};
+pub use env::{parse_device, resolve_data_root, Env, Progress, ProgressSink, Silent};
 pub use progress::{StderrBar, StderrProgress};
 pub use run_dir::{read_json, RunDir};
+
+/// `base` with its top-level keys replaced by `keys`, as a config file or a Python dict replaces
+/// them (a table given replaces the whole table; its missing keys take their defaults). Unknown
+/// keys are refused by `T`.
+pub fn config_over<T>(
+    base: T,
+    keys: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<T>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    use anyhow::Context;
+    let mut merged = match serde_json::to_value(&base).context("serializing the defaults")? {
+        serde_json::Value::Object(m) => m,
+        _ => anyhow::bail!("a config type that is not a table"),
+    };
+    merged.extend(keys);
+    serde_json::from_value(serde_json::Value::Object(merged)).map_err(anyhow::Error::from)
+}
 
 /// The error and its causes as one line for people (the CLI's and the Python package's
 /// messages), `: `-separated, leaving out a cause whose text the message already holds (many

@@ -12,12 +12,12 @@ use pyo3::types::PyDict;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sotl_bench::{Nb201Bench, Nb201Dataset, Nb201Metric, Nb201Query, Nb201Table, TabularBenchmark};
-use sotl_estimators::{EstimatorKind, StepRecord, TrainingRecord};
+use sotl_estimators::{EstimatorKind, TrainingRecord};
 use sotl_metrics::Bootstrap;
 use sotl_space::{DartsGenotype, Nb201Arch, Nb201Space, SearchSpace};
 
 pyo3::create_exception!(
-    _native,
+    sotl_nas,
     SotlNasError,
     PyException,
     "An error of the sotl-nas library; the message names the problem and the fix."
@@ -276,6 +276,18 @@ impl PyCurves {
         Ok(PyCurves { curves, hp, index })
     }
 
+    /// The curves of the `hp`-epoch schedule (12 or 200) under a data root, where `convert`
+    /// puts them (`benchmarks/nb201/nb201-curves-<hp>.bin`).
+    #[staticmethod]
+    fn from_data_root(data_root: std::path::PathBuf, hp: u32) -> PyResult<Self> {
+        if hp != 12 && hp != 200 {
+            return Err(SotlNasError::new_err(format!(
+                "hp must be 12 or 200 (the benchmark's two schedules), not {hp}"
+            )));
+        }
+        Self::load(sotl_bench::nb201_archive::curves_path(&data_root, hp))
+    }
+
     /// Epochs of the schedule (12 or 200).
     #[getter]
     fn epochs(&self) -> usize {
@@ -298,25 +310,13 @@ impl PyCurves {
     /// valid_accuracy or test_accuracy (accuracies in %).
     #[pyo3(signature = (arch, dataset="cifar10", series="test_accuracy"))]
     fn curve(&self, arch: &Bound<'_, PyAny>, dataset: &str, series: &str) -> PyResult<Vec<f64>> {
-        use sotl_bench::nb201_archive::{CurveSeries, CURVE_SERIES};
         let a = arch_of(arch)?;
         let i = *self
             .index
             .get(&a)
             .ok_or_else(|| SotlNasError::new_err(format!("{a} is not in these curves")))?;
         let d = sotl_bench::nb201_archive::Nb201Curves::dataset_index(dataset).map_err(err)?;
-        let s = match CURVE_SERIES.iter().position(|n| *n == series) {
-            Some(0) => CurveSeries::TrainLoss,
-            Some(1) => CurveSeries::TrainAccuracy,
-            Some(2) => CurveSeries::ValidAccuracy,
-            Some(_) => CurveSeries::TestAccuracy,
-            None => {
-                return Err(SotlNasError::new_err(format!(
-                    "unknown series {series:?}; expected one of {}",
-                    CURVE_SERIES.join(", ")
-                )))
-            }
-        };
+        let s: sotl_bench::nb201_archive::CurveSeries = series.parse().map_err(err)?;
         Ok(self.curves.series(i, d, s).iter().map(|&v| f64::from(v)).collect())
     }
 
@@ -345,21 +345,7 @@ fn convert_archive(
 #[pyo3(signature = (spec, losses, steps_per_epoch=None))]
 fn score_losses(spec: &str, losses: Vec<f64>, steps_per_epoch: Option<usize>) -> PyResult<f64> {
     let kind: EstimatorKind = parse("estimator", spec)?;
-    let spe = steps_per_epoch.unwrap_or(losses.len()).max(1);
-    let steps = losses
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| StepRecord {
-            step: i,
-            epoch: i / spe,
-            train_loss: l,
-            train_acc: None,
-            grad_sum: None,
-            grad_l1: None,
-            grad_acc_l1: None,
-        })
-        .collect();
-    let rec = TrainingRecord { steps, vals: Vec::new(), steps_per_epoch: spe, param_count: None };
+    let rec = TrainingRecord::from_losses(&losses, steps_per_epoch).map_err(err)?;
     kind.build().map_err(err)?.score(&rec).map_err(err)
 }
 
@@ -466,6 +452,35 @@ fn nb201_logits(
     .map_err(to_py)
 }
 
+/// The data root in force: `given`, else `$SOTL_NAS_DATA`, else `../shared` when it is a folder
+/// (the CLI's rule, less its executable-relative candidate).
+#[pyfunction]
+#[pyo3(signature = (given=None))]
+fn resolve_data_root(given: Option<std::path::PathBuf>) -> Option<String> {
+    sotl_experiments::resolve_data_root(given.as_deref(), &[]).map(|p| p.display().to_string())
+}
+
+/// Sends the library's log messages (warnings such as the synthetic-data fallback or a
+/// skip-connection collapse, and progress notes) to stderr, at the level `$SOTL_NAS_LOG` names
+/// (error, warn, info, debug, trace; default info, as the CLI).
+fn init_logging() {
+    let level =
+        match std::env::var("SOTL_NAS_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+            "error" => tracing::Level::ERROR,
+            "warn" => tracing::Level::WARN,
+            "debug" => tracing::Level::DEBUG,
+            "trace" => tracing::Level::TRACE,
+            _ => tracing::Level::INFO,
+        };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 /// The library's version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -474,6 +489,8 @@ fn version() -> &'static str {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_logging();
+    m.add("STUDIES", studies::STUDIES.to_vec())?;
     m.add("SotlNasError", m.py().get_type::<SotlNasError>())?;
     m.add_class::<PyArch>()?;
     m.add_class::<PyGenotype>()?;
@@ -492,6 +509,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(convert_archive, m)?,
         wrap_pyfunction!(nb201_logits, m)?,
         wrap_pyfunction!(version, m)?,
+        wrap_pyfunction!(resolve_data_root, m)?,
         wrap_pyfunction!(studies::run_study, m)?,
         wrap_pyfunction!(studies::config_defaults, m)?,
     ] {

@@ -23,8 +23,17 @@ use sotl_train::TrainRunConfig;
 use crate::{to_py, SotlNasError};
 
 /// The studies `run_study` knows, as the CLI names them.
-const STUDIES: &str =
-    "search, train, evaluate, oneshot-train, oneshot-rank, oneshot-run, darts, hypergrad, fourier";
+pub const STUDIES: [&str; 9] = [
+    "search",
+    "train",
+    "evaluate",
+    "oneshot-train",
+    "oneshot-rank",
+    "oneshot-run",
+    "darts",
+    "hypergrad",
+    "fourier",
+];
 
 /// The panic payload that unwinds a study out of its loop after Ctrl-C (or a failing
 /// progress callback): the drivers have no cancellation points of their own, and every long
@@ -35,7 +44,7 @@ struct Interrupted;
 /// Where progress goes, and the flag that stops the study.
 struct PySink {
     inner: Arc<dyn ProgressSink>,
-    callback: Option<Py<PyAny>>,
+    callback: Option<Arc<Py<PyAny>>>,
     stop: Arc<AtomicBool>,
     callback_error: Arc<Mutex<Option<PyErr>>>,
 }
@@ -46,8 +55,8 @@ struct PyProgress {
     len: std::cell::Cell<u64>,
     pos: std::cell::Cell<u64>,
     msg: std::cell::RefCell<String>,
-    last: std::cell::Cell<Instant>,
-    callback: Option<Py<PyAny>>,
+    last: std::cell::Cell<Option<Instant>>,
+    callback: Option<Arc<Py<PyAny>>>,
     stop: Arc<AtomicBool>,
     callback_error: Arc<Mutex<Option<PyErr>>>,
 }
@@ -62,10 +71,10 @@ impl PyProgress {
     /// Calls the Python callback at most 5 times a second, and always when `force`.
     fn report(&self, force: bool) {
         let Some(cb) = &self.callback else { return };
-        if !force && self.last.get().elapsed() < Duration::from_millis(200) {
+        if !force && self.last.get().is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
             return;
         }
-        self.last.set(Instant::now());
+        self.last.set(Some(Instant::now()));
         let args = (self.label.clone(), self.pos.get(), self.len.get(), self.msg.borrow().clone());
         if let Err(e) = Python::with_gil(|py| cb.call1(py, args).map(drop)) {
             *self.callback_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
@@ -105,8 +114,8 @@ impl ProgressSink for PySink {
             len: std::cell::Cell::new(len),
             pos: std::cell::Cell::new(0),
             msg: std::cell::RefCell::new(String::new()),
-            last: std::cell::Cell::new(Instant::now() - Duration::from_secs(1)),
-            callback: Python::with_gil(|py| self.callback.as_ref().map(|c| c.clone_ref(py))),
+            last: std::cell::Cell::new(None),
+            callback: self.callback.clone(),
             stop: self.stop.clone(),
             callback_error: self.callback_error.clone(),
         })
@@ -144,13 +153,14 @@ pub fn run_study(
         }
         tch::set_num_threads(t);
     }
-    let (inner, callback): (Arc<dyn ProgressSink>, Option<Py<PyAny>>) = if progress.is_callable() {
-        (Arc::new(Silent), Some(progress.clone().unbind()))
-    } else if progress.is_truthy()? {
-        (Arc::new(StderrProgress), None)
-    } else {
-        (Arc::new(Silent), None)
-    };
+    let (inner, callback): (Arc<dyn ProgressSink>, Option<Arc<Py<PyAny>>>) =
+        if progress.is_callable() {
+            (Arc::new(Silent), Some(Arc::new(progress.clone().unbind())))
+        } else if progress.is_truthy()? {
+            (Arc::new(StderrProgress), None)
+        } else {
+            (Arc::new(Silent), None)
+        };
     let stop = Arc::new(AtomicBool::new(false));
     let callback_error = Arc::new(Mutex::new(None));
     let sink =
@@ -174,6 +184,11 @@ pub fn run_study(
             }
         }
         let joined = py.allow_threads(|| worker.join()).unwrap_or_else(Err);
+        // A Ctrl-C that came as the study ended: the study is done (its folder complete), but
+        // the user asked to stop, so Python hears it.
+        if interrupt.is_none() {
+            interrupt = py.check_signals().err();
+        }
         match interrupt {
             Some(e) => Err(e),
             None => Ok(joined),
@@ -206,11 +221,12 @@ pub fn config_defaults(study: &str) -> PyResult<String> {
         "search" => json(&SearchConfig::default()),
         "train" => json(&TrainRunConfig::default()),
         "evaluate" => json(&TrainRunConfig::darts_evaluation()),
-        "oneshot-train" | "oneshot-rank" | "oneshot-run" => json(&OneShotConfig::default()),
+        "oneshot-train" | "oneshot-run" => json(&OneShotConfig::default()),
+        "oneshot-rank" => Ok(Value::Object(Default::default())),
         "darts" => json(&DartsRunConfig::default()),
         "hypergrad" => json(&HypergradConfig::default()),
         "fourier" => json(&FourierConfig::default()),
-        s => Err(anyhow::anyhow!("unknown study {s:?}: expected one of {STUDIES}")),
+        s => Err(anyhow::anyhow!("unknown study {s:?}: expected one of {}", STUDIES.join(", "))),
     }
     .map_err(to_py)?;
     serde_json::to_string(&v).map_err(crate::err)
@@ -220,16 +236,10 @@ fn json<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).context("serializing the result")
 }
 
-/// `base` with the top-level keys of `config` replaced, as a config file replaces them on the
-/// command line (unknown keys refused by `T`).
+/// `base` with the top-level keys of the Python dict replaced.
 fn config<T: DeserializeOwned + Serialize>(config: Value, base: T) -> Result<T> {
     let Value::Object(keys) = config else { bail!("the config must be a dict") };
-    let mut merged = match serde_json::to_value(&base).context("serializing the defaults")? {
-        Value::Object(m) => m,
-        _ => bail!("a config type that is not a table"),
-    };
-    merged.extend(keys);
-    serde_json::from_value(Value::Object(merged)).context("invalid config")
+    sotl_experiments::config_over(base, keys).context("invalid config")
 }
 
 fn option<T: DeserializeOwned>(options: &Value, key: &str) -> Result<Option<T>> {
@@ -283,6 +293,12 @@ fn dispatch(env: &Env, study: &str, cfg: Value, out: &Path, options: &Value) -> 
             json(&sotl_experiments::oneshot::train_supernet(env, &c, &data, out)?)
         }
         "oneshot-rank" => {
+            if cfg.as_object().is_some_and(|m| !m.is_empty()) {
+                bail!(
+                    "oneshot-rank takes no config: it ranks with the config of the oneshot-train \
+                     run that wrote the supernet (give supernet=... and, optionally, pool=...)"
+                );
+            }
             let Some(supernet) = path_option(options, "supernet")? else {
                 bail!(
                     "oneshot-rank needs supernet=<the supernet checkpoint of an oneshot-train run>"
@@ -328,6 +344,6 @@ fn dispatch(env: &Env, study: &str, cfg: Value, out: &Path, options: &Value) -> 
             let c: FourierConfig = config(cfg, FourierConfig::default())?;
             json(&sotl_experiments::fourier::run_fourier(env, &c, Some(out))?)
         }
-        s => bail!("unknown study {s:?}: expected one of {STUDIES}"),
+        s => bail!("unknown study {s:?}: expected one of {}", STUDIES.join(", ")),
     }
 }

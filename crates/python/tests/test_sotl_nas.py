@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def trained(tmp_path_factory):
 def test_train_study_end_to_end(trained):
     out, result, calls = trained
     assert result["arch"] == CELL and result["epochs"] == 2 and result["steps"] == 16
-    assert result["param_count"] == 11446  # `sotl-nas arch info` of the same cell, C=4, N=1
+    # TinyNetwork(4, 1, CELL, 10)'s weights, as the test's own PyTorch module counts them
+    # (test_export_loads_into_tiny_network_and_gives_our_logits).
+    assert result["param_count"] == 11446
     assert 0.0 <= result["final_test_acc"] <= 1.0
     assert calls and calls[-1][0] == "train" and calls[-1][1] == calls[-1][2] == 16
     record = json.loads((out / "record.json").read_text())
@@ -229,8 +232,11 @@ def test_darts_study_end_to_end(tmp_path):
     }
     rows = sotl_nas.run("darts", cfg, out=tmp_path, progress=False)
     assert isinstance(rows, list) and len(rows) == 1
+    assert (rows[0]["method"], rows[0]["seed"]) == ("sotl", 0)
     nb201.Arch(rows[0]["genotype"])  # the chosen cell is a valid arch string
     assert (tmp_path / "table.md").is_file()
+    # The same study again resumes from its folder and chooses the same cell.
+    assert sotl_nas.run("darts", cfg, out=tmp_path, progress=False) == rows
 
 
 def test_bad_input_raises_with_the_library_message(tmp_path):
@@ -242,6 +248,10 @@ def test_bad_input_raises_with_the_library_message(tmp_path):
         sotl_nas.run("train", TRAIN, out=tmp_path / "c", top=3, progress=False)
     with pytest.raises(SotlNasError, match="dict"):
         sotl_nas.run("train", [1, 2], out=tmp_path / "d")
+    with pytest.raises(SotlNasError, match="plain number"):
+        sotl_nas.run("train", {**TRAIN, "lr": float("nan")}, out=tmp_path / "g")
+    with pytest.raises(SotlNasError, match="takes no config"):
+        sotl_nas.run("oneshot-rank", {"seed": 1}, out=tmp_path / "h", supernet="x.ot")
     with pytest.raises(SotlNasError, match="device"):
         sotl_nas.run("train", TRAIN, out=tmp_path / "e", device="tpu")
     with pytest.raises(SotlNasError, match="arch"):
@@ -259,6 +269,9 @@ def test_ctrl_c_stops_the_study_and_the_folder_resumes(tmp_path):
         if pos >= 5 and not sent:
             sent.append(pos)
             os.kill(os.getpid(), signal.SIGINT)
+            # Python runs signal handlers on the main thread, which waits for the study; this
+            # sleep releases the GIL so that it sees the signal before the study goes on.
+            time.sleep(1.0)
 
     with pytest.raises(KeyboardInterrupt):
         sotl_nas.run("train", cfg, out=tmp_path, progress=interrupt_after_a_few_steps)

@@ -36,17 +36,7 @@ __all__ = [
 __version__: str = _native.version()
 
 #: The studies :func:`run` knows, named as the CLI's commands.
-STUDIES = (
-    "search",
-    "train",
-    "evaluate",
-    "oneshot-train",
-    "oneshot-rank",
-    "oneshot-run",
-    "darts",
-    "hypergrad",
-    "fourier",
-)
+STUDIES = tuple(_native.STUDIES)
 
 ProgressCallback = Callable[[str, int, int, str], Any]
 
@@ -62,6 +52,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, _os.PathLike):
         return _os.fspath(value)
     return value
+
+
+def _to_json(what: str, value: Any) -> str:
+    try:
+        return _json.dumps(_plain(value), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise SotlNasError(f"{what} holds a value that is not a plain number, string, list or dict: {e}") from None
 
 
 def config_defaults(study: str) -> dict:
@@ -89,8 +86,8 @@ def run(
             nested dicts. Keys given replace the defaults; unknown keys raise.
         out: the run folder. Running again with the same folder and config resumes.
         data_root: a folder laid out like ``shared/`` (datasets, benchmark tables); default
-            ``$SOTL_NAS_DATA`` when set, else none (studies that can fall back to the embedded
-            synthetic data do, and say so).
+            ``$SOTL_NAS_DATA`` when set, else ``../shared`` when it exists, else none (studies
+            that can fall back to the embedded synthetic data do, and warn on stderr).
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         threads: intra-op threads of libtorch (process-wide: torch shares the setting).
         progress: True for progress on stderr (bars on a terminal, a line every 30 s in a log),
@@ -107,24 +104,23 @@ def run(
     Raises:
         SotlNasError: bad config or options, missing data, or a failure of the study; the
             message names the problem and the fix.
-        KeyboardInterrupt: on Ctrl-C, at the study's next progress report; the run folder
-            resumes from its last checkpoint.
+        KeyboardInterrupt: on Ctrl-C, at the study's next progress report (every training
+            step of its long loops); the run folder resumes from its last checkpoint.
     """
     if study not in STUDIES:
         raise SotlNasError(f"unknown study {study!r}: expected one of {', '.join(STUDIES)}")
-    if data_root is None and _os.environ.get("SOTL_NAS_DATA"):
-        data_root = _os.environ["SOTL_NAS_DATA"]
     if config is not None and not isinstance(config, Mapping):
         raise SotlNasError(f"config must be a dict, not {type(config).__name__}")
+    root = _native.resolve_data_root(None if data_root is None else _os.fspath(data_root))
     result = _native.run_study(
         study,
-        _json.dumps(_plain(dict(config or {}))),
+        _to_json("config", dict(config or {})),
         _os.fspath(out),
-        None if data_root is None else _os.fspath(data_root),
+        root,
         device,
         threads,
         progress,
-        _json.dumps(_plain(options)),
+        _to_json("options", options),
     )
     return _json.loads(result)
 

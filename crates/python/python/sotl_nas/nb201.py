@@ -16,7 +16,8 @@ __all__ = ["Arch", "Bench", "Curves", "load", "curves", "convert", "sample", "mu
 
 def load(data_root: Union[str, os.PathLike, None] = None) -> Bench:
     """The NAS-Bench-201 tables under ``<data_root>/benchmarks/nb201/`` (default
-    ``$SOTL_NAS_DATA``): ``nb201-200ep.csv`` and ``nb201-minibench.csv``, all 15 625 cells.
+    ``$SOTL_NAS_DATA``, else ``../shared``): ``nb201-200ep.csv`` and ``nb201-minibench.csv``,
+    all 15 625 cells.
 
     ``sotl-nas bench nb201 convert`` writes these tables from the official
     ``NAS-Bench-201-v1_*.pth`` or NATS-Bench archives.
@@ -25,20 +26,19 @@ def load(data_root: Union[str, os.PathLike, None] = None) -> Bench:
 
 
 def _root(data_root):
-    root = data_root if data_root is not None else os.environ.get("SOTL_NAS_DATA")
+    root = _native.resolve_data_root(None if data_root is None else os.fspath(data_root))
     if root is None:
         raise SotlNasError(
-            "no data root: pass data_root or set SOTL_NAS_DATA to a folder with benchmarks/nb201/"
+            "no data root: pass data_root, set SOTL_NAS_DATA, or run beside ../shared (a folder "
+            "with benchmarks/nb201/)"
         )
-    return os.fspath(root)
+    return root
 
 
 def curves(data_root: Union[str, os.PathLike, None] = None, hp: int = 200) -> Curves:
     """The per-epoch curves of every cell under the ``hp``-epoch schedule (12 or 200):
     ``<data_root>/benchmarks/nb201/nb201-curves-<hp>.bin``, written by :func:`convert`."""
-    if hp not in (12, 200):
-        raise SotlNasError(f"hp must be 12 or 200, not {hp!r}")
-    return Curves.load(os.path.join(_root(data_root), "benchmarks", "nb201", f"nb201-curves-{hp}.bin"))
+    return Curves.from_data_root(_root(data_root), hp)
 
 
 def convert(archive: Union[str, os.PathLike], out: Union[str, os.PathLike]) -> dict:
