@@ -60,13 +60,7 @@ impl Global {
             (false, 1) => tracing::Level::DEBUG,
             (false, _) => tracing::Level::TRACE,
         };
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(level)
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .without_time()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init();
+        sotl_experiments::log_to_stderr(level);
     }
 
     /// Applies `--threads` to libtorch.

@@ -110,6 +110,15 @@ fn train_rejects_bad_input_clearly() {
     assert!(String::from_utf8_lossy(&resize.stderr).contains("multiple of 4"));
 }
 
+/// `sotl-nas [--json] export RUN --out OUT`.
+fn export(run: &Path, out: &Path, json: bool) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sotl-nas"));
+    if json {
+        c.arg("--json");
+    }
+    c.arg("export").arg(run).arg("--out").arg(out).output().unwrap()
+}
+
 /// The header of a safetensors file: `(name -> (dtype, shape))` and its metadata.
 fn safetensors_header(
     path: &Path,
@@ -135,13 +144,7 @@ fn export_writes_tiny_network_names_and_refuses_other_folders() {
     let o = train(&run, &[]);
     assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
     let file = dir.path().join("out/net.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
-        .args(["--json", "export"])
-        .arg(&run)
-        .arg("--out")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = export(&run, &file, true);
     assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["arch"], BEST);
@@ -162,13 +165,7 @@ fn export_writes_tiny_network_names_and_refuses_other_folders() {
     assert_eq!(entries["lastact.0.num_batches_tracked"], ("I64".into(), vec![]));
 
     let bad = dir.path().join("bad.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
-        .arg("export")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let o = export(dir.path(), &bad, false);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("sotl-nas train --out"), "{err}");
@@ -194,13 +191,7 @@ fn export_refuses_a_network_tiny_network_cannot_hold() {
     v["genotype"] = "darts-v2".into();
     std::fs::write(&cfg, serde_json::to_vec(&v).unwrap()).unwrap();
     let out = dir.path().join("x.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
-        .arg("export")
-        .arg(&run)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = export(&run, &out, false);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("DARTS-space genotype") && err.contains("TinyNetwork"), "{err}");
@@ -230,13 +221,7 @@ fn export_refuses_a_one_channel_network() {
         .unwrap();
     assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
     let out = dir.path().join("x.safetensors");
-    let o = Command::new(env!("CARGO_BIN_EXE_sotl-nas"))
-        .arg("export")
-        .arg(&run)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = export(&run, &out, false);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("1-channel") && err.contains("3 channels"), "{err}");

@@ -26,7 +26,7 @@ pub mod standalone;
 pub mod truth;
 
 pub use env::{parse_device, resolve_data_root, Env, Progress, ProgressSink, Silent};
-pub use progress::{StderrBar, StderrProgress};
+pub use progress::{log_to_stderr, StderrBar, StderrProgress};
 pub use run_dir::{read_json, RunDir};
 
 /// `base` with its top-level keys replaced by `keys`, as a config file or a Python dict replaces

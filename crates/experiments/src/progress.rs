@@ -1,6 +1,19 @@
-//! Progress on stderr: bars on a terminal, a plain line every 30 seconds in a log file.
+//! Stderr for people: progress (bars on a terminal, a plain line every 30 seconds in a log
+//! file) and log messages.
 
 use crate::ProgressSink;
+
+/// Sends the library's `tracing` messages at `level` and above to stderr, as plain lines
+/// (coloured on a terminal); a second call changes nothing.
+pub fn log_to_stderr(level: tracing::Level) {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
 
 /// Progress on stderr for each loop of a driver (the CLI's and the Python package's): a bar
 /// on a terminal, periodic plain lines when stderr is a file.

@@ -472,13 +472,7 @@ fn init_logging() {
             "trace" => tracing::Level::TRACE,
             _ => tracing::Level::INFO,
         };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    sotl_experiments::log_to_stderr(level);
 }
 
 /// The library's version.
