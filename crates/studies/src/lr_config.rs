@@ -74,8 +74,8 @@ enum_strings!(HyperObjective, "objective", "sotl" => Sotl, "val" => Val);
 ///   rate with SGD"; the negative-eta rule only makes sense in that parameterization);
 /// - the hypergradient is of the *sum* (not mean) of the T losses, as SoTL is defined (Eq. 3.1);
 /// - `val_size` training images are held out as the validation set of the `val` objective only;
-///   SoTL needs no validation data, so SoTL runs train on the whole training set (thesis 4.1.1:
-///   all 60 000 MNIST images).
+///   SoTL needs no validation data, so SoTL runs train on the whole training set (all 60 000
+///   MNIST images; the thesis does not say, and holds no validation set out for SoTL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HypergradConfig {
