@@ -369,7 +369,7 @@ fn shipped_darts_config_parses_and_validates() {
         toml::from_str(text).expect("configs/darts-scaled.toml parses");
     cfg.validate().expect("configs/darts-scaled.toml validates");
     let s = &cfg.search;
-    assert!(s.augment && s.drnas_stage_lr_restart);
+    assert!(s.augment && !s.drnas_stage_lr_restart);
     assert_eq!(s.val_sampling, sotl_search::ValSampling::Random);
     // DrNAS' reference NAS-Bench-201 setting, key for key.
     let text = include_str!("../../../configs/drnas-nb201.toml");
@@ -380,7 +380,8 @@ fn shipped_darts_config_parses_and_validates() {
     assert_eq!((s.epochs, s.batch_size, s.drnas_progressive_keep), (100, 64, 3));
     assert_eq!((s.w_lr, s.w_lr_min, s.w_weight_decay, s.arch_lr), (0.025, 0.001, 3e-4, 3e-4));
     assert_eq!((s.drnas_partial_channels.as_slice(), s.drnas_warmup_fraction), (&[4, 2][..], 0.2));
-    assert!(s.augment && s.drnas_stage_lr_restart && !s.w_nesterov);
+    assert!(s.augment && !s.drnas_stage_lr_restart && !s.w_nesterov);
+    assert_eq!(s.val_sampling, sotl_search::ValSampling::Random);
     assert_eq!((cfg.net.channels, cfg.net.cells_per_stage), (16, 5));
 }
 

@@ -94,13 +94,14 @@ pub struct DartsConfig {
     /// keeps the last `k`; `[1]` uses all channels throughout. Dirichlet methods only.
     pub drnas_partial_channels: Vec<usize>,
     /// DrNAS: the weights' learning rate climbs back to `w_lr` when the second stage begins and
-    /// falls to `w_lr_min` by the last epoch along the rest of the cosine, rescaled (the
-    /// reference builds a new SGD at `learning_rate` for the widened network and loads the
-    /// old cosine scheduler's state into a new one, whose recursive update then starts from
-    /// that rate: `lr(t) = min + (max - min) (1 + cos(pi t / T)) / (1 + cos(pi t0 / T))` for
-    /// epoch `t >= t0`, the stage's first epoch). `false`: one cosine over all epochs.
-    /// Dirichlet methods with progressive stages only. Off by default, so that earlier
-    /// results reproduce; `configs/darts-scaled.toml` turns it on.
+    /// falls to `w_lr_min` by the last epoch along the rest of the cosine, rescaled:
+    /// `lr(t) = min + (max - min) (1 + cos(pi t / T)) / (1 + cos(pi t0 / T))` for epoch
+    /// `t >= t0`, the stage's first epoch. This is what the reference's progressive script does
+    /// under PyTorch >= 1.4: it builds a new SGD at `learning_rate` for the widened network and
+    /// loads the old cosine scheduler's state into a new one, whose recursive update then
+    /// starts from that rate (older PyTorch computed the closed form, one cosine). `false`
+    /// (the default): one cosine over all epochs, as the scheduler's `T_max` over both stages
+    /// intends. Dirichlet methods with progressive stages only.
     pub drnas_stage_lr_restart: bool,
     /// DrNAS: the fraction of each stage's epochs, at its start, in which only the weights train
     /// (the reference updates alpha only `if epoch >= 10` of each 50-epoch stage: 0.2).
