@@ -273,8 +273,14 @@ def test_ctrl_c_stops_the_study_and_the_folder_resumes(tmp_path):
             # sleep releases the GIL so that it sees the signal before the study goes on.
             time.sleep(1.0)
 
-    with pytest.raises(KeyboardInterrupt):
-        sotl_nas.run("train", cfg, out=tmp_path, progress=interrupt_after_a_few_steps)
+    # Python's own Ctrl-C handler, which a shell leaves out for a background job (SIGINT then
+    # starts ignored, and Python keeps it so).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sotl_nas.run("train", cfg, out=tmp_path, progress=interrupt_after_a_few_steps)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert sent and not (tmp_path / "summary.json").exists()
     done = sotl_nas.run("train", cfg, out=tmp_path, progress=False)
     assert done["resumed_from_step"] is not None and done["resumed_from_step"] >= 4
