@@ -9,6 +9,7 @@ mod config;
 mod counts;
 pub mod darts;
 mod error;
+mod layout;
 mod mix;
 mod network;
 mod oneshot1;
@@ -24,6 +25,7 @@ pub use counts::{
 };
 pub use darts::{DartsNetConfig, DartsNetwork, DartsSupernet};
 pub use error::{NnError, Result};
+pub use layout::{cpu_layout, set_cpu_layout, CpuLayout};
 pub use mix::EdgeMix;
 pub use network::Nb201Network;
 pub use oneshot1::{nb101_param_count, OneShot1NetConfig, OneShot1NetSize, OneShot1Supernet};

@@ -304,7 +304,7 @@ impl OneShot1Supernet {
                 Prepared::Path(g, g.live_nodes(), Some(w.unbind(0)))
             }
         };
-        let mut s = self.stem.forward(params, x, train);
+        let mut s = self.stem.forward(params, &crate::layout::compute_layout(x), train);
         for (i, cell) in self.cells.iter().enumerate() {
             if self.cfg.pools_before(i) {
                 // "Same" 2x2/2 pooling: a partial window at an odd edge pools what it covers.

@@ -119,6 +119,7 @@ impl Stem {
     }
 
     pub(crate) fn forward(&self, params: &[Tensor], x: &Tensor, train: bool) -> Tensor {
+        let x = crate::layout::compute_layout(x);
         let y = x.conv2d(&params[self.conv], None::<&Tensor>, [1, 1], [1, 1], [1, 1], 1);
         self.bn.forward(params, &y, train)
     }

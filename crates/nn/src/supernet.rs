@@ -408,10 +408,13 @@ fn split_channels(x: &Tensor, k: usize) -> (Tensor, Option<Tensor>) {
 /// channel at group `g`, position `i` moves to `i * k + g`.
 pub fn channel_shuffle(x: &Tensor, k: i64) -> Tensor {
     let s = x.size();
-    x.view([s[0], k, s[1] / k, s[2], s[3]])
+    let y = x
+        .view([s[0], k, s[1] / k, s[2], s[3]])
         .transpose(1, 2)
         .contiguous()
-        .view([s[0], s[1], s[2], s[3]])
+        .view([s[0], s[1], s[2], s[3]]);
+    // The copy above is contiguous NCHW: back to the layout the rest of the network runs in.
+    crate::layout::compute_layout(&y)
 }
 
 /// How one weight was widened: input channels (dim 1) gained copies of `in_index`, then output

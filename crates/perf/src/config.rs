@@ -39,6 +39,11 @@ pub struct PerfConfig {
     /// The cell of `finetune`, `eval` and the standalone rows; absent = the reference JSON's, or
     /// [`REFERENCE_FIXED_ARCH_SEED0`].
     pub fixed_arch: Option<Nb201Arch>,
+    /// Candidates of the `pool` row, each finetuned for `steps` minibatches.
+    pub pool_size: usize,
+    /// How CPU activations are laid out (`channels-last`, the networks' default, or
+    /// `contiguous`, PyTorch's default), for measuring what the layout is worth.
+    pub layout: sotl_nn::CpuLayout,
     /// Images in the `data` row's synthetic uint8 dataset (CIFAR-10's training set has 50 000).
     pub data_images: usize,
     /// Timed batches of the `data` row (a batch takes milliseconds, so it needs more than `steps`).
@@ -59,6 +64,8 @@ impl Default for PerfConfig {
             seed: 0,
             grad_clip: 5.0,
             fixed_arch: None,
+            pool_size: 5,
+            layout: sotl_nn::CpuLayout::ChannelsLast,
             data_images: 50_000,
             data_batches: 200,
         }
@@ -70,7 +77,7 @@ impl PerfConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |field, reason: String| Err(PerfError::Config { field, reason });
         if self.rows.is_empty() {
-            return bad("rows", "names no row; expected some of darts, spos, finetune, eval, standalone_train, standalone_eval, data".into());
+            return bad("rows", "names no row; expected some of darts, spos, finetune, pool, eval, standalone_train, standalone_eval, data".into());
         }
         self.net_config().validate()?;
         if !(1..=65_536).contains(&self.batch) {
@@ -87,6 +94,9 @@ impl PerfConfig {
                 "grad_clip",
                 format!("is {}; expected >= 0 (0 turns clipping off)", self.grad_clip),
             );
+        }
+        if self.rows.contains(&BenchRow::Pool) && self.pool_size == 0 {
+            return bad("pool_size", "is 0; expected at least 1 candidate".into());
         }
         if self.rows.contains(&BenchRow::Data) {
             if self.data_images < self.batch {
@@ -139,6 +149,10 @@ mod tests {
         assert!(e.to_string().contains("grad_clip"), "{e}");
         let e = PerfConfig { channels: 0, ..Default::default() }.validate().unwrap_err();
         assert!(e.to_string().contains("channels"), "{e}");
+        let e = PerfConfig { pool_size: 0, ..Default::default() }.validate().unwrap_err();
+        assert!(e.to_string().contains("pool_size"), "{e}");
+        let c: PerfConfig = serde_json::from_str(r#"{"layout": "contiguous"}"#).unwrap();
+        assert_eq!(c.layout, sotl_nn::CpuLayout::Contiguous);
         let e = serde_json::from_str::<PerfConfig>(r#"{"step": 3}"#).unwrap_err();
         assert!(e.to_string().contains("step"), "{e}");
         let c: PerfConfig = serde_json::from_str(r#"{"rows": ["spos", "eval"], "fixed_arch": "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"}"#).unwrap();

@@ -14,7 +14,7 @@ pub enum PerfError {
         reason: String,
     },
     /// A bench row name that is not one of the known ones.
-    #[error("unknown bench row {0:?}; expected one of darts, spos, finetune, eval, standalone_train, standalone_eval, data")]
+    #[error("unknown bench row {0:?}; expected one of darts, spos, finetune, pool, eval, standalone_train, standalone_eval, data")]
     UnknownRow(String),
     /// The reference harness' JSON could not be read or does not fit this run.
     #[error("reference JSON {path}: {reason}")]
@@ -43,6 +43,9 @@ pub enum PerfError {
     /// The DARTS search step failed.
     #[error("darts step: {0}")]
     Darts(#[from] sotl_search::DartsError),
+    /// The pool row's finetuning failed.
+    #[error("pool finetuning: {0}")]
+    Pool(Box<sotl_search::oneshot::OneShotError>),
     /// The data loader failed.
     #[error("data loader: {0}")]
     Data(#[from] sotl_data::DataError),

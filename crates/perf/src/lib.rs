@@ -13,6 +13,7 @@ mod darts_space;
 mod data_row;
 mod error;
 mod inputs;
+mod pool;
 mod reference;
 mod report;
 mod row;
@@ -29,6 +30,7 @@ pub use darts_space::{
 pub use data_row::data_row;
 pub use error::{PerfError, Result};
 pub use inputs::{cross_entropy, BenchInputs};
+pub use pool::{pool_archs, pool_finetune_config, pool_row};
 pub use reference::ReferenceRun;
 pub use report::{EnvInfo, ModelInfo, PerfReport, ReportedConfig, RowResults};
 pub use row::BenchRow;

@@ -57,6 +57,10 @@ pub struct ReportedConfig {
     pub data_images: usize,
     /// Timed batches of the `data` row.
     pub data_batches: usize,
+    /// Candidates of the `pool` row.
+    pub pool_size: usize,
+    /// The CPU activation layout.
+    pub layout: sotl_nn::CpuLayout,
 }
 
 /// Versions and machine facts.

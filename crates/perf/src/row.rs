@@ -20,6 +20,9 @@ pub enum BenchRow {
     Spos,
     /// The SPOS step with one fixed cell.
     Finetune,
+    /// Finetune-and-rank throughput: `pool_size` cells finetuned one after another by the
+    /// one-shot finetuner, from one supernet (the reference runs its `finetune` row per cell).
+    Pool,
     /// Eval-mode, no-grad single-path forward of the fixed cell (+ cross-entropy).
     Eval,
     /// A train step of the fixed cell's standalone network (SGD lr 0.1).
@@ -33,10 +36,11 @@ pub enum BenchRow {
 
 impl BenchRow {
     /// Every row, in table order.
-    pub const ALL: [BenchRow; 7] = [
+    pub const ALL: [BenchRow; 8] = [
         BenchRow::Darts,
         BenchRow::Spos,
         BenchRow::Finetune,
+        BenchRow::Pool,
         BenchRow::Eval,
         BenchRow::StandaloneTrain,
         BenchRow::StandaloneEval,
@@ -49,6 +53,7 @@ impl BenchRow {
             BenchRow::Darts => "darts",
             BenchRow::Spos => "spos",
             BenchRow::Finetune => "finetune",
+            BenchRow::Pool => "pool",
             BenchRow::Eval => "eval",
             BenchRow::StandaloneTrain => "standalone_train",
             BenchRow::StandaloneEval => "standalone_eval",
@@ -56,9 +61,9 @@ impl BenchRow {
         }
     }
 
-    /// Whether the reference harness has this row.
+    /// Whether the reference harness has this row (its `pool` is its `finetune` row per cell).
     pub const fn in_reference(self) -> bool {
-        !matches!(self, BenchRow::Data)
+        !matches!(self, BenchRow::Data | BenchRow::Pool)
     }
 
     /// Parses a comma-separated list such as `darts,spos`, keeping table order and dropping

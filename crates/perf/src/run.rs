@@ -9,9 +9,9 @@ use tch::Device;
 
 use crate::report::cpu_name;
 use crate::{
-    darts_row, data_row, single_path_eval_row, single_path_train_row, standalone_rows, BenchInputs,
-    BenchRow, EnvInfo, ModelInfo, PerfConfig, PerfReport, ReferenceRun, ReportedConfig, Result,
-    RowResults, RowStats, REFERENCE_FIXED_ARCH_SEED0,
+    darts_row, data_row, pool_archs, pool_row, single_path_eval_row, single_path_train_row,
+    standalone_rows, BenchInputs, BenchRow, EnvInfo, ModelInfo, PerfConfig, PerfReport,
+    ReferenceRun, ReportedConfig, Result, RowResults, RowStats, REFERENCE_FIXED_ARCH_SEED0,
 };
 
 /// Called when a row starts and when it ends (with its timings).
@@ -60,6 +60,7 @@ pub fn run_nb201(
         r.check(cfg)?;
     }
     tch::set_num_threads(cfg.threads);
+    sotl_nn::set_cpu_layout(cfg.layout);
     let net_cfg = cfg.net_config();
     let fixed = resolve_fixed_arch(cfg, reference);
     let model = model_info(cfg, &fixed)?;
@@ -93,6 +94,10 @@ pub fn run_nb201(
                 &mut results,
                 on_event,
             ),
+            BenchRow::Pool => {
+                let stats = pool_row(cfg, &pool_archs(cfg, reference))?;
+                finish(row, stats, &mut results, on_event);
+            }
             BenchRow::Eval => {
                 finish(row, single_path_eval_row(cfg, &inputs, &fixed)?, &mut results, on_event)
             }
@@ -131,6 +136,8 @@ pub fn run_nb201(
             spos_archs_from: reference.filter(|r| r.spos_archs.is_some()).map(|r| r.path.clone()),
             data_images: cfg.data_images,
             data_batches: cfg.data_batches,
+            pool_size: cfg.pool_size,
+            layout: cfg.layout,
         },
         env: EnvInfo {
             libtorch: "2.11.0",

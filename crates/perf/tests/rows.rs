@@ -34,7 +34,9 @@ fn every_row_runs_one_tiny_step_with_finite_times() {
     let rows: Vec<BenchRow> = report.results.0.iter().map(|(r, _)| *r).collect();
     assert_eq!(rows, BenchRow::ALL.to_vec());
     for (row, s) in &report.results.0 {
-        let steps = if *row == BenchRow::Data { 5 } else { 1 };
+        // data: 5 batches; pool: 5 candidates (the default pool_size) of 1 step, one mean
+        // per candidate.
+        let steps = if matches!(row, BenchRow::Data | BenchRow::Pool) { 5 } else { 1 };
         assert_eq!(s.steps, steps, "{row}");
         assert_eq!(s.step_ms.len(), steps, "{row}");
         for v in [s.median_ms, s.mean_ms, s.min_ms, s.max_ms, s.stdev_ms, s.imgs_per_s, s.wall_s] {
@@ -50,7 +52,9 @@ fn every_row_runs_one_tiny_step_with_finite_times() {
     assert_eq!(report.config.fixed_arch.to_string(), REFERENCE_FIXED_ARCH_SEED0);
     let json = serde_json::to_value(&report).unwrap();
     let keys: Vec<&String> = json["results"].as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 7);
+    let pool = report.results.get(BenchRow::Pool).unwrap();
+    assert_eq!(pool.sampled_archs.as_ref().map(Vec::len), Some(5));
+    assert_eq!(keys.len(), 8);
     assert!(json["results"]["standalone_train"]["median_ms"].is_f64());
 }
 

@@ -21,7 +21,7 @@ pub struct PerfArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum PerfCommand {
-    /// NAS-Bench-201 step timings: darts, spos, finetune, eval, standalone_train, standalone_eval,
+    /// NAS-Bench-201 step timings: darts, spos, finetune, pool, eval, standalone_train, standalone_eval,
     /// data (CPU; global --threads sets libtorch's threads, default 2).
     Nb201(Nb201PerfArgs),
     /// One search step on the DARTS-space search network: seconds and peak resident memory per
@@ -70,7 +70,7 @@ struct DartsSpaceArgs {
 #[derive(Debug, clap::Args)]
 struct Nb201PerfArgs {
     /// TOML config (keys of `PerfConfig`: rows, channels, cells_per_stage, batch, threads, warmup,
-    /// steps, seed, grad_clip, fixed_arch, data_images, data_batches).
+    /// steps, seed, grad_clip, fixed_arch, pool_size, layout, data_images, data_batches).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Comma-separated rows (config `rows`; default all).
@@ -101,6 +101,14 @@ struct Nb201PerfArgs {
     /// `sampled_archs`, its fixed arch is used, and its settings must match ours.
     #[arg(long, value_name = "REF.json")]
     spos_archs: Option<PathBuf>,
+    /// Candidates of the pool row, each finetuned --steps minibatches (config `pool_size`,
+    /// default 5).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// CPU activation layout: channels-last (the networks' default) or contiguous (config
+    /// `layout`).
+    #[arg(long, value_name = "LAYOUT")]
+    layout: Option<sotl_nn::CpuLayout>,
     /// Images in the data row's synthetic CIFAR-10-sized dataset (config `data_images`, default 50000).
     #[arg(long)]
     data_images: Option<usize>,
@@ -165,6 +173,8 @@ fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
     set(&mut cfg.cells_per_stage, a.net.cells);
     set(&mut cfg.seed, a.seed);
     set(&mut cfg.grad_clip, a.grad_clip);
+    set(&mut cfg.pool_size, a.pool_size);
+    set(&mut cfg.layout, a.layout);
     set(&mut cfg.data_images, a.data_images);
     set(&mut cfg.data_batches, a.data_batches);
     if let Some(s) = &a.arch {

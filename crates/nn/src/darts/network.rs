@@ -206,7 +206,14 @@ impl DartsNetwork {
     /// `([B, classes], Option<[B, classes]>)`.
     pub fn forward_t(&self, x: &Tensor, train: bool, drop_path: f64) -> (Tensor, Option<Tensor>) {
         let p = &self.params;
-        let stem = x.conv2d(&p[self.stem_conv], None::<&Tensor>, [1, 1], [1, 1], [1, 1], 1);
+        let stem = crate::layout::compute_layout(x).conv2d(
+            &p[self.stem_conv],
+            None::<&Tensor>,
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            1,
+        );
         let stem = self.stem_bn.forward(p, &stem, train);
         let (mut s0, mut s1) = (stem.shallow_clone(), stem);
         let mut aux_logits = None;

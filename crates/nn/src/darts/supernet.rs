@@ -167,7 +167,14 @@ impl DartsSupernet {
             EdgeMix::Path(g) => Prepared::Path(g),
             EdgeMix::WeightedPath(g, w) => Prepared::Weighted(g, w.unbind(0)),
         };
-        let stem = x.conv2d(&params[self.stem_conv], None::<&Tensor>, [1, 1], [1, 1], [1, 1], 1);
+        let stem = crate::layout::compute_layout(x).conv2d(
+            &params[self.stem_conv],
+            None::<&Tensor>,
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            1,
+        );
         let stem = self.stem_bn.forward(params, &stem, train);
         let (mut s0, mut s1) = (stem.shallow_clone(), stem);
         for cell in &self.cells {
