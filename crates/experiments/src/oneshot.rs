@@ -240,19 +240,31 @@ pub fn train_supernet_on<S: OneShotNet>(
     bar.set_position(run.step_count() as u64);
     let mut last = VecDeque::new();
     let mut saved = Instant::now();
-    while !run.is_done() {
-        let s = run.step(&data.train)?;
-        last.push_back(s.loss);
-        if last.len() > 50 {
+    // Losses are read back every READ_EVERY_STEPS steps (a read waits for the device).
+    let mut keep_last = |run: &mut SupernetTraining<'_, _>| -> Result<()> {
+        let losses = run.read_losses()?;
+        if let Some(l) = losses.last() {
+            bar.set_message(format!("loss {l:.3} lr {:.4}", run.lr()));
+        }
+        last.extend(losses);
+        while last.len() > 50 {
             last.pop_front();
         }
-        bar.set_message(format!("loss {:.3} lr {:.4}", s.loss, run.lr()));
+        Ok(())
+    };
+    while !run.is_done() {
+        run.step(&data.train)?;
+        if run.step_count() % sotl_train::READ_EVERY_STEPS == 0 {
+            keep_last(&mut run)?;
+        }
         bar.set_position(run.step_count() as u64);
         if saved.elapsed().as_secs() >= 30 {
+            keep_last(&mut run)?;
             run.save(&ckpt)?;
             saved = Instant::now();
         }
     }
+    keep_last(&mut run)?;
     run.save(&ckpt)?;
     bar.finish();
     Ok(TrainSummary {

@@ -48,6 +48,15 @@ pub struct PerfConfig {
     pub data_images: usize,
     /// Timed batches of the `data` row (a batch takes milliseconds, so it needs more than `steps`).
     pub data_batches: usize,
+    /// Where the rows run (the global `--device`, not a config key). On a GPU every timed step
+    /// still ends with its loss read back, as the reference's `loss.item()`, so the step's time
+    /// includes the device's work.
+    #[serde(skip, default = "cpu")]
+    pub device: tch::Device,
+}
+
+fn cpu() -> tch::Device {
+    tch::Device::Cpu
 }
 
 impl Default for PerfConfig {
@@ -68,6 +77,7 @@ impl Default for PerfConfig {
             layout: sotl_nn::CpuLayout::ChannelsLast,
             data_images: 50_000,
             data_batches: 200,
+            device: tch::Device::Cpu,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use sotl_search::{DartsConfig, DartsMethod, Nb201DartsSearch, SearchSplits};
 use sotl_train::{Batch, BatchSource};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::{time_steps, BenchInputs, PerfConfig, Result, RowStats};
 
@@ -56,7 +56,7 @@ pub fn darts_row(cfg: &PerfConfig, inputs: &BenchInputs) -> Result<RowStats> {
         &dcfg,
         &cfg.net_config(),
         cfg.seed,
-        Device::Cpu,
+        cfg.device,
         Kind::Float,
     )?;
     let mut train =

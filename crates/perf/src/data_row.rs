@@ -18,7 +18,7 @@ pub fn data_row(cfg: &PerfConfig) -> Result<RowStats> {
     let labels = Tensor::randint(10, [n], (Kind::Int64, Device::Cpu));
     let classes = CIFAR10_CLASSES.iter().map(|c| c.to_string()).collect();
     let data = Dataset::new("synthetic-cifar10-sized", images, labels, classes)?;
-    let images = DeviceImages::new(&data, &Normalization::cifar10(), None, Device::Cpu)?;
+    let images = DeviceImages::new(&data, &Normalization::cifar10(), None, cfg.device)?;
     let mut batches = images.batches(cfg.batch, cfg.seed, true)?;
     let per_epoch = batches.batches_per_epoch();
     time_steps(cfg.warmup, cfg.data_batches, cfg.batch, |i| {

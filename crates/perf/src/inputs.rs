@@ -20,7 +20,7 @@ pub struct BenchInputs {
 
 impl BenchInputs {
     /// Draws the batches on the CPU from libtorch's generator seeded with `cfg.seed`, in the
-    /// reference's order (x_w, y_w, x_a, y_a).
+    /// reference's order (x_w, y_w, x_a, y_a), and moves them to `cfg.device`.
     pub fn new(cfg: &PerfConfig) -> BenchInputs {
         tch::manual_seed(cfg.seed as i64);
         let b = cfg.batch as i64;
@@ -29,7 +29,8 @@ impl BenchInputs {
         let y_w = Tensor::randint(cfg.num_classes, [b], (Kind::Int64, Device::Cpu));
         let x_a = Tensor::randn([b, 3, 32, 32], opts);
         let y_a = Tensor::randint(cfg.num_classes, [b], (Kind::Int64, Device::Cpu));
-        BenchInputs { x_w, y_w, x_a, y_a }
+        let d = cfg.device;
+        BenchInputs { x_w: x_w.to(d), y_w: y_w.to(d), x_a: x_a.to(d), y_a: y_a.to(d) }
     }
 }
 

@@ -8,7 +8,6 @@ use sotl_search::oneshot::{FinetuneConfig, Finetuner, Nb201PathNet, TrainerKind}
 use sotl_space::Nb201Arch;
 use sotl_train::DeviceImages;
 use tch::nn::VarStore;
-use tch::Device;
 
 use crate::{time_steps, PerfConfig, PerfError, ReferenceRun, Result, RowStats};
 
@@ -61,10 +60,10 @@ pub fn pool_row(cfg: &PerfConfig, archs: &[Nb201Arch]) -> Result<RowStats> {
         seed: cfg.seed,
     })?;
     let norm = Normalization::from_data(&train);
-    let train = DeviceImages::new(&train, &norm, None, Device::Cpu)?;
-    let val = DeviceImages::new(&val, &norm, None, Device::Cpu)?;
+    let train = DeviceImages::new(&train, &norm, None, cfg.device)?;
+    let val = DeviceImages::new(&val, &norm, None, cfg.device)?;
     tch::manual_seed(cfg.seed as i64);
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(cfg.device);
     let net = Nb201PathNet::new(&vs, &cfg.net_config()).map_err(pool_err)?;
     let mut finetuner =
         Finetuner::new(&net, pool_finetune_config(cfg), TrainerKind::Spos).map_err(pool_err)?;

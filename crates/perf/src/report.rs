@@ -27,8 +27,8 @@ pub struct PerfReport {
 /// The settings of a run, named as in the reference JSON's `config`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportedConfig {
-    /// Always `cpu` (the rows run on the CPU, like the reference's published figures).
-    pub device: &'static str,
+    /// Where the rows ran: `cpu`, or `cuda:N`.
+    pub device: String,
     /// Images per batch.
     pub batch: usize,
     /// Channels of the first stage.

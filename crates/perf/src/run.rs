@@ -45,7 +45,7 @@ pub fn spos_archs(cfg: &PerfConfig, reference: Option<&ReferenceRun>) -> Vec<Nb2
     }
 }
 
-/// Runs `cfg.rows` on the CPU with `cfg.threads` libtorch threads and reports their timings.
+/// Runs `cfg.rows` on `cfg.device` with `cfg.threads` libtorch threads and reports their timings.
 ///
 /// With a `reference` (the harness' JSON), its settings must match `cfg` ([`ReferenceRun::check`]),
 /// `spos` replays its `sampled_archs` and the fixed cell is its `fixed_arch` unless `cfg` names one.
@@ -122,7 +122,10 @@ pub fn run_nb201(
     Ok(PerfReport {
         harness: "sotl-nas perf nb201 (crates/perf)",
         config: ReportedConfig {
-            device: "cpu",
+            device: match cfg.device {
+                Device::Cuda(i) => format!("cuda:{i}"),
+                _ => "cpu".to_string(),
+            },
             batch: cfg.batch,
             channels: net_cfg.channels,
             cells_per_stage: net_cfg.cells_per_stage,

@@ -4,7 +4,6 @@ use sotl_nn::{EdgeMix, Nb201Supernet};
 use sotl_space::Nb201Arch;
 use sotl_train::{clip_grad_norm, Optimizer, ParamGroup, Sgd, SgdConfig};
 use tch::nn::VarStore;
-use tch::Device;
 
 use crate::inputs::checked_loss;
 use crate::{cross_entropy, time_steps, BenchInputs, PerfConfig, Result, RowStats};
@@ -17,7 +16,7 @@ pub const SUPERNET_SGD: SgdConfig =
 /// A freshly initialized supernet (libtorch seeded with `cfg.seed`) and its weights as one group.
 fn supernet(cfg: &PerfConfig) -> Result<(VarStore, Nb201Supernet, ParamGroup)> {
     tch::manual_seed(cfg.seed as i64);
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(cfg.device);
     let net = Nb201Supernet::new(&vs.root(), &cfg.net_config())?;
     let group = ParamGroup::from_var_store(&vs)?;
     Ok((vs, net, group))
@@ -41,7 +40,7 @@ pub fn single_path_train_row(
         let loss = cross_entropy(&logits, &inputs.y_w);
         loss.backward();
         if cfg.grad_clip > 0.0 {
-            clip_grad_norm(opt.group(), cfg.grad_clip);
+            let _ = clip_grad_norm(opt.group(), cfg.grad_clip);
         }
         opt.step()?;
         checked_loss(row, i, &loss).map(drop)

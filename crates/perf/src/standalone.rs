@@ -4,7 +4,6 @@ use sotl_nn::Nb201Network;
 use sotl_space::Nb201Arch;
 use sotl_train::{Optimizer, ParamGroup, Sgd, SgdConfig};
 use tch::nn::VarStore;
-use tch::Device;
 
 use crate::inputs::checked_loss;
 use crate::{cross_entropy, time_steps, BenchInputs, PerfConfig, Result, RowStats};
@@ -30,7 +29,7 @@ pub fn standalone_rows(
     eval: bool,
 ) -> Result<StandaloneStats> {
     tch::manual_seed(cfg.seed as i64);
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(cfg.device);
     let net = Nb201Network::new(&vs.root(), arch, &cfg.net_config())?;
     let train_stats = if train {
         let mut opt = Sgd::new(

@@ -45,6 +45,6 @@ pub use seed::{derive_seed, torch_rng_lock, torch_seed, Stream};
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{
     epochs_csv, optimizer_step, read_trained_model, EpochSummary, EvalSchedule, Event, Gradients,
-    Measurement, RunStatus, Trainer, TrainerConfig, Validation,
+    Measurement, RunStatus, Trainer, TrainerConfig, Validation, READ_EVERY_STEPS,
 };
 pub use unroll::{hypergradient, sgd_steps, unroll_sgd, LastStep, Unrolled};

@@ -9,8 +9,9 @@ use crate::{Batch, Result};
 pub struct BatchOutput {
     /// Mean loss over the batch: a scalar tensor, attached to the graph when training.
     pub loss: Tensor,
-    /// Fraction of correctly classified examples, when the task has one.
-    pub accuracy: Option<f64>,
+    /// Fraction of correctly classified examples, when the task has one: a 0-d tensor on the
+    /// loss' device, read back by the loop together with the loss.
+    pub accuracy: Option<Tensor>,
     /// Gradients the objective took itself, one entry per parameter of the optimizer's group
     /// (`None`: no gradient, so no update), e.g. the sampled path's gradients in a weight-sharing
     /// supernet. When absent, the loop backpropagates `loss` into the parameters' `.grad()`.
@@ -32,13 +33,19 @@ impl BatchOutput {
         let correct = tch::no_grad(|| {
             logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
         });
-        BatchOutput { loss, accuracy: Some(correct.double_value(&[])), grads: None }
+        BatchOutput { loss, accuracy: Some(correct), grads: None }
     }
 
     /// A training step's output whose gradients were already taken (see [`BatchOutput::grads`]):
-    /// the loss value, the accuracy and one gradient (or `None`) per parameter of the group.
-    pub fn with_grads(loss: f64, accuracy: Option<f64>, grads: Vec<Option<Tensor>>) -> Self {
-        BatchOutput { loss: Tensor::from(loss), accuracy, grads: Some(grads) }
+    /// the loss (0-d, detached), the accuracy and one gradient (or `None`) per parameter of the
+    /// group.
+    pub fn with_grads(loss: Tensor, accuracy: Option<Tensor>, grads: Vec<Option<Tensor>>) -> Self {
+        BatchOutput { loss, accuracy, grads: Some(grads) }
+    }
+
+    /// The accuracy read back to the host, when there is one (evaluation, not training steps).
+    pub fn accuracy_value(&self) -> Option<f64> {
+        self.accuracy.as_ref().map(|a| a.double_value(&[]))
     }
 }
 

@@ -141,7 +141,7 @@ pub fn optimizer_step<O: Optimizer + ?Sized>(
     };
     inspect(&grads)?;
     if let Some(c) = clip {
-        clip_grads(&mut grads, c);
+        let _ = clip_grads(&mut grads, c);
     }
     opt.step_with(&grads)
 }
@@ -274,7 +274,7 @@ impl<B: BatchSource + ?Sized> Validation for B {
         let batch = self.batch(k / vb, k % vb)?;
         let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
         let loss = out.loss.double_value(&[]);
-        let acc = out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))?;
+        let acc = out.accuracy_value().ok_or(TrainError::Config(NEED_ACC.into()))?;
         Ok(vec![Measurement { loss, acc, bn: BnStats::Running }])
     }
 
@@ -285,7 +285,7 @@ impl<B: BatchSource + ?Sized> Validation for B {
             let out = tch::no_grad(|| objective.batch_output(&batch, false))?;
             let b = batch.len();
             loss_sum += out.loss.double_value(&[]) * b as f64;
-            acc_sum += out.accuracy.ok_or(TrainError::Config(NEED_ACC.into()))? * b as f64;
+            acc_sum += out.accuracy_value().ok_or(TrainError::Config(NEED_ACC.into()))? * b as f64;
             n += b;
         }
         let n = n.max(1) as f64;
@@ -297,9 +297,13 @@ impl<B: BatchSource + ?Sized> Validation for B {
 ///
 /// Each step `s` of epoch `e` (batch `i`): set the rate from the schedule, seed libtorch's
 /// generator from `(seed, s)`, fetch batch `(e, i)`, clear gradients to undefined, compute the
-/// loss, fail on a non-finite loss, backpropagate (unless the objective took its gradients
-/// itself, see [`crate::BatchOutput::grads`]), optionally record gradient statistics and clip,
-/// step the optimizer, record a [`StepRecord`], then evaluate and checkpoint as scheduled.
+/// loss, backpropagate (unless the objective took its gradients itself, see
+/// [`crate::BatchOutput::grads`]), optionally compute gradient statistics and clip, step the
+/// optimizer, then evaluate and checkpoint as scheduled. Nothing in a step reads the device: the
+/// steps' losses, accuracies and statistics are read together every [`READ_EVERY_STEPS`] steps
+/// and before every evaluation, epoch end, checkpoint and return, then recorded as
+/// [`StepRecord`]s; a non-finite loss or statistic fails the run there, naming its step, before
+/// anything is checkpointed.
 ///
 /// Every training run of the workspace goes through this loop: standalone training, and the
 /// one-shot finetuning of each candidate (an `&mut` borrowed optimizer, path gradients, a
@@ -322,7 +326,26 @@ pub struct Trainer<O: Optimizer> {
     partial_seconds: f64,
     /// Per-parameter gradient sums over the steps so far (`grad_accumulation`).
     grad_acc: Vec<Option<Tensor>>,
+    /// Steps taken whose loss, accuracy and gradient statistics are still on the device.
+    pending: Vec<PendingStep>,
 }
+
+/// A step taken but not yet read back: its scalars stay on the device until
+/// [`Trainer::read_pending`] reads all pending steps' at once.
+struct PendingStep {
+    step: usize,
+    epoch: usize,
+    lr: f64,
+    loss: Tensor,
+    acc: Option<Tensor>,
+    /// Gradient sum, L1 norm and (with accumulation) the accumulated sum's L1 norm.
+    grad_stats: Option<Tensor>,
+}
+
+/// Steps between reads of the step records: a read waits for the device (a GPU's queue drains),
+/// so the loop reads every this many steps, and before every evaluation, epoch end, checkpoint
+/// and return, never inside a step.
+pub const READ_EVERY_STEPS: usize = 32;
 
 impl<O: Optimizer> std::fmt::Debug for Trainer<O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -363,6 +386,7 @@ impl<O: Optimizer> Trainer<O> {
             epochs: Vec::new(),
             step: 0,
             partial_seconds: 0.0,
+            pending: Vec::new(),
         })
     }
 
@@ -466,12 +490,7 @@ impl<O: Optimizer> Trainer<O> {
         let mut t0 = Instant::now();
         while self.step < stop_at {
             let (epoch, index) = (self.step / spe, self.step % spe);
-            let lr = self.train_step(train, objective, epoch, index, spe)?;
-            on_event(Event::Step {
-                record: self.record.steps.last().expect("just pushed"),
-                lr,
-                total_steps: total,
-            });
+            self.train_step(train, objective, epoch, index, spe)?;
 
             let epoch_done = index + 1 == spe;
             let eval = self.cfg.eval;
@@ -483,6 +502,19 @@ impl<O: Optimizer> Trainer<O> {
                 && eval
                     .full_every_epochs
                     .is_some_and(|k| (epoch + 1) % k == 0 || epoch + 1 == self.cfg.epochs);
+            let periodic =
+                self.cfg.checkpoint_every_steps.is_some_and(|k| self.step.is_multiple_of(k));
+            let pausing = self.step == stop_at && stop_at < total;
+            let checkpointing = self.checkpoint.is_some() && (epoch_done || periodic || pausing);
+            let evaluating = val.is_some() && (full_now || mini_now || full_at_epoch_end);
+            if epoch_done
+                || evaluating
+                || checkpointing
+                || self.step == stop_at
+                || self.pending.len() >= READ_EVERY_STEPS
+            {
+                self.read_pending(total, on_event)?;
+            }
             let mut vfull = None;
             if let Some(v) = val.as_deref_mut() {
                 // Step-scheduled evaluations first (whole set, then minibatch), then the
@@ -500,10 +532,7 @@ impl<O: Optimizer> Trainer<O> {
                 self.epochs.push(s);
                 on_event(Event::Epoch(self.epochs.last().expect("just pushed")));
             }
-            let periodic =
-                self.cfg.checkpoint_every_steps.is_some_and(|k| self.step.is_multiple_of(k));
-            let pausing = self.step == stop_at && stop_at < total;
-            if self.checkpoint.is_some() && (epoch_done || periodic || pausing) {
+            if checkpointing {
                 if !epoch_done {
                     self.partial_seconds += t0.elapsed().as_secs_f64();
                     t0 = Instant::now();
@@ -566,7 +595,7 @@ impl<O: Optimizer> Trainer<O> {
         epoch: usize,
         index: usize,
         spe: usize,
-    ) -> Result<f64> {
+    ) -> Result<()> {
         let lr = self.cfg.schedule.lr_at_step(epoch, index, spe);
         self.optimizer.set_lr(lr);
         let _rng = torch_rng_lock();
@@ -574,32 +603,81 @@ impl<O: Optimizer> Trainer<O> {
         let batch = train.batch(epoch, index)?;
         self.optimizer.zero_grad();
         let out = objective.batch_output(&batch, true)?;
-        let loss = out.loss.double_value(&[]);
-        if !loss.is_finite() {
-            return Err(TrainError::NonFiniteLoss { step: self.step, epoch, value: loss });
-        }
+        let loss = out.loss.detach();
         let grads = match out.grads {
             Some(g) => Gradients::Given(g),
             None => Gradients::Backward(&out.loss),
         };
-        let mut stats = [None; 3];
-        let (cfg, acc, step) = (&self.cfg, &mut self.grad_acc, self.step);
+        let mut grad_stats = None;
+        let (cfg, acc) = (&self.cfg, &mut self.grad_acc);
         optimizer_step(&mut self.optimizer, grads, cfg.grad_clip, |g| {
-            stats = gradient_statistics(cfg, acc, g, step, epoch)?;
+            grad_stats = gradient_statistics(cfg, acc, g);
             Ok(())
         })?;
-        let [grad_sum, grad_l1, grad_acc_l1] = stats;
-        self.record.steps.push(StepRecord {
+        self.pending.push(PendingStep {
             step: self.step,
             epoch,
-            train_loss: loss,
-            train_acc: out.accuracy,
-            grad_sum,
-            grad_l1,
-            grad_acc_l1,
+            lr,
+            loss,
+            acc: out.accuracy.map(|a| a.detach()),
+            grad_stats,
         });
         self.step += 1;
-        Ok(lr)
+        Ok(())
+    }
+
+    /// Reads the pending steps' scalars back in one transfer, checks them in step order (a
+    /// non-finite loss or gradient statistic is an error naming its step), records them and
+    /// reports each as an [`Event::Step`].
+    fn read_pending(&mut self, total: usize, on_event: &mut dyn FnMut(Event<'_>)) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let device = self.pending[0].loss.device();
+        let mut parts = Vec::new();
+        for p in &self.pending {
+            parts.push(&p.loss);
+            parts.extend(&p.acc);
+            parts.extend(&p.grad_stats);
+        }
+        let flat: Vec<Tensor> =
+            parts.iter().map(|t| t.to_device(device).to_kind(Kind::Double).reshape([-1])).collect();
+        let values = Vec::<f64>::try_from(Tensor::cat(&flat, 0))?;
+        let mut it = values.into_iter();
+        let mut next = || it.next().expect("one value per pending scalar");
+        for p in std::mem::take(&mut self.pending) {
+            let loss = next();
+            if !loss.is_finite() {
+                return Err(TrainError::NonFiniteLoss {
+                    step: p.step,
+                    epoch: p.epoch,
+                    value: loss,
+                });
+            }
+            let train_acc = p.acc.as_ref().map(|_| next());
+            let stats: Vec<f64> = p
+                .grad_stats
+                .as_ref()
+                .map_or(Vec::new(), |t| (0..t.numel()).map(|_| next()).collect());
+            if stats.iter().any(|x| !x.is_finite()) {
+                return Err(TrainError::NonFiniteGrad { step: p.step, epoch: p.epoch });
+            }
+            self.record.steps.push(StepRecord {
+                step: p.step,
+                epoch: p.epoch,
+                train_loss: loss,
+                train_acc,
+                grad_sum: stats.first().copied(),
+                grad_l1: stats.get(1).copied(),
+                grad_acc_l1: stats.get(2).copied(),
+            });
+            on_event(Event::Step {
+                record: self.record.steps.last().expect("just pushed"),
+                lr: p.lr,
+                total_steps: total,
+            });
+        }
+        Ok(())
     }
 
     fn push_val(&mut self, m: Measurement, epoch: usize, scope: ValScope) -> Result<ValRecord> {
@@ -668,6 +746,7 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Restores the state written by [`Trainer::save`]; the config must be the same.
     pub fn load(&mut self, path: &Path) -> Result<()> {
+        self.pending.clear();
         let ck_err = |reason: String| TrainError::Checkpoint { path: path.to_path_buf(), reason };
         let device = self.state.first().map_or(Device::Cpu, |(_, t)| t.device());
         let (tensors, meta) = load_checkpoint(path, device)?;
@@ -745,11 +824,9 @@ fn gradient_statistics(
     cfg: &TrainerConfig,
     grad_acc: &mut [Option<Tensor>],
     grads: &[Option<Tensor>],
-    step: usize,
-    epoch: usize,
-) -> Result<[Option<f64>; 3]> {
+) -> Option<Tensor> {
     if !cfg.grad_stats {
-        return Ok([None; 3]);
+        return None;
     }
     let device = grads.iter().flatten().next().map_or(Device::Cpu, |g| g.device());
     let zero = || Tensor::zeros([], (Kind::Double, device));
@@ -774,11 +851,8 @@ fn gradient_statistics(
         }
     });
     let parts = if accumulate { vec![sum, l1, acc_l1] } else { vec![sum, l1] };
-    let v = Vec::<f64>::try_from(Tensor::stack(&parts, 0))?;
-    if v.iter().any(|x| !x.is_finite()) {
-        return Err(TrainError::NonFiniteGrad { step, epoch });
-    }
-    Ok([Some(v[0]), Some(v[1]), accumulate.then(|| v[2])])
+    // Left on the device: the loop reads every pending step's statistics at once.
+    Some(Tensor::stack(&parts, 0))
 }
 
 /// The per-epoch summaries as CSV (header + one row per epoch; empty cells for absent values).

@@ -346,7 +346,11 @@ fn objective_gradients_a_step_budget_and_step_scheduled_evaluations() {
     let mut train = TensorBatches::new(x, y, 4).unwrap();
     let mut val = Scripted::default();
     let mut objective = |_: &Batch, _: bool| {
-        Ok(BatchOutput::with_grads(0.7, Some(1.0), vec![Some(Tensor::from(2.0f64)), None]))
+        Ok(BatchOutput::with_grads(
+            Tensor::from(0.7f64),
+            Some(Tensor::from(1.0f64)),
+            vec![Some(Tensor::from(2.0f64)), None],
+        ))
     };
     let status =
         trainer.run(&mut train, Some(&mut val), &mut objective, &mut |_| {}, None).unwrap();
@@ -408,8 +412,9 @@ fn a_step_budget_beyond_the_epochs_and_a_wrong_gradient_count_are_refused() {
         grad_clip: None,
         ..config(1)
     };
-    let mut objective =
-        |_: &Batch, _: bool| Ok(BatchOutput::with_grads(0.5, None, vec![None, None]));
+    let mut objective = |_: &Batch, _: bool| {
+        Ok(BatchOutput::with_grads(Tensor::from(0.5f64), None, vec![None, None]))
+    };
     let mut t = Trainer::new(cfg.clone(), &mut opt, vec![]).unwrap();
     let e = t.run(&mut train, None, &mut objective, &mut |_| {}, None).unwrap_err().to_string();
     assert!(e.contains("3 steps do not fit in 1 epochs of 2 batches"), "{e}");
@@ -442,4 +447,45 @@ fn resume_with_accumulated_gradients_continues_bit_identically() {
         assert!(s.grad_acc_l1.unwrap() <= l1_so_far * (1.0 + 1e-9));
     }
     assert_eq!(weights(&second.vs), weights(&straight.vs));
+}
+
+#[test]
+fn step_records_are_read_in_batches_never_inside_a_step() {
+    // 1 epoch of 80 batches of 4, no evaluation: the records of steps 0..31 are read (and
+    // reported) after the 32nd step, those of 32..63 after the 64th, the rest at the end.
+    assert_eq!(sotl_train::READ_EVERY_STEPS, 32);
+    let mut cfg = config(1);
+    cfg.eval = EvalSchedule::default();
+    let mut s = setup(3, cfg);
+    let (x, y) = data(320, 1);
+    s.train = TensorBatches::new(x, y, 4).unwrap();
+    let model = &s.model;
+    let calls = std::cell::Cell::new(0usize);
+    let mut objective = |b: &Batch, train: bool| {
+        calls.set(calls.get() + 1);
+        Ok(BatchOutput::classification(&model.forward_t(&b.inputs, train), &b.targets))
+    };
+    let mut seen = Vec::new();
+    let mut on_event = |e: Event<'_>| {
+        if let Event::Step { record, .. } = e {
+            seen.push((record.step, calls.get()));
+        }
+    };
+    s.trainer.run(&mut s.train, None, &mut objective, &mut on_event, None).unwrap();
+    assert_eq!(seen.len(), 80);
+    for (k, &(step, calls_then)) in seen.iter().enumerate() {
+        assert_eq!(step, k, "in step order");
+        let expected = if k < 32 {
+            32
+        } else if k < 64 {
+            64
+        } else {
+            80
+        };
+        assert_eq!(calls_then, expected, "step {k} was reported after {calls_then} steps");
+    }
+    // The records are complete and finite, gradient statistics included.
+    let r = s.trainer.record();
+    assert_eq!(r.steps.len(), 80);
+    assert!(r.steps.iter().all(|s| s.train_loss.is_finite() && s.grad_l1.is_some()));
 }

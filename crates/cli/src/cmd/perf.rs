@@ -22,7 +22,7 @@ pub struct PerfArgs {
 #[derive(Debug, clap::Subcommand)]
 enum PerfCommand {
     /// NAS-Bench-201 step timings: darts, spos, finetune, pool, eval, standalone_train, standalone_eval,
-    /// data (CPU; global --threads sets libtorch's threads, default 2).
+    /// data (global --device picks CPU or GPU, --threads libtorch's threads, default 2).
     Nb201(Nb201PerfArgs),
     /// One search step on the DARTS-space search network: seconds and peak resident memory per
     /// layers x method x accumulation (CPU). Memory is exact for the first combination of a
@@ -156,10 +156,8 @@ fn darts_space(a: DartsSpaceArgs, g: &Global) -> Result<()> {
 }
 
 fn nb201(a: Nb201PerfArgs, g: &Global) -> Result<()> {
-    if g.device != "cpu" {
-        bail!("perf nb201 times the CPU only (as the reference's published figures); drop --device {}", g.device);
-    }
     let mut cfg: PerfConfig = load_config(a.config.as_deref())?;
+    cfg.device = sotl_experiments::parse_device(&g.device)?;
     if let Some(b) = &a.bench {
         cfg.rows = BenchRow::parse_list(b)?;
     }

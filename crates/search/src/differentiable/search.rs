@@ -37,8 +37,64 @@ pub struct StepProgress {
     pub done: usize,
     /// Weight steps in this epoch (SoTL variants count both passes over a window).
     pub total: usize,
-    /// Loss of the last step.
-    pub loss: f64,
+}
+
+/// Which of an epoch's series a scalar belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Series {
+    /// A weight step's training loss.
+    Train,
+    /// An architecture step's loss.
+    Arch,
+    /// A value only checked for finiteness (the architecture gradient's largest entry).
+    Check,
+}
+
+/// The scalars of an epoch (losses, gradient checks), kept where they were computed until the
+/// epoch ends: a step never waits for the device, and one transfer reads them all. Values already
+/// on the host (from the unrolled hypergradients) are kept in order beside them.
+#[derive(Default)]
+struct EpochScalars {
+    items: Vec<(Series, &'static str, usize, Option<Tensor>, f64)>,
+}
+
+impl EpochScalars {
+    fn push(&mut self, series: Series, what: &'static str, step: usize, t: Tensor) {
+        self.items.push((series, what, step, Some(t.detach()), f64::NAN));
+    }
+
+    fn push_value(&mut self, series: Series, what: &'static str, step: usize, v: f64) {
+        self.items.push((series, what, step, None, v));
+    }
+
+    /// The training and architecture losses in step order; the first non-finite scalar, in the
+    /// order they were made, is an error naming it.
+    fn read(self, epoch: usize) -> DartsResult<(Vec<f64>, Vec<f64>)> {
+        let device = self.items.iter().find_map(|i| i.3.as_ref()).map(Tensor::device);
+        let on_device: Vec<Tensor> = (self.items.iter())
+            .filter_map(|i| i.3.as_ref())
+            .map(|t| t.to_device(device.expect("some")).to_kind(Kind::Double).reshape([1]))
+            .collect();
+        let mut read = if on_device.is_empty() {
+            Vec::new()
+        } else {
+            Vec::<f64>::try_from(Tensor::cat(&on_device, 0))?
+        }
+        .into_iter();
+        let (mut train, mut arch) = (Vec::new(), Vec::new());
+        for (series, what, step, t, v) in self.items {
+            let value = if t.is_some() { read.next().expect("one value per tensor") } else { v };
+            if !value.is_finite() {
+                return Err(DartsError::NonFinite { what, epoch, step, value });
+            }
+            match series {
+                Series::Train => train.push(value),
+                Series::Arch => arch.push(value),
+                Series::Check => {}
+            }
+        }
+        Ok((train, arch))
+    }
 }
 
 /// What one epoch produced.
@@ -359,14 +415,6 @@ where
         cross_entropy(&self.supernet.forward_mix(&x, &self.mix(alpha_grad), true), &y)
     }
 
-    fn check(&self, what: &'static str, step: usize, value: f64) -> DartsResult<f64> {
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            Err(DartsError::NonFinite { what, epoch: self.epoch, step, value })
-        }
-    }
-
     /// One SGD step of the weights on `batch`; with [`AlphaGrad::Live`] the same backward pass
     /// also adds this loss's alpha gradient to `alpha.grad()` (SoTL accumulation, no zeroing).
     fn weight_step(
@@ -374,22 +422,23 @@ where
         batch: &Batch,
         alpha_grad: AlphaGrad,
         step: usize,
-    ) -> DartsResult<f64> {
+        out: &mut EpochScalars,
+    ) -> DartsResult<()> {
         self.reseed();
         self.w_opt.zero_grad();
         let clip = (self.cfg.grad_clip > 0.0).then_some(self.cfg.grad_clip);
         // Micro-batches (one without accumulation), each loss weighted by its share of the
         // minibatch, so the summed gradients (and the reported loss) are the minibatch mean's.
-        let mut value = 0.0;
+        let mut value = Tensor::zeros([], (self.kind, self.device));
         for (part, share) in micro_batches(batch, self.cfg.accumulate) {
             let loss = self.loss_on(&part, alpha_grad) * share;
-            value += loss.double_value(&[]);
+            value += loss.detach();
             loss.f_backward()?;
         }
-        let value = self.check("training loss", step, value)?;
+        out.push(Series::Train, "training loss", step, value);
         let grads = self.w_opt.group().grads();
         optimizer_step(&mut self.w_opt, Gradients::Given(grads), clip, |_| Ok(()))?;
-        Ok(value)
+        Ok(())
     }
 
     /// Plain SGD steps of the weights on `batches` at the current epoch's learning rate, with
@@ -397,11 +446,11 @@ where
     pub fn train_weights(&mut self, batches: &[Batch]) -> DartsResult<Vec<f64>> {
         self.w_opt.set_lr(self.weight_lr());
         let batches: Vec<Batch> = batches.iter().map(|b| self.to_device(b)).collect();
-        batches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| self.weight_step(b, AlphaGrad::Detached, i))
-            .collect()
+        let mut out = EpochScalars::default();
+        for (i, b) in batches.iter().enumerate() {
+            self.weight_step(b, AlphaGrad::Detached, i, &mut out)?;
+        }
+        Ok(out.read(self.epoch)?.0)
     }
 
     /// The training loss as a function of explicit (possibly non-leaf) weights and alpha: what
@@ -421,17 +470,22 @@ where
 
     /// Gradient of the architecture loss (plus DrNAS' KL when configured) on `batch`, added to
     /// `alpha.grad()` without touching the weights' gradients.
-    fn accumulate_arch_grad(&mut self, batch: &Batch, step: usize) -> DartsResult<f64> {
+    fn accumulate_arch_grad(
+        &mut self,
+        batch: &Batch,
+        step: usize,
+        out: &mut EpochScalars,
+    ) -> DartsResult<()> {
         self.reseed();
-        let mut value = 0.0;
+        let mut value = Tensor::zeros([], (self.kind, self.device));
         for (part, share) in micro_batches(batch, self.cfg.accumulate) {
             let loss = self.loss_on(&part, AlphaGrad::Live) * share;
-            value += loss.double_value(&[]);
+            value += loss.detach();
             let g = grads(&loss, &[&self.alpha], false)?.remove(0);
             self.accumulate_alpha_grad(&g);
         }
-        self.accumulate_regularizer_grad()?;
-        self.check("validation loss", step, value)
+        out.push(Series::Arch, "validation loss", step, value);
+        self.accumulate_regularizer_grad()
     }
 
     /// Adds the gradient of the relaxation's regularizer (DrNAS' KL, when configured) to
@@ -448,13 +502,12 @@ where
         Ok(())
     }
 
-    fn alpha_step(&mut self, step: usize) -> DartsResult<()> {
+    fn alpha_step(&mut self, step: usize, out: &mut EpochScalars) -> DartsResult<()> {
         let g = self.alpha.grad();
         if g.defined() {
-            let n = g.abs().max().double_value(&[]);
-            self.check("architecture gradient", step, n)?;
+            out.push(Series::Check, "architecture gradient", step, g.abs().max());
             if self.cfg.arch_grad_clip > 0.0 {
-                sotl_train::clip_grad_norm(self.a_opt.group(), self.cfg.arch_grad_clip);
+                let _ = sotl_train::clip_grad_norm(self.a_opt.group(), self.cfg.arch_grad_clip);
             }
         }
         self.a_opt.step()?;
@@ -487,14 +540,17 @@ where
         let n = data.train.batches_per_epoch();
         let drnas_warm_up = self.enter_drnas_stage()?;
         let warming_up = drnas_warm_up || self.epoch < self.cfg.arch_warmup_epochs;
-        let (train_losses, arch_losses) = match self.method.update_rule() {
-            _ if warming_up => (self.epoch_weights_only(data, n, progress)?, Vec::new()),
-            UpdateRule::FirstOrder => self.epoch_first_order(data, n, progress)?,
-            UpdateRule::SecondOrder => self.epoch_second_order(data, n, lr, progress)?,
-            UpdateRule::SovlAccumulate => self.epoch_sovl(data, n, progress)?,
-            UpdateRule::SotlApprox => self.epoch_sotl(data, n, lr, false, progress)?,
-            UpdateRule::SotlExact => self.epoch_sotl(data, n, lr, true, progress)?,
-        };
+        let mut out = EpochScalars::default();
+        let o = &mut out;
+        match self.method.update_rule() {
+            _ if warming_up => self.epoch_weights_only(data, n, o, progress)?,
+            UpdateRule::FirstOrder => self.epoch_first_order(data, n, o, progress)?,
+            UpdateRule::SecondOrder => self.epoch_second_order(data, n, lr, o, progress)?,
+            UpdateRule::SovlAccumulate => self.epoch_sovl(data, n, o, progress)?,
+            UpdateRule::SotlApprox => self.epoch_sotl(data, n, lr, false, o, progress)?,
+            UpdateRule::SotlExact => self.epoch_sotl(data, n, lr, true, o, progress)?,
+        }
+        let (train_losses, arch_losses) = out.read(self.epoch)?;
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
         let rows = self.method.relaxation().weight_rows(&self.alpha, self.mix_mask().as_ref());
         let mut point = TrajectoryPoint::from_op_weights(
@@ -632,13 +688,12 @@ where
         train: &mut dyn BatchSource,
         i: usize,
         n: usize,
-        tl: &mut Vec<f64>,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
     ) -> DartsResult<()> {
         let tb = train.batch(self.epoch, i)?;
-        let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
-        tl.push(loss);
-        progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+        self.weight_step(&tb, AlphaGrad::Detached, i, out)?;
+        progress(StepProgress { epoch: self.epoch, done: i + 1, total: n });
         Ok(())
     }
 
@@ -647,55 +702,55 @@ where
         &mut self,
         data: &mut SearchSplits<'_>,
         n: usize,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<Vec<f64>> {
-        let mut tl = Vec::with_capacity(n);
+    ) -> DartsResult<()> {
         for i in 0..n {
-            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
+            self.plain_step(&mut *data.train, i, n, out, progress)?;
         }
-        Ok(tl)
+        Ok(())
     }
 
     fn epoch_first_order(
         &mut self,
         data: &mut SearchSplits<'_>,
         n: usize,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
-        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    ) -> DartsResult<()> {
         let val = data.val.as_deref_mut().expect("checked by run_epoch");
         let nv = val.batches_per_epoch();
         for i in 0..n {
             let vb = val.batch(self.epoch, i % nv)?;
             self.a_opt.zero_grad();
-            al.push(self.accumulate_arch_grad(&vb, i)?);
-            self.alpha_step(i)?;
-            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
+            self.accumulate_arch_grad(&vb, i, out)?;
+            self.alpha_step(i, out)?;
+            self.plain_step(&mut *data.train, i, n, out, progress)?;
         }
-        Ok((tl, al))
+        Ok(())
     }
 
     fn epoch_sovl(
         &mut self,
         data: &mut SearchSplits<'_>,
         n: usize,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
-        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    ) -> DartsResult<()> {
         let val = data.val.as_deref_mut().expect("checked by run_epoch");
         let nv = val.batches_per_epoch();
         let t = self.cfg.unroll_steps;
         self.a_opt.zero_grad();
         for i in 0..n {
             let vb = val.batch(self.epoch, i % nv)?;
-            al.push(self.accumulate_arch_grad(&vb, i)?);
+            self.accumulate_arch_grad(&vb, i, out)?;
             // A sum, not a mean, over T validation batches: the ablation of SoTL's summation.
             if (i + 1).is_multiple_of(t) || i + 1 == n {
-                self.alpha_step(i)?;
+                self.alpha_step(i, out)?;
             }
-            self.plain_step(&mut *data.train, i, n, &mut tl, progress)?;
+            self.plain_step(&mut *data.train, i, n, out, progress)?;
         }
-        Ok((tl, al))
+        Ok(())
     }
 
     /// The α-independent part of DARTS' virtual step, `μ·buf + λ·w`, in supernet order.
@@ -721,9 +776,9 @@ where
         data: &mut SearchSplits<'_>,
         n: usize,
         lr: f64,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
-        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    ) -> DartsResult<()> {
         let xi = self.cfg.xi.unwrap_or(lr);
         for i in 0..n {
             let tb = data.train.batch(self.epoch, i)?;
@@ -741,15 +796,14 @@ where
                 VirtualStep { xi, offset: offset.as_deref() },
                 self.cfg.hvp,
             )?;
-            al.push(self.check("validation loss", i, g.val_loss)?);
+            out.push_value(Series::Arch, "validation loss", i, g.val_loss);
             self.a_opt.zero_grad();
             self.accumulate_alpha_grad(&g.alpha_grad);
-            self.alpha_step(i)?;
-            let loss = self.weight_step(&tb, AlphaGrad::Detached, i)?;
-            tl.push(loss);
-            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n, loss });
+            self.alpha_step(i, out)?;
+            self.weight_step(&tb, AlphaGrad::Detached, i, out)?;
+            progress(StepProgress { epoch: self.epoch, done: i + 1, total: n });
         }
-        Ok((tl, al))
+        Ok(())
     }
 
     fn to_device(&self, b: &Batch) -> Batch {
@@ -772,9 +826,9 @@ where
         n: usize,
         lr: f64,
         exact: bool,
+        out: &mut EpochScalars,
         progress: &mut dyn FnMut(StepProgress),
-    ) -> DartsResult<(Vec<f64>, Vec<f64>)> {
-        let (mut tl, mut al) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    ) -> DartsResult<()> {
         let t = self.cfg.unroll_steps;
         let total = 2 * n;
         let mut done = 0;
@@ -798,33 +852,37 @@ where
                     lr,
                     self.cfg.w_weight_decay,
                 )?;
-                al.extend(g.losses.iter().copied());
+                for (k, &l) in g.losses.iter().enumerate() {
+                    out.push_value(Series::Arch, "training loss", start + k, l);
+                }
                 self.accumulate_alpha_grad(&g.alpha_grad);
                 done += batches.len();
             } else {
                 for (k, b) in batches.iter().enumerate() {
-                    let loss = self.weight_step(b, AlphaGrad::Live, start + k)?;
-                    al.push(loss);
+                    self.weight_step(b, AlphaGrad::Live, start + k, out)?;
+                    // The first pass's losses are the architecture step's objective.
+                    if let Some(last) = out.items.last_mut() {
+                        last.0 = Series::Arch;
+                    }
                     done += 1;
-                    progress(StepProgress { epoch: self.epoch, done, total, loss });
+                    progress(StepProgress { epoch: self.epoch, done, total });
                 }
             }
             // DrNAS' KL toward the Dirichlet prior enters every architecture step, as in the
             // first-order methods (with `drnas_reg = "kl"` Adam's weight decay is off).
             self.accumulate_regularizer_grad()?;
-            self.alpha_step(end - 1)?;
+            self.alpha_step(end - 1, out)?;
             self.restore_weights(&saved)?;
             if let Some(st) = saved_opt {
                 self.w_opt.load_state(st)?;
             }
             for (k, b) in batches.iter().enumerate() {
-                let loss = self.weight_step(b, AlphaGrad::Detached, start + k)?;
-                tl.push(loss);
+                self.weight_step(b, AlphaGrad::Detached, start + k, out)?;
                 done += 1;
-                progress(StepProgress { epoch: self.epoch, done, total, loss });
+                progress(StepProgress { epoch: self.epoch, done, total });
             }
         }
-        Ok((tl, al))
+        Ok(())
     }
 
     /// Dominant eigenvalue of `∇²_α L` at the current weights: the validation loss for methods
@@ -882,4 +940,32 @@ fn micro_batches(batch: &Batch, k: usize) -> Vec<(Batch, f64)> {
             (Batch { inputs, targets }, share)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_scalars_come_back_in_order_and_the_first_bad_one_is_named() {
+        let mut s = EpochScalars::default();
+        s.push(Series::Arch, "validation loss", 0, Tensor::from(2.5f32));
+        s.push(Series::Check, "architecture gradient", 0, Tensor::from(0.1f64));
+        s.push(Series::Train, "training loss", 0, Tensor::from(2.25f32));
+        s.push_value(Series::Arch, "validation loss", 1, 1.5);
+        s.push(Series::Train, "training loss", 1, Tensor::from(2.0f32));
+        assert_eq!(s.read(4).unwrap(), (vec![2.25, 2.0], vec![2.5, 1.5]));
+
+        let mut s = EpochScalars::default();
+        s.push(Series::Train, "training loss", 0, Tensor::from(2.0f32));
+        s.push(Series::Check, "architecture gradient", 1, Tensor::from(f32::NAN));
+        s.push(Series::Train, "training loss", 1, Tensor::from(f32::INFINITY));
+        match s.read(3) {
+            Err(DartsError::NonFinite { what, epoch, step, .. }) => {
+                assert_eq!((what, epoch, step), ("architecture gradient", 3, 1));
+            }
+            other => panic!("expected the architecture gradient at step 1, got {other:?}"),
+        }
+        assert_eq!(EpochScalars::default().read(0).unwrap(), (vec![], vec![]));
+    }
 }

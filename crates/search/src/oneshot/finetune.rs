@@ -308,28 +308,34 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
 
         // No-finetuning losses over the same minibatches the finetuning will see.
         let t = Instant::now();
-        let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
+        // Losses and accuracies stay on the device and are read back together at the end.
+        let mut inherited_t = Vec::with_capacity(2 * cfg.inherited_window);
         tch::no_grad(|| -> OneShotResult<()> {
             for s in 0..cfg.inherited_window {
                 let b = train_batches.batch(s / per_epoch, s % per_epoch)?;
                 let logits = self.net.forward_path(&b.inputs, arch);
-                let loss = finite(
-                    cross_entropy(&logits, &b.targets).double_value(&[]),
-                    "inherited-weights loss",
-                    s,
-                )?;
-                inherited_steps.push(StepRecord {
-                    step: s,
-                    epoch: s / per_epoch,
-                    train_loss: loss,
-                    train_acc: Some(accuracy(&logits, &b.targets)),
-                    grad_sum: None,
-                    grad_l1: None,
-                    grad_acc_l1: None,
-                });
+                inherited_t.push(cross_entropy(&logits, &b.targets).to_kind(tch::Kind::Double));
+                inherited_t.push(accuracy(&logits, &b.targets));
             }
             Ok(())
         })?;
+        let values = if inherited_t.is_empty() {
+            Vec::new()
+        } else {
+            Vec::<f64>::try_from(Tensor::stack(&inherited_t, 0))?
+        };
+        let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
+        for (s, v) in values.chunks(2).enumerate() {
+            inherited_steps.push(StepRecord {
+                step: s,
+                epoch: s / per_epoch,
+                train_loss: finite(v[0], "inherited-weights loss", s)?,
+                train_acc: Some(v[1]),
+                grad_sum: None,
+                grad_l1: None,
+                grad_acc_l1: None,
+            });
+        }
         // The pass ran in train mode, so BN running statistics moved: put them back.
         self.reset();
         timing.inherited_s = t.elapsed().as_secs_f64();
@@ -369,29 +375,22 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             checkpoint_every_steps: None,
         };
         let (net, weights) = (self.net, &self.weights);
-        let mut calls = 0;
         let mut objective = |b: &Batch, _train: bool| -> sotl_train::Result<BatchOutput> {
-            let step = calls;
-            calls += 1;
-            let pass = path_gradients(
-                net,
-                weights,
-                arch,
-                &idx,
-                &b.inputs,
-                &b.targets,
-                1.0,
-                FINETUNE_LOSS,
-                step,
-            )
-            .map_err(|e| sotl_train::TrainError::Model(Box::new(e)))?;
+            let pass = path_gradients(net, weights, arch, &idx, &b.inputs, &b.targets, 1.0)
+                .map_err(|e| sotl_train::TrainError::Model(Box::new(e)))?;
             let acc = accuracy(&pass.logits.detach(), &b.targets);
             Ok(BatchOutput::with_grads(pass.loss, Some(acc), pass.grads))
         };
         let mut run = sotl_train::Trainer::new(loop_cfg, &mut self.opt, Vec::new())?;
         run.set_param_count(param_count);
         let t = Instant::now();
-        run.run(&mut train_batches, Some(&mut validation), &mut objective, &mut |_| {}, None)?;
+        run.run(&mut train_batches, Some(&mut validation), &mut objective, &mut |_| {}, None)
+            .map_err(|e| match e {
+                sotl_train::TrainError::NonFiniteLoss { step, value, .. } => {
+                    OneShotError::NonFinite { what: FINETUNE_LOSS, step, value }
+                }
+                e => e.into(),
+            })?;
         let loop_s = t.elapsed().as_secs_f64();
         timing.val_s = validation.seconds;
         timing.train_s = loop_s - validation.seconds;
@@ -429,12 +428,13 @@ impl<N: PathNet + ?Sized> Evaluator<'_, '_, N> {
         r
     }
 
-    /// Mean loss and accuracy of `arch` on one batch with `bn` statistics (call it inside
-    /// [`Evaluator::keeping_running_stats`]).
-    fn evaluate(&self, arch: &ArchOf<N>, x: &Tensor, y: &Tensor, bn: BnStats) -> (f64, f64) {
+    /// Mean loss and accuracy of `arch` on one batch with `bn` statistics, as a `[2]` f64 tensor
+    /// on the device (call it inside [`Evaluator::keeping_running_stats`]).
+    fn evaluate(&self, arch: &ArchOf<N>, x: &Tensor, y: &Tensor, bn: BnStats) -> Tensor {
         tch::no_grad(|| {
             let logits = self.net.forward_path_t(x, arch, bn == BnStats::Batch);
-            (cross_entropy(&logits, y).double_value(&[]), accuracy(&logits, y))
+            let loss = cross_entropy(&logits, y).to_kind(tch::Kind::Double);
+            Tensor::stack(&[loss, accuracy(&logits, y)], 0)
         })
     }
 
@@ -459,19 +459,18 @@ impl<N: PathNet + ?Sized> Evaluator<'_, '_, N> {
     fn validate_full(&self, arch: &ArchOf<N>, val: &DeviceImages, bn: BnStats) -> Measurement {
         let n = val.len();
         let perm = self.eval_order(n, val.images.device());
-        let (mut loss, mut correct) = (0.0, 0.0);
+        // Sums stay on the device; one read at the end.
+        let mut sums = Tensor::zeros([2], (tch::Kind::Double, val.images.device()));
         let mut lo = 0;
         while lo < n {
             let hi = (lo + self.config.eval_batch_size).min(n);
             let idx = perm.narrow(0, lo as i64, (hi - lo) as i64);
             let (x, y) = (val.images.index_select(0, &idx), val.labels.index_select(0, &idx));
-            let (l, a) = self.evaluate(arch, &x, &y, bn);
-            let m = (hi - lo) as f64;
-            loss += l * m;
-            correct += a * m;
+            sums += self.evaluate(arch, &x, &y, bn) * (hi - lo) as f64;
             lo = hi;
         }
-        Measurement { loss: loss / n as f64, acc: correct / n as f64, bn }
+        let v = Vec::<f64>::try_from(sums / n.max(1) as f64).unwrap_or_else(|_| vec![f64::NAN; 2]);
+        Measurement { loss: v[0], acc: v[1], bn }
     }
 }
 
@@ -502,9 +501,9 @@ impl<N: PathNet + ?Sized> Validation for CandidateValidation<'_, '_, N> {
         let (x, y) = (b.inputs, b.targets);
         let out = (self.eval.config.eval_bn.modes().iter())
             .map(|&bn| {
-                let (loss, acc) =
+                let v =
                     self.eval.keeping_running_stats(|| self.eval.evaluate(self.arch, &x, &y, bn));
-                Measurement { loss, acc, bn }
+                Measurement { loss: v.double_value(&[0]), acc: v.double_value(&[1]), bn }
             })
             .collect();
         self.seconds += t.elapsed().as_secs_f64();

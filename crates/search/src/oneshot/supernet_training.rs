@@ -147,7 +147,13 @@ pub struct SupernetTraining<'n, N: PathNet + ?Sized> {
     rng: ChaCha8Rng,
     step: usize,
     total_steps: usize,
+    /// Losses of steps taken but not read back yet (step index, 0-d tensor on the device).
+    pending: Vec<(usize, Tensor)>,
+    /// Losses read back (by [`SupernetTraining::save`]) but not handed out yet.
+    unclaimed: Vec<f64>,
 }
+
+const TRAIN_LOSS: &str = "supernet training loss";
 
 impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     /// A fresh run over a training split of `n_train` images.
@@ -189,6 +195,8 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
             rng: ChaCha8Rng::seed_from_u64(derive_seed(config.seed, Stream::TrainStep, 0)),
             step: 0,
             total_steps,
+            pending: Vec::new(),
+            unclaimed: Vec::new(),
         })
     }
 
@@ -254,14 +262,45 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
             self.position += 1;
             batches.push((b.inputs, b.targets));
         }
-        let stats = self.state.step(self.net, &batches, lr, &mut self.rng, self.step)?;
+        let stats = self.state.step(self.net, &batches, lr, &mut self.rng)?;
+        self.pending.push((self.step, stats.loss.shallow_clone()));
         self.step += 1;
         Ok(stats)
     }
 
+    /// The losses of the steps taken since the last call, read back from the device in one
+    /// transfer (a step never waits for the device; read every few dozen steps for progress).
+    /// A non-finite loss is an error naming its step.
+    pub fn read_losses(&mut self) -> OneShotResult<Vec<f64>> {
+        self.read_pending()?;
+        Ok(std::mem::take(&mut self.unclaimed))
+    }
+
+    fn read_pending(&mut self) -> OneShotResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let device = self.pending[0].1.device();
+        let flat: Vec<Tensor> = (self.pending.iter())
+            .map(|(_, t)| t.to_device(device).to_kind(tch::Kind::Double).reshape([1]))
+            .collect();
+        let values = Vec::<f64>::try_from(Tensor::cat(&flat, 0))?;
+        for ((step, _), value) in std::mem::take(&mut self.pending).into_iter().zip(values) {
+            if !value.is_finite() {
+                return Err(OneShotError::NonFinite { what: TRAIN_LOSS, step, value });
+            }
+            self.unclaimed.push(value);
+        }
+        Ok(())
+    }
+
     /// Writes a checkpoint (weights, buffers, optimizer momentum, RNG, data position, step)
     /// atomically to `path`.
-    pub fn save(&self, path: &Path) -> OneShotResult<()> {
+    ///
+    /// The losses of the steps since the last read are read and checked first, so a run that
+    /// went non-finite is never checkpointed.
+    pub fn save(&mut self, path: &Path) -> OneShotResult<()> {
+        self.read_pending()?;
         let weights = self.net.weights();
         let buffers = self.net.buffers();
         let (mom, started) = self.state.optimizer().momentum_dense();
@@ -313,6 +352,8 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
         let pos: u128 = meta.rng_word_pos.parse().map_err(|_| fail("bad RNG position".into()))?;
         self.rng.set_word_pos(pos);
         self.step = meta.step;
+        self.pending.clear();
+        self.unclaimed.clear();
         self.position = meta.step * self.state.trainer().minibatches_per_step();
         Ok(())
     }

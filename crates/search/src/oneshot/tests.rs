@@ -109,7 +109,7 @@ fn reptile_and_metaprox_match_their_formulas() {
         let batches = vec![toy_batch(1), toy_batch(2)];
         let arch = uniform_path(&sotl_space::Nb201Space, &mut ChaCha8Rng::seed_from_u64(5));
         let mut state = SupernetTrainerState::new(trainer, &net, plain_sgd()).unwrap();
-        let stats = state.step(&net, &batches, lr, &mut ChaCha8Rng::seed_from_u64(5), 0).unwrap();
+        let stats = state.step(&net, &batches, lr, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
         assert_eq!(stats.paths, vec![arch]);
 
         // theta_{t+1} = theta_t - lr (grad L(theta_t) + lambda (theta_t - theta_0)) on path weights.
@@ -154,7 +154,6 @@ fn multipath_averages_the_gradients_of_its_paths() {
             &[(x.shallow_clone(), y.shallow_clone())],
             lr,
             &mut ChaCha8Rng::seed_from_u64(11),
-            0,
         )
         .unwrap();
     assert_eq!(stats.paths, archs);
@@ -173,8 +172,7 @@ fn fairnas_step_trains_every_op_of_every_edge() {
     let net = Toy::new();
     let before = snapshot(&net.weights());
     let mut state = SupernetTrainerState::new(SupernetTrainer::FairNas, &net, plain_sgd()).unwrap();
-    let stats =
-        state.step(&net, &[toy_batch(4)], 0.5, &mut ChaCha8Rng::seed_from_u64(2), 0).unwrap();
+    let stats = state.step(&net, &[toy_batch(4)], 0.5, &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
     assert_eq!(stats.paths.len(), 5);
     let after = net.weights();
     for i in 0..13 {
@@ -263,9 +261,12 @@ fn every_trainer_runs_and_resumes_exactly() {
         let (_vs, a) = tiny_net(3);
         let mut ra = SupernetTraining::new(&a, cfg, train.len()).unwrap();
         for _ in 0..4 {
-            let s = ra.step(&train).unwrap();
-            assert!(s.loss.is_finite(), "{kind}: loss {}", s.loss);
+            ra.step(&train).unwrap();
         }
+        let losses = ra.read_losses().unwrap();
+        assert_eq!(losses.len(), 4, "{kind}: one loss per step");
+        assert!(losses.iter().all(|l| l.is_finite()), "{kind}: losses {losses:?}");
+        assert!(ra.read_losses().unwrap().is_empty(), "{kind}: each loss is handed out once");
         // Two steps, checkpoint, a fresh process-like start from another init, resume, two more.
         let (_vs, b) = tiny_net(3);
         let mut rb = SupernetTraining::new(&b, cfg, train.len()).unwrap();

@@ -230,10 +230,11 @@ pub enum SupernetTrainer {
 }
 
 /// What one outer step did; `G` is the genotype of the network's search space.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct StepStats<G = Nb201Arch> {
-    /// Mean training loss of the sampled paths on the step's first minibatch, before updating.
-    pub loss: f64,
+    /// Mean training loss of the sampled paths on the step's first minibatch, before updating:
+    /// a 0-d tensor on the device ([`crate::oneshot::SupernetTraining`] reads them in batches).
+    pub loss: Tensor,
     /// The paths the step trained.
     pub paths: Vec<G>,
 }
@@ -293,13 +294,11 @@ impl SupernetTrainer {
 
 pub(crate) use sotl_train::cross_entropy;
 
-const TRAIN_LOSS: &str = "supernet training loss";
-
 /// One forward and backward pass of path `arch` on `(x, y)`: what supernet training and
 /// finetuning both take a step from.
 pub(crate) struct PathPass {
-    /// The loss (before `scale`).
-    pub loss: f64,
+    /// The loss (before `scale`), detached, on the device: nothing is read back here.
+    pub loss: Tensor,
     /// The path's logits.
     pub logits: Tensor,
     /// Gradients of `loss * scale`, one entry per supernet weight: `Some` for the path's
@@ -308,8 +307,7 @@ pub(crate) struct PathPass {
 }
 
 /// [`PathPass`] of `arch` (whose weights are `idx`, its [`PathNet::path_indices`]) on
-/// `(x, y)`; a non-finite loss is an error naming `what` and `step`.
-#[allow(clippy::too_many_arguments)]
+/// `(x, y)`. The loss stays on the device; whoever records it checks that it is finite.
 pub(crate) fn path_gradients<N: PathNet + ?Sized>(
     net: &N,
     weights: &[Tensor],
@@ -318,16 +316,11 @@ pub(crate) fn path_gradients<N: PathNet + ?Sized>(
     x: &Tensor,
     y: &Tensor,
     scale: f64,
-    what: &'static str,
-    step: usize,
 ) -> OneShotResult<PathPass> {
     let logits = net.forward_path(x, arch);
     let loss = cross_entropy(&logits, y);
-    let value = loss.double_value(&[]);
-    if !value.is_finite() {
-        return Err(OneShotError::NonFinite { what, step, value });
-    }
     let inputs: Vec<&Tensor> = idx.iter().map(|&i| &weights[i]).collect();
+    let value = loss.detach();
     let target = if scale == 1.0 { loss } else { loss * scale };
     let g = Tensor::f_run_backward(&[&target], &inputs, false, false)?;
     let mut grads: Vec<Option<Tensor>> = (0..weights.len()).map(|_| None).collect();
@@ -387,14 +380,13 @@ impl SupernetTrainerState {
     }
 
     /// One outer step on `batches` (exactly [`SupernetTrainer::minibatches_per_step`] of them) with
-    /// learning rate `lr`; `step` only labels errors.
+    /// learning rate `lr`.
     pub fn step<N: PathNet + ?Sized, R: Rng + ?Sized>(
         &mut self,
         net: &N,
         batches: &[(Tensor, Tensor)],
         lr: f64,
         rng: &mut R,
-        step: usize,
     ) -> OneShotResult<StepStats<ArchOf<N>>> {
         assert_eq!(
             batches.len(),
@@ -404,29 +396,23 @@ impl SupernetTrainerState {
         let space = net.space();
         match self.trainer {
             SupernetTrainer::Spos => {
-                self.averaged(net, vec![uniform_path(&space, rng)], &batches[0], lr, step)
+                self.averaged(net, vec![uniform_path(&space, rng)], &batches[0], lr)
             }
             SupernetTrainer::FairNas => {
-                self.averaged(net, fairnas_paths(&space, rng), &batches[0], lr, step)
+                self.averaged(net, fairnas_paths(&space, rng), &batches[0], lr)
             }
             SupernetTrainer::MultiPath { paths } => {
-                self.averaged(net, uniform_paths(&space, rng, paths), &batches[0], lr, step)
+                self.averaged(net, uniform_paths(&space, rng, paths), &batches[0], lr)
             }
             SupernetTrainer::Reptile { outer_lr, .. } => {
-                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, 0.0, step)
+                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, 0.0)
             }
             SupernetTrainer::Metaprox { outer_lr, lambda, .. } => {
-                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, lambda, step)
+                self.meta(net, vec![uniform_path(&space, rng)], batches, lr, outer_lr, lambda)
             }
-            SupernetTrainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => self.meta(
-                net,
-                uniform_paths(&space, rng, paths),
-                batches,
-                lr,
-                outer_lr,
-                lambda,
-                step,
-            ),
+            SupernetTrainer::MultiPathMetaprox { paths, outer_lr, lambda, .. } => {
+                self.meta(net, uniform_paths(&space, rng, paths), batches, lr, outer_lr, lambda)
+            }
         }
     }
 
@@ -437,15 +423,13 @@ impl SupernetTrainerState {
         paths: Vec<ArchOf<N>>,
         (x, y): &(Tensor, Tensor),
         lr: f64,
-        step: usize,
     ) -> OneShotResult<StepStats<ArchOf<N>>> {
         let scale = 1.0 / paths.len() as f64;
         let mut acc: Vec<Option<Tensor>> = (0..self.weights.len()).map(|_| None).collect();
-        let mut loss = 0.0;
+        let mut loss = Tensor::zeros([], (Kind::Float, x.device()));
         for arch in &paths {
             let idx = net.path_indices(arch);
-            let pass =
-                path_gradients(net, &self.weights, arch, &idx, x, y, scale, TRAIN_LOSS, step)?;
+            let pass = path_gradients(net, &self.weights, arch, &idx, x, y, scale)?;
             loss += pass.loss * scale;
             add_into(&mut acc, pass.grads);
         }
@@ -465,7 +449,6 @@ impl SupernetTrainerState {
         lr: f64,
         eps: f64,
         lambda: f64,
-        step: usize,
     ) -> OneShotResult<StepStats<ArchOf<N>>> {
         let k = paths.len() as f64;
         let path_idx: Vec<Vec<usize>> = paths.iter().map(|a| net.path_indices(a)).collect();
@@ -479,12 +462,11 @@ impl SupernetTrainerState {
             }
         });
         let inner = self.inner.as_mut().expect("meta trainers have an inner optimizer");
-        let mut loss = 0.0;
+        let mut loss = Tensor::zeros([], (Kind::Float, batches[0].0.device()));
         for (arch, idx) in paths.iter().zip(&path_idx) {
             inner.reset();
             for (t, (x, y)) in batches.iter().enumerate() {
-                let pass =
-                    path_gradients(net, &self.weights, arch, idx, x, y, 1.0, TRAIN_LOSS, step)?;
+                let pass = path_gradients(net, &self.weights, arch, idx, x, y, 1.0)?;
                 let mut g = pass.grads;
                 if t == 0 {
                     loss += pass.loss / k;
@@ -522,12 +504,10 @@ impl SupernetTrainerState {
     }
 }
 
-/// Training accuracy (fraction) of `logits` against `labels`.
-pub(crate) fn accuracy(logits: &Tensor, labels: &Tensor) -> f64 {
-    logits
-        .argmax(-1, false)
-        .eq_tensor(labels)
-        .to_kind(Kind::Double)
-        .mean(Kind::Double)
-        .double_value(&[])
+/// Training accuracy (fraction) of `logits` against `labels`, as a 0-d tensor on their device
+/// (read it back with `double_value` where a number is needed now).
+pub(crate) fn accuracy(logits: &Tensor, labels: &Tensor) -> Tensor {
+    tch::no_grad(|| {
+        logits.argmax(-1, false).eq_tensor(labels).to_kind(Kind::Double).mean(Kind::Double)
+    })
 }
