@@ -113,9 +113,19 @@ pub(crate) struct Stem {
 
 impl Stem {
     pub(crate) fn new(p: &Path, list: &mut ParamList, c_in: i64, c: i64) -> Self {
-        let conv = list.conv_weight(&(p / "conv"), c, c_in, 3);
-        let bn = list.bn(&(p / "bn"), c, true, true);
+        Self::named(&(p / "conv"), &(p / "bn"), list, c_in, c)
+    }
+
+    /// A stem whose conv and BN live at `conv` and `bn` (the DARTS code's `stem.0`, `stem.1`).
+    pub(crate) fn named(conv: &Path, bn: &Path, list: &mut ParamList, c_in: i64, c: i64) -> Self {
+        let conv = list.conv_weight(conv, c, c_in, 3);
+        let bn = list.bn(bn, c, true, true);
         Stem { conv, bn }
+    }
+
+    /// Indices of its trainable weights: the conv, then the BN's affine pair.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.conv).chain(self.bn.affine.iter().flat_map(|&(g, b)| [g, b]))
     }
 
     pub(crate) fn forward(&self, params: &[Tensor], x: &Tensor, train: bool) -> Tensor {

@@ -209,8 +209,7 @@ impl Nb201Supernet {
         if !live.contains(&true) && self.cfg.cells_per_stage > 0 {
             return head.collect();
         }
-        let mut out = vec![self.stem.conv];
-        out.extend(self.stem.bn.affine.iter().flat_map(|&(g, b)| [g, b]));
+        let mut out: Vec<usize> = self.stem.indices().collect();
         for layer in &self.layers {
             match layer {
                 SearchLayer::Cell(c) => {

@@ -36,7 +36,7 @@ pub use checkpoint::{load_checkpoint, save_checkpoint, META};
 pub use clip::{clip_grad_norm, clip_grads, global_norm};
 pub use error::{Result, TrainError};
 pub use images::{BatchPlan, DeviceImages};
-pub use objective::{cross_entropy, BatchOutput, Objective};
+pub use objective::{accuracy, cross_entropy, read_scalars, BatchOutput, Objective};
 pub use optimizer::{Optimizer, OptimizerState};
 pub use params::ParamGroup;
 pub use run_config::TrainRunConfig;

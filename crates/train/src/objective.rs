@@ -26,14 +26,31 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
     logits.log_softmax(-1, logits.kind()).nll_loss(targets)
 }
 
+/// Top-1 accuracy (fraction) of `logits` `[B, K]` against `targets` `[B]`, as a 0-d f64 tensor
+/// on their device (nothing is read back).
+pub fn accuracy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    tch::no_grad(|| {
+        logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
+    })
+}
+
+/// Reads scalar tensors (any kind, any numel, on one device) back to the host in one transfer,
+/// flattened in order: how the loops read what their steps left on the device.
+pub fn read_scalars<'a>(ts: impl IntoIterator<Item = &'a Tensor>) -> Result<Vec<f64>> {
+    let flat: Vec<Tensor> = ts.into_iter().map(|t| t.to_kind(Kind::Double).reshape([-1])).collect();
+    if flat.is_empty() {
+        return Ok(Vec::new());
+    }
+    let device = flat[0].device();
+    let flat: Vec<Tensor> = flat.iter().map(|t| t.to_device(device)).collect();
+    Ok(Vec::<f64>::try_from(Tensor::cat(&flat, 0))?)
+}
+
 impl BatchOutput {
     /// Mean cross-entropy and top-1 accuracy of `logits` `[B, K]` against `targets` `[B]`.
     pub fn classification(logits: &Tensor, targets: &Tensor) -> Self {
         let loss = cross_entropy(logits, targets);
-        let correct = tch::no_grad(|| {
-            logits.argmax(-1, false).eq_tensor(targets).to_kind(Kind::Double).mean(Kind::Double)
-        });
-        BatchOutput { loss, accuracy: Some(correct), grads: None }
+        BatchOutput { loss, accuracy: Some(accuracy(logits, targets)), grads: None }
     }
 
     /// A training step's output whose gradients were already taken (see [`BatchOutput::grads`]):

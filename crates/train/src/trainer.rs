@@ -630,20 +630,10 @@ impl<O: Optimizer> Trainer<O> {
     /// non-finite loss or gradient statistic is an error naming its step), records them and
     /// reports each as an [`Event::Step`].
     fn read_pending(&mut self, total: usize, on_event: &mut dyn FnMut(Event<'_>)) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let device = self.pending[0].loss.device();
-        let mut parts = Vec::new();
-        for p in &self.pending {
-            parts.push(&p.loss);
-            parts.extend(&p.acc);
-            parts.extend(&p.grad_stats);
-        }
-        let flat: Vec<Tensor> =
-            parts.iter().map(|t| t.to_device(device).to_kind(Kind::Double).reshape([-1])).collect();
-        let values = Vec::<f64>::try_from(Tensor::cat(&flat, 0))?;
-        let mut it = values.into_iter();
+        let parts = (self.pending.iter())
+            .flat_map(|p| [Some(&p.loss), p.acc.as_ref(), p.grad_stats.as_ref()])
+            .flatten();
+        let mut it = crate::read_scalars(parts)?.into_iter();
         let mut next = || it.next().expect("one value per pending scalar");
         for p in std::mem::take(&mut self.pending) {
             let loss = next();

@@ -7,7 +7,7 @@ use tch::Tensor;
 
 use super::config::DartsNetConfig;
 use super::ops::{drop_path, FactorizedReduce, Op, Preprocess};
-use crate::ops::{Bn, ParamList};
+use crate::ops::{Bn, ParamList, Stem};
 use crate::Result;
 
 struct Cell {
@@ -65,8 +65,7 @@ pub struct DartsNetwork {
     genotype: DartsGenotype,
     params: Vec<Tensor>,
     names: Vec<String>,
-    stem_conv: usize,
-    stem_bn: Bn,
+    stem: Stem,
     cells: Vec<Cell>,
     aux: Option<AuxHead>,
     fc: (usize, usize),
@@ -95,8 +94,8 @@ impl DartsNetwork {
         }
         let mut list = ParamList::default();
         let c3 = 3 * cfg.channels;
-        let stem_conv = list.conv_weight(&(p / "stem" / "0"), c3, cfg.in_channels, 3);
-        let stem_bn = list.bn(&(p / "stem" / "1"), c3, true, true);
+        let stem =
+            Stem::named(&(p / "stem" / "0"), &(p / "stem" / "1"), &mut list, cfg.in_channels, c3);
         let (mut c_pp, mut c_prev, mut c) = (c3, c3, cfg.channels);
         let mut reduction_prev = false;
         let mut cells = Vec::with_capacity(cfg.layers);
@@ -154,8 +153,7 @@ impl DartsNetwork {
             genotype: genotype.clone(),
             params: list.tensors,
             names: list.names,
-            stem_conv,
-            stem_bn,
+            stem,
             cells,
             aux,
             fc,
@@ -206,15 +204,7 @@ impl DartsNetwork {
     /// `([B, classes], Option<[B, classes]>)`.
     pub fn forward_t(&self, x: &Tensor, train: bool, drop_path: f64) -> (Tensor, Option<Tensor>) {
         let p = &self.params;
-        let stem = crate::layout::compute_layout(x).conv2d(
-            &p[self.stem_conv],
-            None::<&Tensor>,
-            [1, 1],
-            [1, 1],
-            [1, 1],
-            1,
-        );
-        let stem = self.stem_bn.forward(p, &stem, train);
+        let stem = self.stem.forward(p, x, train);
         let (mut s0, mut s1) = (stem.shallow_clone(), stem);
         let mut aux_logits = None;
         for (i, cell) in self.cells.iter().enumerate() {

@@ -8,7 +8,7 @@ use tch::Tensor;
 
 use super::config::DartsNetConfig;
 use super::ops::{FactorizedReduce, Op, Preprocess};
-use crate::ops::{Bn, ParamList};
+use crate::ops::{ParamList, Stem};
 use crate::weight_sharing::Supernet;
 use crate::{EdgeMix, NnError, Result};
 
@@ -40,8 +40,7 @@ pub struct DartsSupernet {
     cfg: DartsNetConfig,
     params: Vec<Tensor>,
     names: Vec<String>,
-    stem_conv: usize,
-    stem_bn: Bn,
+    stem: Stem,
     cells: Vec<SearchCell>,
     fc: (usize, usize),
     /// PDARTS' dropout on the identity skip connections of soft mixes (0 = off).
@@ -56,8 +55,8 @@ impl DartsSupernet {
         cfg.validate()?;
         let mut list = ParamList::default();
         let c3 = 3 * cfg.channels;
-        let stem_conv = list.conv_weight(&(p / "stem" / "0"), c3, cfg.in_channels, 3);
-        let stem_bn = list.bn(&(p / "stem" / "1"), c3, true, true);
+        let stem =
+            Stem::named(&(p / "stem" / "0"), &(p / "stem" / "1"), &mut list, cfg.in_channels, c3);
         let mut cells = Vec::with_capacity(cfg.layers);
         let ops = cfg.ops.ops();
         for (i, s) in cfg.slots(DARTS_STEPS as i64).into_iter().enumerate() {
@@ -97,8 +96,7 @@ impl DartsSupernet {
             cfg: *cfg,
             params: list.tensors,
             names: list.names,
-            stem_conv,
-            stem_bn,
+            stem,
             cells,
             fc,
             skip_dropout: std::cell::Cell::new(0.0),
@@ -167,15 +165,7 @@ impl DartsSupernet {
             EdgeMix::Path(g) => Prepared::Path(g),
             EdgeMix::WeightedPath(g, w) => Prepared::Weighted(g, w.unbind(0)),
         };
-        let stem = crate::layout::compute_layout(x).conv2d(
-            &params[self.stem_conv],
-            None::<&Tensor>,
-            [1, 1],
-            [1, 1],
-            [1, 1],
-            1,
-        );
-        let stem = self.stem_bn.forward(params, &stem, train);
+        let stem = self.stem.forward(params, x, train);
         let (mut s0, mut s1) = (stem.shallow_clone(), stem);
         for cell in &self.cells {
             let s2 = self.cell_forward(cell, params, &s0, &s1, &prepared, train);
@@ -259,8 +249,7 @@ impl DartsSupernet {
     /// Every weight a `Path` forward reaches is listed; in degenerate genotypes (a cell output no
     /// later cell reads, an input read only by `noise`) some listed ones get no gradient.
     pub fn path_param_indices(&self, g: &DartsGenotype) -> Vec<usize> {
-        let mut out = vec![self.stem_conv];
-        out.extend(self.stem_bn.affine.iter().flat_map(|&(a, b)| [a, b]));
+        let mut out: Vec<usize> = self.stem.indices().collect();
         for cell in &self.cells {
             let c = if cell.reduction { &g.reduce } else { &g.normal };
             let reads = |s: usize| c.edges.iter().any(|&(op, j)| j == s && op != DartsOp::None);

@@ -8,8 +8,8 @@ use sotl_diagnostics::{hessian_dominant_eigenvalue, SkipCollapse, TrajectoryPoin
 use sotl_nn::{EdgeMix, GenotypeOf, Nb201Supernet, Supernet};
 use sotl_space::{CellShape, Nb201Arch, SearchSpace};
 use sotl_train::{
-    derive_seed, optimizer_step, torch_seed, Adam, Batch, BatchSource, Gradients, Optimizer,
-    ParamGroup, Sgd, Stream,
+    derive_seed, optimizer_step, read_scalars, torch_seed, Adam, Batch, BatchSource, Gradients,
+    Optimizer, ParamGroup, Sgd, Stream,
 };
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -70,17 +70,7 @@ impl EpochScalars {
     /// The training and architecture losses in step order; the first non-finite scalar, in the
     /// order they were made, is an error naming it.
     fn read(self, epoch: usize) -> DartsResult<(Vec<f64>, Vec<f64>)> {
-        let device = self.items.iter().find_map(|i| i.3.as_ref()).map(Tensor::device);
-        let on_device: Vec<Tensor> = (self.items.iter())
-            .filter_map(|i| i.3.as_ref())
-            .map(|t| t.to_device(device.expect("some")).to_kind(Kind::Double).reshape([1]))
-            .collect();
-        let mut read = if on_device.is_empty() {
-            Vec::new()
-        } else {
-            Vec::<f64>::try_from(Tensor::cat(&on_device, 0))?
-        }
-        .into_iter();
+        let mut read = read_scalars(self.items.iter().filter_map(|i| i.3.as_ref()))?.into_iter();
         let (mut train, mut arch) = (Vec::new(), Vec::new());
         for (series, what, step, t, v) in self.items {
             let value = if t.is_some() { read.next().expect("one value per tensor") } else { v };
@@ -435,7 +425,12 @@ where
             value += loss.detach();
             loss.f_backward()?;
         }
-        out.push(Series::Train, "training loss", step, value);
+        // A loss that reached alpha is the architecture step's objective (SoTL's first pass).
+        let series = match alpha_grad {
+            AlphaGrad::Live => Series::Arch,
+            AlphaGrad::Detached => Series::Train,
+        };
+        out.push(series, "training loss", step, value);
         let grads = self.w_opt.group().grads();
         optimizer_step(&mut self.w_opt, Gradients::Given(grads), clip, |_| Ok(()))?;
         Ok(())
@@ -860,10 +855,6 @@ where
             } else {
                 for (k, b) in batches.iter().enumerate() {
                     self.weight_step(b, AlphaGrad::Live, start + k, out)?;
-                    // The first pass's losses are the architecture step's objective.
-                    if let Some(last) = out.items.last_mut() {
-                        last.0 = Series::Arch;
-                    }
                     done += 1;
                     progress(StepProgress { epoch: self.epoch, done, total });
                 }

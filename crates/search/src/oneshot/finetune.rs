@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use sotl_estimators::{BnStats, StepRecord, TrainingRecord};
 use sotl_space::{Genotype, Nb201Arch};
 use sotl_train::{
-    derive_seed, Batch, BatchOutput, BatchSource, DeviceImages, Measurement, Objective, Stream,
-    Validation,
+    accuracy, derive_seed, Batch, BatchOutput, BatchSource, DeviceImages, Measurement, Objective,
+    Stream, Validation,
 };
 use tch::Tensor;
 
 use super::sgd::path_sgd;
-use super::trainer::{accuracy, cross_entropy, path_gradients};
+use super::trainer::{cross_entropy, path_gradients};
 use super::{ArchOf, FinetunePool, OneShotError, OneShotResult, PathNet, TrainerKind};
 
 /// Which BatchNorm statistics evaluations of a candidate use.
@@ -314,16 +314,12 @@ impl<'n, N: PathNet + ?Sized> Finetuner<'n, N> {
             for s in 0..cfg.inherited_window {
                 let b = train_batches.batch(s / per_epoch, s % per_epoch)?;
                 let logits = self.net.forward_path(&b.inputs, arch);
-                inherited_t.push(cross_entropy(&logits, &b.targets).to_kind(tch::Kind::Double));
+                inherited_t.push(cross_entropy(&logits, &b.targets));
                 inherited_t.push(accuracy(&logits, &b.targets));
             }
             Ok(())
         })?;
-        let values = if inherited_t.is_empty() {
-            Vec::new()
-        } else {
-            Vec::<f64>::try_from(Tensor::stack(&inherited_t, 0))?
-        };
+        let values = sotl_train::read_scalars(&inherited_t)?;
         let mut inherited_steps = Vec::with_capacity(cfg.inherited_window);
         for (s, v) in values.chunks(2).enumerate() {
             inherited_steps.push(StepRecord {
@@ -469,8 +465,8 @@ impl<N: PathNet + ?Sized> Evaluator<'_, '_, N> {
             sums += self.evaluate(arch, &x, &y, bn) * (hi - lo) as f64;
             lo = hi;
         }
-        let v = Vec::<f64>::try_from(sums / n.max(1) as f64).unwrap_or_else(|_| vec![f64::NAN; 2]);
-        Measurement { loss: v[0], acc: v[1], bn }
+        let v = sums / n.max(1) as f64;
+        Measurement { loss: v.double_value(&[0]), acc: v.double_value(&[1]), bn }
     }
 }
 

@@ -277,14 +277,7 @@ impl<'n, N: PathNet + ?Sized> SupernetTraining<'n, N> {
     }
 
     fn read_pending(&mut self) -> OneShotResult<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let device = self.pending[0].1.device();
-        let flat: Vec<Tensor> = (self.pending.iter())
-            .map(|(_, t)| t.to_device(device).to_kind(tch::Kind::Double).reshape([1]))
-            .collect();
-        let values = Vec::<f64>::try_from(Tensor::cat(&flat, 0))?;
+        let values = sotl_train::read_scalars(self.pending.iter().map(|(_, t)| t))?;
         for ((step, _), value) in std::mem::take(&mut self.pending).into_iter().zip(values) {
             if !value.is_finite() {
                 return Err(OneShotError::NonFinite { what: TRAIN_LOSS, step, value });

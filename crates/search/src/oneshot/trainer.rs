@@ -503,11 +503,3 @@ impl SupernetTrainerState {
         Ok(StepStats { loss, paths })
     }
 }
-
-/// Training accuracy (fraction) of `logits` against `labels`, as a 0-d tensor on their device
-/// (read it back with `double_value` where a number is needed now).
-pub(crate) fn accuracy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    tch::no_grad(|| {
-        logits.argmax(-1, false).eq_tensor(labels).to_kind(Kind::Double).mean(Kind::Double)
-    })
-}
