@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use sotl_data::DatasetName;
 use sotl_report::{plot_lines, LinePlot, Series, Table};
-use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, HypergradConfig, LrData, LrRun};
+use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, EvalSplit, HypergradConfig, LrData, LrRun};
 
 use crate::{Env, RunDir};
 
@@ -29,12 +29,13 @@ pub struct HypergradStudy {
     pub params: i64,
     /// One per T, in config order.
     pub runs: Vec<RunResult>,
-    /// Test accuracy and eta per epoch (also accuracy.md / accuracy.csv).
+    /// Accuracy and eta per epoch (also accuracy.md / accuracy.csv).
     pub table: Table,
 }
 
 /// The study in brief (the JSON of `hypergrad --json` and of the Python `run`): the config,
-/// the network's size and, per T, test accuracy by epoch and the learning rate's fate.
+/// the network's size and, per T, accuracy by epoch (on the config's `eval_split`) and the
+/// learning rate's fate.
 #[derive(Debug, Clone, Serialize)]
 pub struct HypergradSummary {
     /// The config run.
@@ -50,8 +51,8 @@ pub struct HypergradSummary {
 pub struct RunBrief {
     /// The unroll length.
     pub t: usize,
-    /// Test accuracy after each epoch.
-    pub test_acc: Vec<f64>,
+    /// Accuracy after each epoch on the config's `eval_split`.
+    pub acc: Vec<f64>,
     /// The learning rate at the end.
     pub final_eta: f64,
     /// Learning-rate updates made.
@@ -68,7 +69,7 @@ impl HypergradStudy {
             .iter()
             .map(|r| RunBrief {
                 t: r.t,
-                test_acc: r.epochs.iter().map(|e| e.test_acc).collect(),
+                acc: r.epochs.iter().map(|e| e.acc).collect(),
                 final_eta: r.epochs.last().map_or(cfg.eta0, |e| e.eta),
                 hyper_updates: r.eta_trace.len(),
                 halvings: r.eta_trace.iter().filter(|p| p.halved).count(),
@@ -104,7 +105,7 @@ pub fn run_hypergrad(
     drop((train, test));
     let net = cfg.build_net();
     tracing::info!(
-        "hypergrad: {} ({} params) on {}: {} train / {} val / {} test images, objective {}, T in {:?}, {} epochs",
+        "hypergrad: {} ({} params) on {}: {} train / {} val / {} test images, objective {}, T in {:?}, {} epochs, accuracy on the {} split",
         cfg.model,
         net.num_params(),
         cfg.dataset,
@@ -113,7 +114,8 @@ pub fn run_hypergrad(
         data.test_images.size()[0],
         cfg.objective,
         cfg.ts,
-        cfg.epochs
+        cfg.epochs,
+        cfg.eval_split
     );
     let ckpt_dir = match &dir {
         Some(d) => Some(d.child("checkpoints")?),
@@ -142,8 +144,8 @@ pub fn run_hypergrad(
             })?;
             bar.finish();
             tracing::info!(
-                "T={t} epoch {:>3}: test acc {:.2}% loss {:.4} | train loss {:.4} | eta {:.5} | {:.1}s",
-                rec.epoch, rec.test_acc, rec.test_loss, rec.train_loss, rec.eta, rec.seconds
+                "T={t} epoch {:>3}: {} acc {:.2}% loss {:.4} | train loss {:.4} | eta {:.5} | {:.1}s",
+                rec.epoch, cfg.eval_split, rec.acc, rec.loss, rec.train_loss, rec.eta, rec.seconds
             );
             if let Some(d) = &ckpt_dir {
                 run.save(d.root(), &tag)?;
@@ -168,16 +170,17 @@ fn steps_through(run: &LrRun, epochs: usize) -> usize {
     run.step.checked_div(run.epoch).map_or(0, |per_epoch| per_epoch * epochs.min(run.epoch))
 }
 
-/// Test accuracy per epoch (rows) and T (columns), plus the final eta.
+/// Accuracy per epoch (rows) and T (columns), plus the final eta.
 fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table> {
     let mut header = vec!["epoch".to_string()];
     header.extend(results.iter().map(|r| format!("T={} acc%", r.t)));
     header.extend(results.iter().map(|r| format!("T={} eta", r.t)));
     let mut table = Table::new(
         format!(
-            "{} on {}: test accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {}{})",
+            "{} on {}: {} accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {}{})",
             cfg.model,
             cfg.dataset,
+            split_name(cfg.eval_split),
             cfg.objective,
             cfg.eta0,
             cfg.hyper_lr,
@@ -190,7 +193,7 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
         row.extend(
             results
                 .iter()
-                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.2}", x.test_acc))),
+                .map(|r| r.epochs.get(e).map_or(String::new(), |x| format!("{:.2}", x.acc))),
         );
         row.extend(
             results
@@ -200,6 +203,14 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
         table.push_row(row)?;
     }
     Ok(table)
+}
+
+/// The split as the tables and plots name it.
+fn split_name(split: EvalSplit) -> &'static str {
+    match split {
+        EvalSplit::Test => "test",
+        EvalSplit::Val => "validation",
+    }
 }
 
 fn write_outputs(
@@ -226,16 +237,19 @@ fn write_outputs(
     dir.write_json("results.json", results)?;
     let acc = LinePlot {
         title: format!(
-            "{} on {}: test accuracy ({} hypergradients)",
-            cfg.model, cfg.dataset, cfg.objective
+            "{} on {}: {} accuracy ({} hypergradients)",
+            cfg.model,
+            cfg.dataset,
+            split_name(cfg.eval_split),
+            cfg.objective
         ),
         x_label: "epoch".into(),
-        y_label: "test accuracy (%)".into(),
+        y_label: format!("{} accuracy (%)", split_name(cfg.eval_split)),
         series: results
             .iter()
             .map(|r| Series {
                 name: format!("T={}", r.t),
-                points: r.epochs.iter().map(|e| (e.epoch as f64, e.test_acc)).collect(),
+                points: r.epochs.iter().map(|e| (e.epoch as f64, e.acc)).collect(),
             })
             .collect(),
     };

@@ -23,8 +23,13 @@ pub use fourier::{
     gated_forward, selected_terms, soft_step, DegreeObjective, DegreeRun, FixedDegreeResult,
     FourierConfig, FourierData,
 };
-pub use lr_config::{DatasetKind, HyperObjective, HypergradConfig, ModelKind, MAX_UNROLL};
-pub use lr_tuning::{eta_update, evaluate, EpochRecord, EtaPoint, LrData, LrRun};
+pub use lr_config::{
+    DatasetKind, EvalSplit, HyperObjective, HyperOptimizer, HypergradConfig, ModelKind, MAX_UNROLL,
+};
+pub use lr_tuning::{
+    adam_eta_step, eta_update, eta_update_with, evaluate, EpochRecord, EtaAdamState, EtaPoint,
+    LrData, LrRun,
+};
 pub use mlp::Mlp;
 pub use model::{cross_entropy, with_torch_seed, FunctionalNet};
 pub use unroll::{hypergradient, sgd_steps, unroll_sgd, Unrolled};

@@ -21,11 +21,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sotl_data::Normalization;
+use sotl_train::{Adam, AdamConfig, Optimizer, OptimizerState, ParamGroup};
 use tch::{Device, Kind, Tensor};
 
 use crate::{
     cross_entropy, epoch_indices, hypergradient, index_batches, rng_for, sgd_steps, unroll_sgd,
-    FunctionalNet, HyperObjective, HypergradConfig, Result, StudiesError,
+    EvalSplit, FunctionalNet, HyperObjective, HyperOptimizer, HypergradConfig, Result,
+    StudiesError,
 };
 
 /// Train/validation/test images for the study: uint8 `[N, C, H, W]` and int64 labels `[N]`.
@@ -126,10 +128,12 @@ pub struct EtaPoint {
 pub struct EpochRecord {
     /// Epoch number, from 1.
     pub epoch: usize,
-    /// Test accuracy in percent.
-    pub test_acc: f64,
-    /// Mean test cross-entropy.
-    pub test_loss: f64,
+    /// Accuracy in percent on the config's `eval_split` (the test set by default).
+    #[serde(alias = "test_acc")]
+    pub acc: f64,
+    /// Mean cross-entropy on the same images.
+    #[serde(alias = "test_loss")]
+    pub loss: f64,
     /// Mean training loss over the epoch's steps.
     pub train_loss: f64,
     /// Learning rate at the end of the epoch.
@@ -155,6 +159,19 @@ pub struct LrRun {
     pub history: Vec<EpochRecord>,
     /// Every hyper update.
     pub eta_trace: Vec<EtaPoint>,
+    /// Adam's moments for eta (`hyper_optimizer = "adam"`, after its first update).
+    pub eta_adam: Option<EtaAdamState>,
+}
+
+/// The state of the Adam that descends eta: its two moments and its step count.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EtaAdamState {
+    /// First moment.
+    pub exp_avg: f64,
+    /// Second moment.
+    pub exp_avg_sq: f64,
+    /// Updates taken.
+    pub step: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +183,8 @@ struct RunMeta {
     params_file: String,
     history: Vec<EpochRecord>,
     eta_trace: Vec<EtaPoint>,
+    #[serde(default)]
+    eta_adam: Option<EtaAdamState>,
 }
 
 fn ckpt_err(path: &Path, msg: impl ToString) -> StudiesError {
@@ -183,6 +202,7 @@ impl LrRun {
             params: net.init_params(cfg.seed, Kind::Float, device),
             history: Vec::new(),
             eta_trace: Vec::new(),
+            eta_adam: None,
         }
     }
 
@@ -256,7 +276,15 @@ impl LrRun {
                         value: h,
                     });
                 }
-                let p = eta_update(self.eta, h, cfg.hyper_lr, cfg.clip);
+                let p = match cfg.hyper_optimizer {
+                    HyperOptimizer::Sgd => eta_update(self.eta, h, cfg.hyper_lr, cfg.clip),
+                    HyperOptimizer::Adam => {
+                        let state = &mut self.eta_adam;
+                        eta_update_with(self.eta, h, cfg.clip, |eta, h| {
+                            adam_eta_step(state, eta, h, cfg.hyper_lr)
+                        })?
+                    }
+                };
                 self.eta = p.eta;
                 self.eta_trace.push(EtaPoint { step: self.step, ..p });
             }
@@ -273,12 +301,12 @@ impl LrRun {
             self.params = weights.params.iter().map(Tensor::detach).collect();
             progress(b + 1, batches.len().div_ceil(self.t));
         }
-        let (test_acc, test_loss) = evaluate(net, &self.params, data, cfg.eval_batch_size);
+        let (acc, loss) = evaluate(net, &self.params, data, cfg.eval_split, cfg.eval_batch_size);
         self.epoch += 1;
         let rec = EpochRecord {
             epoch: self.epoch,
-            test_acc,
-            test_loss,
+            acc,
+            loss,
             train_loss: loss_sum / (batches.len().max(1)) as f64,
             eta: self.eta,
             seconds: start.elapsed().as_secs_f64(),
@@ -305,6 +333,7 @@ impl LrRun {
             params_file: params_file.clone(),
             history: self.history.clone(),
             eta_trace: self.eta_trace.clone(),
+            eta_adam: self.eta_adam,
         };
         let jpath = dir.join(format!("{tag}.json"));
         let jtmp = dir.join(format!(".{tag}.json.tmp"));
@@ -367,6 +396,7 @@ impl LrRun {
             params,
             history: meta.history,
             eta_trace: meta.eta_trace,
+            eta_adam: meta.eta_adam,
         }))
     }
 }
@@ -375,10 +405,48 @@ impl LrRun {
 /// `eta - hyper_lr * h`, and halve eta instead when that step would not leave it positive.
 /// The returned point has `step` 0.
 pub fn eta_update(eta: f64, h: f64, hyper_lr: f64, clip: f64) -> EtaPoint {
+    let sgd = |eta: f64, h: f64| -> Result<f64> { Ok(eta - hyper_lr * h) };
+    eta_update_with(eta, h, clip, sgd).expect("the SGD step cannot fail")
+}
+
+/// The thesis' update with any optimizer: clip `h` to `[-clip, clip]`, let `step(eta, h)`
+/// propose the new eta, and halve eta instead when the proposal is not positive.
+pub fn eta_update_with(
+    eta: f64,
+    h: f64,
+    clip: f64,
+    step: impl FnOnce(f64, f64) -> Result<f64>,
+) -> Result<EtaPoint> {
     let h = h.clamp(-clip, clip);
-    let proposed = eta - hyper_lr * h;
+    let proposed = step(eta, h)?;
     let halved = proposed <= 0.0;
-    EtaPoint { step: 0, eta: if halved { eta / 2.0 } else { proposed }, hypergrad: h, halved }
+    Ok(EtaPoint { step: 0, eta: if halved { eta / 2.0 } else { proposed }, hypergrad: h, halved })
+}
+
+/// One step of DARTS' architecture Adam (the workspace's [`Adam`], betas (0.5, 0.999), weight
+/// decay 1e-3) on the scalar eta with gradient `h`, carrying its moments in `state`.
+pub fn adam_eta_step(state: &mut Option<EtaAdamState>, eta: f64, h: f64, lr: f64) -> Result<f64> {
+    let err = |e: sotl_train::TrainError| StudiesError::Config(format!("eta's Adam: {e}"));
+    let p = Tensor::from(eta).set_requires_grad(true);
+    let group = ParamGroup::new(vec![("eta".into(), p.shallow_clone())]).map_err(err)?;
+    let mut adam = Adam::new(group, AdamConfig { lr, ..AdamConfig::darts_arch() }).map_err(err)?;
+    if let Some(s) = *state {
+        let mut st = OptimizerState::default();
+        st.tensors.push(("exp_avg/eta".into(), Tensor::from(s.exp_avg)));
+        st.tensors.push(("exp_avg_sq/eta".into(), Tensor::from(s.exp_avg_sq)));
+        st.counters.insert("step/eta".into(), s.step);
+        adam.load_state(st).map_err(err)?;
+    }
+    adam.step_with(&[Some(Tensor::from(h))]).map_err(err)?;
+    let st = adam.state();
+    let scalar =
+        |name: &str| st.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t.double_value(&[]));
+    *state = Some(EtaAdamState {
+        exp_avg: scalar("exp_avg/eta").unwrap_or(0.0),
+        exp_avg_sq: scalar("exp_avg_sq/eta").unwrap_or(0.0),
+        step: adam.step_count(0),
+    });
+    Ok(p.double_value(&[]))
 }
 
 fn at_step(e: StudiesError, offset: usize) -> StudiesError {
@@ -390,22 +458,28 @@ fn at_step(e: StudiesError, offset: usize) -> StudiesError {
     }
 }
 
-/// Test accuracy (percent) and mean cross-entropy of `params`, without gradients.
+/// Accuracy (percent) and mean cross-entropy of `params` on the test set or the held-out
+/// validation images, without gradients.
 pub fn evaluate(
     net: &dyn FunctionalNet,
     params: &[Tensor],
     data: &LrData,
+    split: EvalSplit,
     batch: usize,
 ) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
-    let n = data.test_images.size()[0];
+    let (images, labels) = match split {
+        EvalSplit::Test => (&data.test_images, &data.test_labels),
+        EvalSplit::Val => (&data.val_images, &data.val_labels),
+    };
+    let n = images.size()[0];
     let kind = params[0].kind();
     let (mut correct, mut loss) = (0.0, 0.0);
     let mut start = 0;
     while start < n {
         let len = (batch as i64).min(n - start);
-        let x = data.norm.standardize(&data.test_images.narrow(0, start, len), kind);
-        let y = data.test_labels.narrow(0, start, len);
+        let x = data.norm.standardize(&images.narrow(0, start, len), kind);
+        let y = labels.narrow(0, start, len);
         let logits = net.forward(params, &x);
         loss += cross_entropy(&logits, &y).double_value(&[]) * len as f64;
         correct += logits

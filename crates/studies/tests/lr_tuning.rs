@@ -64,6 +64,34 @@ fn eta_update_clips_steps_and_halves() {
 }
 
 #[test]
+fn adam_on_eta_follows_darts_architecture_adam() {
+    // PyTorch Adam written out by hand, betas (0.5, 0.999), eps 1e-8, weight decay 1e-3.
+    let (lr, b1, b2, eps, wd) = (0.01, 0.5, 0.999, 1e-8, 1e-3);
+    let (mut m, mut v, mut eta) = (0.0f64, 0.0f64, 0.05f64);
+    let mut state = None;
+    let mut ours = 0.05;
+    for (t, h) in [(1, 3.0f64), (2, -1.0), (3, 25.0)] {
+        let d = h.clamp(-10.0, 10.0) + wd * eta;
+        m = b1 * m + (1.0 - b1) * d;
+        v = b2 * v + (1.0 - b2) * d * d;
+        let step = lr / (1.0 - b1.powi(t)) * m / (v.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps);
+        let proposed = eta - step;
+        eta = if proposed > 0.0 { proposed } else { eta / 2.0 };
+        let p = eta_update_with(ours, h, 10.0, |e, g| adam_eta_step(&mut state, e, g, lr)).unwrap();
+        ours = p.eta;
+        assert!((ours - eta).abs() < 1e-12, "step {t}: {ours} vs {eta}");
+    }
+    // The first step moves eta by lr, whatever the gradient's size: 0.05 - 0.01.
+    let mut fresh = None;
+    let p = eta_update_with(0.05, 3.0, 10.0, |e, g| adam_eta_step(&mut fresh, e, g, lr));
+    assert!((p.unwrap().eta - 0.04).abs() < 1e-9);
+    // A step past zero halves eta instead: 0.005 - 0.01 < 0.
+    let mut fresh = None;
+    let p = eta_update_with(0.005, 3.0, 10.0, |e, g| adam_eta_step(&mut fresh, e, g, lr)).unwrap();
+    assert!(p.halved && p.eta == 0.0025);
+}
+
+#[test]
 fn recorded_eta_trace_follows_the_update_rule() {
     for objective in [HyperObjective::Sotl, HyperObjective::Val] {
         let c = HypergradConfig { eta0: 0.2, hyper_lr: 1.0, clip: 0.5, objective, ..cfg() };
@@ -102,19 +130,31 @@ fn training_learns_and_is_deterministic() {
     let b = train(&c, 2);
     assert_eq!(a.eta_trace, b.eta_trace);
     assert_eq!(
-        a.history.iter().map(|e| e.test_acc).collect::<Vec<_>>(),
-        b.history.iter().map(|e| e.test_acc).collect::<Vec<_>>()
+        a.history.iter().map(|e| e.acc).collect::<Vec<_>>(),
+        b.history.iter().map(|e| e.acc).collect::<Vec<_>>()
     );
     // Ten well-separated classes: far above the 10% of chance after two epochs.
-    assert!(a.history[1].test_acc > 50.0, "{:?}", a.history);
+    assert!(a.history[1].acc > 50.0, "{:?}", a.history);
 }
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
-    let c = cfg();
+    resumes_exactly(&cfg());
+    // Adam's moments for eta travel in the checkpoint.
+    let c = HypergradConfig { hyper_optimizer: HyperOptimizer::Adam, ..cfg() };
+    let whole = resumes_exactly(&c);
+    assert!(whole.eta_adam.is_some_and(|s| s.step == 6), "{:?}", whole.eta_adam);
+}
+
+fn resumes_exactly(c: &HypergradConfig) -> LrRun {
+    let c = c.clone();
     let d = data(&c);
     let net = c.build_net();
-    let dir = std::env::temp_dir().join(format!("sotl-studies-resume-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "sotl-studies-resume-{}-{}",
+        std::process::id(),
+        c.hyper_optimizer
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut first = LrRun::new(net.as_ref(), &c, 5, Device::Cpu);
     first.run_epoch(net.as_ref(), &d, &c, &mut |_, _| {}).unwrap();
@@ -133,6 +173,8 @@ fn resumed_run_equals_uninterrupted_run() {
     let err = LrRun::load(net.as_ref(), &dir, "t5", Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(resumed.eta_adam, whole.eta_adam);
+    whole
 }
 
 #[test]
@@ -140,6 +182,10 @@ fn default_study_is_the_thesis_mlp_on_every_training_image() {
     let d = HypergradConfig::default();
     // 784-1000-1000-10: 785 000 + 1 001 000 + 10 010 weights and biases.
     assert_eq!(d.build_net().num_params(), 1_796_010);
+    // The thesis' stated settings, and the chosen ones: batch 64, blocks retrained, SGD on eta.
+    assert_eq!((d.eta0, d.hyper_lr, d.clip), (1e-3, 1e-2, 10.0));
+    assert_eq!((d.batch_size, d.retrain, d.hyper_optimizer), (64, true, HyperOptimizer::Sgd));
+    assert_eq!((d.objective, d.eval_split), (HyperObjective::Sotl, EvalSplit::Test));
     let (xi, yi) = synthetic(480, 1);
     let (xt, yt) = synthetic(200, 2);
     // SoTL needs no validation data: all 480 images train.
@@ -150,6 +196,36 @@ fn default_study_is_the_thesis_mlp_on_every_training_image() {
     let v = HypergradConfig { objective: HyperObjective::Val, ..cfg() };
     let val = LrData::new((&xi, &yi), (&xt, &yt), &v, Device::Cpu).unwrap();
     assert_eq!((val.train_images.size()[0], val.val_images.size()[0]), (384, 96));
+    // Measuring on the val split holds the same 96 out of a SoTL run too.
+    let s = HypergradConfig { eval_split: EvalSplit::Val, ..cfg() };
+    let held = LrData::new((&xi, &yi), (&xt, &yt), &s, Device::Cpu).unwrap();
+    assert_eq!((held.train_images.size()[0], held.val_images.size()[0]), (384, 96));
+    assert!(held.val_images.equal(&val.val_images));
+}
+
+#[test]
+fn the_val_split_is_measured_on_held_out_images_only() {
+    let c = HypergradConfig { eval_split: EvalSplit::Val, epochs: 1, ..cfg() };
+    let d = data(&c);
+    let net = c.build_net();
+    let mut run = LrRun::new(net.as_ref(), &c, c.ts[0], Device::Cpu);
+    let rec = run.run_epoch(net.as_ref(), &d, &c, &mut |_, _| {}).unwrap();
+    // 96 held-out images: the accuracy is a count of them, and a hand count over them agrees.
+    let logits = net.forward(&run.params, &d.norm.standardize(&d.val_images, Kind::Float));
+    let correct = logits.argmax(-1, false).eq_tensor(&d.val_labels).sum(Kind::Int64);
+    let hand = 100.0 * correct.int64_value(&[]) as f64 / 96.0;
+    assert!((rec.acc - hand).abs() < 1e-9, "{} vs {hand}", rec.acc);
+    let (test_acc, _) = evaluate(net.as_ref(), &run.params, &d, EvalSplit::Test, 1000);
+    let test_hand = {
+        let l = net.forward(&run.params, &d.norm.standardize(&d.test_images, Kind::Float));
+        100.0
+            * l.argmax(-1, false).eq_tensor(&d.test_labels).sum(Kind::Int64).int64_value(&[]) as f64
+            / 200.0
+    };
+    assert!((test_acc - test_hand).abs() < 1e-9);
+    // An empty validation set cannot be measured on.
+    let empty = HypergradConfig { eval_split: EvalSplit::Val, val_size: 0, ..cfg() };
+    assert!(matches!(empty.validate(), Err(StudiesError::Config(_))));
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sotl_experiments::hypergrad::run_hypergrad;
-use sotl_studies::{DatasetKind, HyperObjective, HypergradConfig, ModelKind};
+use sotl_studies::{
+    DatasetKind, EvalSplit, HyperObjective, HyperOptimizer, HypergradConfig, ModelKind,
+};
 
 use crate::common::{load_config, print_json, Global};
 
@@ -30,7 +32,7 @@ pub struct HypergradArgs {
     /// What eta descends: sotl or val (config `objective`, default sotl).
     #[arg(long)]
     objective: Option<HyperObjective>,
-    /// Minibatch size (config `batch_size`, default 128).
+    /// Minibatch size (config `batch_size`, default 64).
     #[arg(long)]
     batch_size: Option<usize>,
     /// Seed of weights, batch order and validation batches (config `seed`, default 0).
@@ -42,6 +44,14 @@ pub struct HypergradArgs {
     /// Hyper learning rate (config `hyper_lr`, default 1e-2).
     #[arg(long)]
     hyper_lr: Option<f64>,
+    /// What descends eta: sgd, or adam as DARTS' architecture optimizer (config
+    /// `hyper_optimizer`, default sgd).
+    #[arg(long)]
+    hyper_optimizer: Option<HyperOptimizer>,
+    /// Measure accuracy on test or on val, `val_size` held-out training images, to choose
+    /// settings without the test set (config `eval_split`, default test).
+    #[arg(long)]
+    eval_split: Option<EvalSplit>,
     /// Use only the first N training images (config `train_limit`, default all).
     #[arg(long, visible_alias = "n-train", value_name = "N")]
     train_limit: Option<usize>,
@@ -78,6 +88,12 @@ fn merge(mut c: HypergradConfig, a: &HypergradArgs) -> HypergradConfig {
     }
     if let Some(v) = a.hyper_lr {
         c.hyper_lr = v;
+    }
+    if let Some(v) = a.hyper_optimizer {
+        c.hyper_optimizer = v;
+    }
+    if let Some(v) = a.eval_split {
+        c.eval_split = v;
     }
     if let Some(v) = a.train_limit {
         c.train_limit = v;
