@@ -11,9 +11,10 @@
 //! eta <- eta - hyper_lr * h,   or eta / 2 if that would not be positive
 //! ```
 //!
-//! and training continues from the detached `w_T`; with `retrain` the block is instead trained
-//! again from `w_0` at the new `eta` (step 3 of DARTS' Algorithm 1 and of SoTL-DARTS: the unroll
-//! was a look-ahead). For T = 2 the SoTL hypergradient is
+//! (or an Adam step on eta in place of the SGD one), and with `retrain` (the default) the block
+//! is trained again from `w_0` at the new `eta` (step 3 of DARTS' Algorithm 1 and of SoTL-DARTS:
+//! the unroll was a look-ahead); without it training continues from the detached `w_T`.
+//! For T = 2 the SoTL hypergradient is
 //! `-g_1 . g_0`, Baydin's HD rule (thesis Eq. 4.2). The exact derivative keeps all T weight
 //! copies and their gradient graphs: memory O(T).
 
