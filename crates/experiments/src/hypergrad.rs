@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use sotl_data::DatasetName;
 use sotl_report::{plot_lines, LinePlot, Series, Table};
-use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, EvalSplit, HypergradConfig, LrData, LrRun};
+use sotl_studies::{DatasetKind, EpochRecord, EtaPoint, HypergradConfig, LrData, LrRun};
 
 use crate::{Env, RunDir};
 
@@ -180,7 +180,7 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
             "{} on {}: {} accuracy and learning rate per epoch ({} hypergradients, eta0 {}, hyper-lr {}{})",
             cfg.model,
             cfg.dataset,
-            split_name(cfg.eval_split),
+            cfg.eval_split,
             cfg.objective,
             cfg.eta0,
             cfg.hyper_lr,
@@ -203,14 +203,6 @@ fn accuracy_table(cfg: &HypergradConfig, results: &[RunResult]) -> Result<Table>
         table.push_row(row)?;
     }
     Ok(table)
-}
-
-/// The split as the tables and plots name it.
-fn split_name(split: EvalSplit) -> &'static str {
-    match split {
-        EvalSplit::Test => "test",
-        EvalSplit::Val => "validation",
-    }
 }
 
 fn write_outputs(
@@ -238,13 +230,10 @@ fn write_outputs(
     let acc = LinePlot {
         title: format!(
             "{} on {}: {} accuracy ({} hypergradients)",
-            cfg.model,
-            cfg.dataset,
-            split_name(cfg.eval_split),
-            cfg.objective
+            cfg.model, cfg.dataset, cfg.eval_split, cfg.objective
         ),
         x_label: "epoch".into(),
-        y_label: format!("{} accuracy (%)", split_name(cfg.eval_split)),
+        y_label: format!("{} accuracy (%)", cfg.eval_split),
         series: results
             .iter()
             .map(|r| Series {

@@ -406,8 +406,8 @@ impl LrRun {
 /// `eta - hyper_lr * h`, and halve eta instead when that step would not leave it positive.
 /// The returned point has `step` 0.
 pub fn eta_update(eta: f64, h: f64, hyper_lr: f64, clip: f64) -> EtaPoint {
-    let sgd = |eta: f64, h: f64| -> Result<f64> { Ok(eta - hyper_lr * h) };
-    eta_update_with(eta, h, clip, sgd).expect("the SGD step cannot fail")
+    let h = h.clamp(-clip, clip);
+    settle(eta, eta - hyper_lr * h, h)
 }
 
 /// The thesis' update with any optimizer: clip `h` to `[-clip, clip]`, let `step(eta, h)`
@@ -419,9 +419,13 @@ pub fn eta_update_with(
     step: impl FnOnce(f64, f64) -> Result<f64>,
 ) -> Result<EtaPoint> {
     let h = h.clamp(-clip, clip);
-    let proposed = step(eta, h)?;
+    Ok(settle(eta, step(eta, h)?, h))
+}
+
+/// Takes the proposed eta, or halves eta when the proposal is not positive.
+fn settle(eta: f64, proposed: f64, h: f64) -> EtaPoint {
     let halved = proposed <= 0.0;
-    Ok(EtaPoint { step: 0, eta: if halved { eta / 2.0 } else { proposed }, hypergrad: h, halved })
+    EtaPoint { step: 0, eta: if halved { eta / 2.0 } else { proposed }, hypergrad: h, halved }
 }
 
 /// One step of DARTS' architecture Adam (the workspace's [`Adam`], betas (0.5, 0.999), weight
